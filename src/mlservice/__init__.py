@@ -1,0 +1,8 @@
+"""mlservice: model serving from one YAML manifest, on a laptop or a cluster.
+
+The public surface is re-exported here; everything else is internal.
+"""
+
+from mlservice._version import __version__
+
+__all__ = ["__version__"]

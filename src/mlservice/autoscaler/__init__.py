@@ -1,0 +1,1 @@
+"""autoscaler: see docs/architecture.md for what this package owns."""

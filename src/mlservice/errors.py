@@ -1,0 +1,109 @@
+"""One error tree for the whole project; each error carries the HTTP status it maps to.
+
+    MLServiceError                      500
+     +-- InvalidInput                   400  (bad predict payload, bad CLI argument)
+     |    +-- InvalidObject             422  (a manifest failed validation; carries field causes)
+     +-- Unauthorized                   401
+     +-- NotFound                       404
+     |    +-- ModelNotFound             404
+     +-- Conflict                       409  (stale resourceVersion, object already exists)
+     +-- PayloadTooLarge                413
+     +-- InferenceError                 500  (the model raised)
+     +-- NotImplementedByModel          501  (e.g. :explain on a model without it)
+     +-- Unavailable                    503  (model not ready, queue full, paused)
+     +-- StorageError                   500  (model download or extraction failed)
+     |    +-- UnsafeArchiveError        500  (an entry escapes its folder)
+     +-- ModelFormatError               500  (format unknown, ambiguous or unloadable)
+
+Protocol edges (REST, gRPC, the API server, the CLI) translate these once; domain code never
+imports a web framework to signal an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class MLServiceError(Exception):
+    """Base of every error mlservice raises on purpose."""
+
+    status_code: int = 500
+    reason: str = "InternalError"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(MLServiceError):
+    status_code = 400
+    reason = "BadRequest"
+
+
+@dataclass(frozen=True)
+class FieldCause:
+    """One reason an object is invalid, with the dotted path of the field at fault."""
+
+    field: str
+    message: str
+    reason: str = "FieldValueInvalid"
+
+
+class InvalidObject(InvalidInput):
+    status_code = 422
+    reason = "Invalid"
+
+    def __init__(self, message: str, causes: list[FieldCause] | None = None) -> None:
+        super().__init__(message)
+        self.causes: list[FieldCause] = list(causes or [])
+
+
+class Unauthorized(MLServiceError):
+    status_code = 401
+    reason = "Unauthorized"
+
+
+class NotFound(MLServiceError):
+    status_code = 404
+    reason = "NotFound"
+
+
+class ModelNotFound(NotFound):
+    pass
+
+
+class Conflict(MLServiceError):
+    status_code = 409
+    reason = "Conflict"
+
+
+class PayloadTooLarge(MLServiceError):
+    status_code = 413
+    reason = "RequestEntityTooLarge"
+
+
+class InferenceError(MLServiceError):
+    status_code = 500
+    reason = "InferenceError"
+
+
+class NotImplementedByModel(MLServiceError):
+    status_code = 501
+    reason = "NotImplemented"
+
+
+class Unavailable(MLServiceError):
+    status_code = 503
+    reason = "ServiceUnavailable"
+
+
+class StorageError(MLServiceError):
+    reason = "StorageError"
+
+
+class UnsafeArchiveError(StorageError):
+    reason = "UnsafeArchive"
+
+
+class ModelFormatError(MLServiceError):
+    reason = "ModelFormatError"

@@ -1,0 +1,1 @@
+"""gateway: see docs/architecture.md for what this package owns."""

@@ -1,0 +1,1 @@
+"""resources: see docs/architecture.md for what this package owns."""

@@ -1,0 +1,60 @@
+"""The resource kinds the API serves, and the names the CLI accepts for each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GROUP = "tensorstack.dev"
+VERSION = "v1beta1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    kind: str
+    group: str  # "" for the Kubernetes core group (`/api/v1`)
+    version: str
+    plural: str
+    singular: str
+    short_names: tuple[str, ...] = ()
+    namespaced: bool = True
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.plural, self.singular, *self.short_names)
+
+
+KINDS: tuple[KindInfo, ...] = (
+    KindInfo("MLService", GROUP, VERSION, "mlservices", "mlservice", ("mlsvc",)),
+    KindInfo("SimpleMLService", GROUP, VERSION, "simplemlservices", "simplemlservice", ("smlsvc",)),
+    KindInfo(
+        "MLServiceRuntime", GROUP, VERSION, "mlserviceruntimes", "mlserviceruntime", ("runtime",)
+    ),
+    KindInfo("Secret", "", "v1", "secrets", "secret"),
+    KindInfo(
+        "PersistentVolumeClaim",
+        "",
+        "v1",
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        ("pvc",),
+    ),
+)
+
+
+def by_kind(kind: str) -> KindInfo | None:
+    return next((k for k in KINDS if k.kind == kind), None)
+
+
+def by_name(name: str) -> KindInfo | None:
+    """Resolve what a user typed (`mlsvc`, `MLService`, `secrets`) to a kind."""
+    lowered = name.lower()
+    return next((k for k in KINDS if lowered in k.names or lowered == k.kind.lower()), None)
+
+
+def by_plural(group: str, plural: str) -> KindInfo | None:
+    return next((k for k in KINDS if k.group == group and k.plural == plural), None)

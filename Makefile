@@ -25,8 +25,8 @@ run: $(RUN_STAMP)
 	$(BIN)/python -m mlservice.demo
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check src tests bench scripts
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy

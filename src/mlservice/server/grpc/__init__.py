@@ -1,0 +1,1 @@
+"""V2 (Open Inference Protocol) over gRPC: a thin servicer over the protocol-agnostic data plane."""

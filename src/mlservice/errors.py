@@ -6,7 +6,8 @@
      +-- Unauthorized                   401
      +-- NotFound                       404
      |    +-- ModelNotFound             404
-     +-- Conflict                       409  (stale resourceVersion, object already exists)
+     +-- Conflict                       409  (stale resourceVersion)
+     |    +-- AlreadyExists             409  (create of a name that exists)
      +-- PayloadTooLarge                413
      +-- InferenceError                 500  (the model raised)
      +-- NotImplementedByModel          501  (e.g. :explain on a model without it)
@@ -14,6 +15,7 @@
      +-- StorageError                   500  (model download or extraction failed)
      |    +-- UnsafeArchiveError        500  (an entry escapes its folder)
      +-- ModelFormatError               500  (format unknown, ambiguous or unloadable)
+     +-- Gone                           410  (watch resumed from a compacted resourceVersion)
 
 Protocol edges (REST, gRPC, the API server, the CLI) translate these once; domain code never
 imports a web framework to signal an error.
@@ -107,3 +109,16 @@ class UnsafeArchiveError(StorageError):
 
 class ModelFormatError(MLServiceError):
     reason = "ModelFormatError"
+
+
+class AlreadyExists(Conflict):
+    """A create named an object that is already there (Kubernetes reason `AlreadyExists`)."""
+
+    reason = "AlreadyExists"
+
+
+class Gone(MLServiceError):
+    """A watch asked to resume from a resourceVersion older than the kept event history."""
+
+    status_code = 410
+    reason = "Expired"

@@ -14,6 +14,10 @@
      +-- Unavailable                    503  (model not ready, queue full, paused)
      +-- StorageError                   500  (model download or extraction failed)
      |    +-- UnsafeArchiveError        500  (an entry escapes its folder)
+     |    +-- StorageNotFound           500  (bucket, object, file or volume missing)
+     |    +-- StorageAccessDenied       500  (the storage refused the credentials)
+     |    +-- StorageUnreachable        500  (endpoint down or timing out; worth a retry)
+     |    +-- InvalidStorageSource      400  (unsupported scheme, path escaping, bad .s3cfg)
      +-- ModelFormatError               500  (format unknown, ambiguous or unloadable)
      +-- Gone                           410  (watch resumed from a compacted resourceVersion)
 
@@ -122,3 +126,28 @@ class Gone(MLServiceError):
 
     status_code = 410
     reason = "Expired"
+
+
+class StorageNotFound(StorageError):
+    """A model URI names a bucket, object, file or volume that does not exist."""
+
+    reason = "StorageNotFound"
+
+
+class StorageAccessDenied(StorageError):
+    """The storage refused the credentials (wrong key, missing permission)."""
+
+    reason = "StorageAccessDenied"
+
+
+class StorageUnreachable(StorageError):
+    """The storage endpoint could not be reached or timed out; a later retry may succeed."""
+
+    reason = "StorageUnreachable"
+
+
+class InvalidStorageSource(StorageError):
+    """A model URI or its credentials are malformed: scheme, path escaping its volume, .s3cfg."""
+
+    status_code = 400
+    reason = "InvalidStorageSource"

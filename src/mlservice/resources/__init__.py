@@ -1,1 +1,37 @@
-"""resources: see docs/architecture.md for what this package owns."""
+"""Resource kinds as pydantic models, their defaults, and validation whose errors name the field.
+
+`validate_object(manifest)` is what the API calls before storing anything; `parse(manifest)` gives
+controllers the typed model.
+"""
+
+from mlservice.resources.meta import Envelope, ObjectMeta
+from mlservice.resources.mlservice import MLService, Predictor, Release, Transformer
+from mlservice.resources.mlserviceruntime import MLServiceRuntime, SupportedModelFormat
+from mlservice.resources.pod import Container, PodSpec, PodTemplate
+from mlservice.resources.pvc import PersistentVolumeClaim
+from mlservice.resources.secret import S3Config, Secret
+from mlservice.resources.simplemlservice import SimpleMLService
+from mlservice.resources.validation import MODELS, Resource, parse, parse_as, validate_object
+
+__all__ = [
+    "MODELS",
+    "Container",
+    "Envelope",
+    "MLService",
+    "MLServiceRuntime",
+    "ObjectMeta",
+    "PersistentVolumeClaim",
+    "PodSpec",
+    "PodTemplate",
+    "Predictor",
+    "Release",
+    "Resource",
+    "S3Config",
+    "Secret",
+    "SimpleMLService",
+    "SupportedModelFormat",
+    "Transformer",
+    "parse",
+    "parse_as",
+    "validate_object",
+]

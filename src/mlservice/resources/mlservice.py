@@ -1,0 +1,200 @@
+"""`MLService`: releases of a predictor (default, canary, others) and an optional transformer."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Literal
+
+from pydantic import Field, JsonValue
+
+from mlservice.errors import FieldCause
+from mlservice.resources import autoscaling
+from mlservice.resources._base import DnsLabel, DnsSubdomain, Model
+from mlservice.resources.meta import Envelope
+from mlservice.resources.pod import USER_CONTAINER, PodTemplate, ResourceRequirements
+from mlservice.resources.uri import ModelUri, scheme_of
+
+
+class ModelFormat(Model):
+    name: str = Field(min_length=1)
+    version: str | None = None
+
+
+class ModelSpec(Model):
+    runtime: DnsSubdomain | None = None
+    model_format: ModelFormat | None = None
+    model_uri: ModelUri | None = None
+    # Values are usually strings; numbers, booleans and lists are kept for the templates.
+    parameters: dict[str, JsonValue] | None = None
+
+
+class S3Storage(Model):
+    secret_name: DnsSubdomain
+
+
+class Storage(Model):
+    s3_storage: S3Storage | None = None
+
+
+class Logger(Model):
+    urls: list[str] | None = None
+    mode: Literal["all", "request", "response"] = "all"
+
+
+class Predictor(Model):
+    min_replicas: int = Field(default=1, ge=0)
+    # Absent or 0 means no upper bound.
+    max_replicas: int | None = Field(default=None, ge=0)
+    model: ModelSpec
+    storage: Storage | None = None
+    template: PodTemplate | None = None
+    resources: ResourceRequirements | None = None
+    logger: Logger | None = None
+    container_concurrency: int | None = Field(default=None, ge=0)
+    timeout_seconds: int | None = Field(default=None, ge=1)
+
+
+class Release(Model):
+    name: DnsLabel
+    predictor: Predictor
+
+
+class Transformer(Model):
+    min_replicas: int = Field(default=1, ge=0)
+    max_replicas: int | None = Field(default=None, ge=0)
+    template: PodTemplate
+    logger: Logger | None = None
+    resources: ResourceRequirements | None = None
+
+
+class T9kScheduler(Model):
+    queue: str = Field(min_length=1)
+
+
+class Scheduler(Model):
+    t9k_scheduler: T9kScheduler | None = None
+
+
+class MLServiceSpec(Model):
+    default: str
+    canary: str | None = None
+    canary_traffic_percent: int | None = Field(default=None, ge=0, le=100)
+    releases: list[Release] = Field(min_length=1)
+    transformer: Transformer | None = None
+    scheduler: Scheduler | None = None
+    paused: bool = False
+
+
+class MLService(Envelope):
+    spec: MLServiceSpec
+
+    def release(self, name: str) -> Release | None:
+        return next((r for r in self.spec.releases if r.name == name), None)
+
+    def problems(self) -> list[FieldCause]:
+        spec = self.spec
+        causes = _release_refs(spec)
+        for i, release in enumerate(spec.releases):
+            causes += _predictor_problems(release.predictor, path=f"spec.releases[{i}].predictor")
+        if spec.transformer:
+            causes += _transformer_problems(spec.transformer, path="spec.transformer")
+        return causes
+
+
+def _release_refs(spec: MLServiceSpec) -> list[FieldCause]:
+    names = [r.name for r in spec.releases]
+    causes = [
+        FieldCause(
+            f"spec.releases[{i}].name",
+            f'release name "{name}" is used more than once',
+            "FieldValueDuplicate",
+        )
+        for i, name in enumerate(names)
+        if Counter(names)[name] > 1 and names.index(name) != i
+    ]
+    known = ", ".join(f'"{n}"' for n in names)
+    if spec.default not in names:
+        causes.append(FieldCause("spec.default", f'"{spec.default}" is not a release ({known})'))
+    if spec.canary is not None and spec.canary not in names:
+        causes.append(FieldCause("spec.canary", f'"{spec.canary}" is not a release ({known})'))
+    elif spec.canary is not None and spec.canary == spec.default:
+        causes.append(FieldCause("spec.canary", f'"{spec.canary}" is already the default release'))
+    if spec.canary_traffic_percent is not None and spec.canary is None:
+        causes.append(
+            FieldCause(
+                "spec.canaryTrafficPercent",
+                f"{spec.canary_traffic_percent} is set but spec.canary is not",
+                "FieldValueForbidden",
+            )
+        )
+    return causes
+
+
+def _replica_bounds(min_replicas: int, max_replicas: int | None, *, path: str) -> list[FieldCause]:
+    if max_replicas and max_replicas < min_replicas:
+        return [
+            FieldCause(
+                f"{path}.maxReplicas",
+                f"{max_replicas} is below minReplicas {min_replicas}",
+            )
+        ]
+    return []
+
+
+def _predictor_problems(predictor: Predictor, *, path: str) -> list[FieldCause]:
+    causes = _replica_bounds(predictor.min_replicas, predictor.max_replicas, path=path)
+    model = predictor.model
+    if model.runtime is None and model.model_format is None:
+        causes.append(
+            FieldCause(
+                f"{path}.model", "must set runtime or modelFormat.name", "FieldValueRequired"
+            )
+        )
+    s3 = predictor.storage.s3_storage if predictor.storage else None
+    if model.model_uri and scheme_of(model.model_uri) == "s3" and s3 is None:
+        causes.append(
+            FieldCause(
+                f"{path}.storage.s3Storage.secretName",
+                f'modelUri "{model.model_uri}" needs the name of a Secret with the S3 settings',
+                "FieldValueRequired",
+            )
+        )
+    causes += _patch_problems(predictor.template, path=f"{path}.template")
+    return causes
+
+
+def _patch_problems(template: PodTemplate | None, *, path: str) -> list[FieldCause]:
+    """A release's pod template is a patch onto its runtime's: it may not add ports."""
+    if template is None:
+        return []
+    causes = _annotation_problems(template, path=path)
+    containers = template.spec.containers if template.spec else None
+    for i, container in enumerate(containers or ()):
+        if container.ports:
+            causes.append(
+                FieldCause(
+                    f"{path}.spec.containers[{i}].ports",
+                    f'container "{container.name}" may not set ports in a patch; '
+                    "the runtime declares the serving port",
+                    "FieldValueForbidden",
+                )
+            )
+    return causes
+
+
+def _transformer_problems(transformer: Transformer, *, path: str) -> list[FieldCause]:
+    causes = _replica_bounds(transformer.min_replicas, transformer.max_replicas, path=path)
+    causes += _annotation_problems(transformer.template, path=f"{path}.template")
+    spec = transformer.template.spec
+    containers = (spec.containers if spec else None) or []
+    where = f"{path}.template.spec.containers"
+    if not containers:
+        causes.append(FieldCause(where, "must list at least one container", "FieldValueRequired"))
+    elif len(containers) > 1 and not any(c.name == USER_CONTAINER for c in containers):
+        causes.append(FieldCause(where, f'must name its serving container "{USER_CONTAINER}"'))
+    return causes
+
+
+def _annotation_problems(template: PodTemplate, *, path: str) -> list[FieldCause]:
+    annotations = template.metadata.annotations if template.metadata else None
+    return autoscaling.check_annotations(annotations, path=f"{path}.metadata.annotations")

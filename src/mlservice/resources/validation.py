@@ -1,0 +1,214 @@
+"""Turning a manifest into a typed model, or into one InvalidObject naming every bad field."""
+
+from __future__ import annotations
+
+import difflib
+import types
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from mlservice.errors import FieldCause, InvalidObject
+from mlservice.resources import kinds
+from mlservice.resources._base import Model
+from mlservice.resources.meta import Envelope
+from mlservice.resources.mlservice import MLService
+from mlservice.resources.mlserviceruntime import MLServiceRuntime
+from mlservice.resources.pvc import PersistentVolumeClaim
+from mlservice.resources.secret import Secret
+from mlservice.resources.simplemlservice import SimpleMLService
+
+Resource = MLService | SimpleMLService | MLServiceRuntime | Secret | PersistentVolumeClaim
+R = TypeVar("R", bound=Envelope)
+
+MODELS: dict[str, type[Envelope]] = {
+    "MLService": MLService,
+    "SimpleMLService": SimpleMLService,
+    "MLServiceRuntime": MLServiceRuntime,
+    "Secret": Secret,
+    "PersistentVolumeClaim": PersistentVolumeClaim,
+}
+
+
+def validate_object(obj: dict[str, Any]) -> dict[str, Any]:
+    """Validate a manifest of any kind in `kinds.KINDS`; return it with defaults applied.
+
+    Raises InvalidObject whose causes name each bad field by its Kubernetes path
+    (`spec.releases[0].name`, `data[.s3cfg]`).
+    """
+    return parse(obj).to_wire()
+
+
+def parse(obj: Any) -> Envelope:
+    """The typed model of a manifest of any supported kind (see `parse_as` for one kind)."""
+    return _parse(obj, _model_for(obj))
+
+
+def parse_as(cls: type[R], obj: Any) -> R:
+    """The typed model of a manifest that must be of kind `cls`."""
+    return _parse(obj, cls)
+
+
+def _model_for(obj: Any) -> type[Envelope]:
+    kind = obj.get("kind") if isinstance(obj, dict) else None
+    return MODELS.get(kind, Envelope) if isinstance(kind, str) else Envelope
+
+
+def _parse(obj: Any, cls: type[R]) -> R:
+    if not isinstance(obj, dict):
+        raise InvalidObject(
+            f"A manifest must be a mapping, got {type(obj).__name__}.",
+            [FieldCause("", "manifest is not a mapping", "FieldValueTypeInvalid")],
+        )
+    causes = _envelope_problems(obj, cls)
+    if cls is Envelope:  # unknown kind: nothing more can be checked
+        raise _invalid(obj, causes)
+    causes += unknown_fields(obj, cls)
+    try:
+        model = cls.model_validate(obj)
+    except ValidationError as err:
+        causes += _from_pydantic(err, cls, known=causes)
+        raise _invalid(obj, causes) from None
+    causes += model.problems()
+    if causes:
+        raise _invalid(obj, causes)
+    return model
+
+
+def _envelope_problems(obj: dict[str, Any], cls: type[Envelope]) -> list[FieldCause]:
+    kind = obj.get("kind")
+    if kind is None:
+        return [FieldCause("kind", "kind is required", "FieldValueRequired")]
+    info = kinds.by_kind(kind) if isinstance(kind, str) else None
+    if info is None:
+        names = [k.kind for k in kinds.KINDS]
+        return [FieldCause("kind", f"kind {kind!r} is not supported{_hint(str(kind), names)}")]
+    if cls is not Envelope and cls is not MODELS[info.kind]:
+        want = next(k for k, v in MODELS.items() if v is cls)
+        return [FieldCause("kind", f'kind "{kind}" is not {want}')]
+    api_version = obj.get("apiVersion")
+    if api_version != info.api_version:
+        return [
+            FieldCause(
+                "apiVersion",
+                f'{info.kind} needs apiVersion "{info.api_version}", got {api_version!r}',
+            )
+        ]
+    return []
+
+
+def _invalid(obj: dict[str, Any], causes: list[FieldCause]) -> InvalidObject:
+    kind = obj.get("kind") if isinstance(obj.get("kind"), str) else "object"
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    name = f'"{meta.get("namespace") or "default"}/{meta.get("name")}"' if meta else "(unnamed)"
+    detail = "; ".join(f"{c.field}: {c.message}" for c in causes)
+    end = "" if detail.endswith((".", "?")) else "."
+    return InvalidObject(f"{kind} {name} is invalid: {detail}{end}", causes)
+
+
+# --- unknown fields -------------------------------------------------------------------------
+
+
+def unknown_fields(data: Any, tp: Any, path: str = "") -> Iterator[FieldCause]:
+    """Every key in `data` that type `tp` neither declares nor lists as passthrough."""
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, Model) and isinstance(data, dict):
+        fields = wire_fields(tp)
+        known = [*fields, *getattr(tp, "passthrough", ())]
+        for key, value in data.items():
+            if key in fields:
+                yield from unknown_fields(value, fields[key], _join(path, key))
+            elif key not in known:
+                message = f'unknown field "{key}"{_hint(str(key), known)}'
+                yield FieldCause(_join(path, str(key)), message, "FieldValueUnknown")
+    elif get_origin(tp) is list and isinstance(data, list):
+        for i, item in enumerate(data):
+            yield from unknown_fields(item, get_args(tp)[0], f"{path}[{i}]")
+    elif get_origin(tp) is dict and isinstance(data, dict):
+        for key, value in data.items():
+            yield from unknown_fields(value, get_args(tp)[1], f"{path}[{key}]")
+
+
+def wire_fields(cls: type[BaseModel]) -> dict[str, Any]:
+    """The wire (camelCase) name of each field of `cls`, with its type."""
+    return {info.alias or name: info.annotation for name, info in cls.model_fields.items()}
+
+
+def _unwrap(tp: Any) -> Any:
+    """`X` from `Annotated[X, ...]` and from `X | None`; other unions stay as they are."""
+    while True:
+        if get_origin(tp) is Annotated:
+            tp = get_args(tp)[0]
+            continue
+        if get_origin(tp) in (Union, types.UnionType):
+            members = [a for a in get_args(tp) if a is not type(None)]
+            if len(members) == 1:
+                tp = members[0]
+                continue
+        return tp
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _hint(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f', did you mean "{close[0]}"?' if close else ""
+
+
+# --- pydantic errors -------------------------------------------------------------------------
+
+_TYPE_ERRORS = ("_type", "_parsing")
+
+
+def _from_pydantic(
+    err: ValidationError, root: type[BaseModel], *, known: list[FieldCause]
+) -> list[FieldCause]:
+    reported = {c.field for c in known}
+    causes = []
+    for error in err.errors(include_url=False):
+        path = loc_path(root, error["loc"])
+        if error["type"] == "extra_forbidden" and path in reported:
+            continue  # already reported with a hint by unknown_fields
+        causes.append(FieldCause(path, *_message(error)))
+    return causes
+
+
+def loc_path(root: type[BaseModel], loc: tuple[int | str, ...]) -> str:
+    """Kubernetes' spelling of a pydantic error location: fields dotted, items and keys in []."""
+    path = ""
+    tp: Any = root
+    for part in loc:
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(part, str):
+            path, tp = _join(path, part), wire_fields(tp).get(part, Any)
+        elif get_origin(tp) in (list, dict) or isinstance(part, int):
+            path = f"{path}[{part}]"
+            args = get_args(tp)
+            tp = args[-1] if args else Any
+        else:
+            path = _join(path, str(part))
+    return path
+
+
+def _message(error: Mapping[str, Any]) -> tuple[str, str]:
+    kind, msg = error["type"], error["msg"]
+    if kind == "missing":
+        return "required field is missing", "FieldValueRequired"
+    if kind == "extra_forbidden":
+        return "unknown field", "FieldValueUnknown"
+    if kind == "value_error":
+        return msg.removeprefix("Value error, "), "FieldValueInvalid"
+    got = _show(error.get("input"))
+    if kind.endswith(_TYPE_ERRORS):
+        return f"{msg}, got {got}", "FieldValueTypeInvalid"
+    if kind in ("literal_error", "enum"):
+        return f"{msg}, got {got}", "FieldValueNotSupported"
+    return f"{msg}, got {got}", "FieldValueInvalid"
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

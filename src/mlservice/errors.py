@@ -3,6 +3,8 @@
     MLServiceError                      500
      +-- InvalidInput                   400  (bad predict payload, bad CLI argument)
      |    +-- InvalidObject             422  (a manifest failed validation; carries field causes)
+     |    +-- TemplateError             400  (a runtime's Go template is malformed)
+     |    +-- RuntimeSelectionError     400  (no runtime, or several equally good, for a model)
      +-- Unauthorized                   401
      +-- NotFound                       404
      |    +-- ModelNotFound             404
@@ -151,3 +153,15 @@ class InvalidStorageSource(StorageError):
 
     status_code = 400
     reason = "InvalidStorageSource"
+
+
+class TemplateError(InvalidInput):
+    """A runtime's Go template (in args, command or env) cannot be parsed."""
+
+    reason = "InvalidTemplate"
+
+
+class RuntimeSelectionError(InvalidInput):
+    """No enabled runtime serves a model's format, or several tie at the highest priority."""
+
+    reason = "RuntimeNotResolved"

@@ -1,1 +1,32 @@
-"""storage: see docs/architecture.md for what this package owns."""
+"""Model storage: a model URI (`pvc://`, `s3://`, `http(s)://`, `file://`, a path) in, a local
+path out, through one provider per scheme, safe archive extraction and a shared cache.
+
+`fetch_model` is what a replica's storage initializer calls; the rest is for callers that check
+inputs early (volume names, `.s3cfg` texts, URIs) or extract archives themselves.
+"""
+
+from mlservice.storage.archive import extract_archive, is_archive
+from mlservice.storage.base import Log, LogSink, Probe, Provider
+from mlservice.storage.fetch import PROVIDERS, fetch_model
+from mlservice.storage.local import volume_path
+from mlservice.storage.paths import check_volume_name
+from mlservice.storage.s3cfg import S3Config, Secret, parse_s3cfg
+from mlservice.storage.uri import ModelURI, parse_uri
+
+__all__ = [
+    "PROVIDERS",
+    "Log",
+    "LogSink",
+    "ModelURI",
+    "Probe",
+    "Provider",
+    "S3Config",
+    "Secret",
+    "check_volume_name",
+    "extract_archive",
+    "fetch_model",
+    "is_archive",
+    "parse_s3cfg",
+    "parse_uri",
+    "volume_path",
+]

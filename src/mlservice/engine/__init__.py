@@ -1,1 +1,48 @@
-"""engine: see docs/architecture.md for what this package owns."""
+"""The engine seam (`Engine`) and its value types; implementations live in `engine.local`
+(processes on this machine) and `engine.fake` (for controller tests)."""
+
+from mlservice.engine.base import (
+    DEFAULT_CONTAINER_PORT,
+    DEFAULT_MOUNT_PATH,
+    USER_CONTAINER,
+    Component,
+    ContainerPort,
+    ContainerSpec,
+    ContainerState,
+    Engine,
+    EventType,
+    HTTPGetAction,
+    Listener,
+    Phase,
+    Probe,
+    ReplicaEvent,
+    ReplicaId,
+    ReplicaState,
+    Resources,
+    RevisionId,
+    RevisionSpec,
+    TCPSocketAction,
+)
+
+__all__ = [
+    "DEFAULT_CONTAINER_PORT",
+    "DEFAULT_MOUNT_PATH",
+    "USER_CONTAINER",
+    "Component",
+    "ContainerPort",
+    "ContainerSpec",
+    "ContainerState",
+    "Engine",
+    "EventType",
+    "HTTPGetAction",
+    "Listener",
+    "Phase",
+    "Probe",
+    "ReplicaEvent",
+    "ReplicaId",
+    "ReplicaState",
+    "Resources",
+    "RevisionId",
+    "RevisionSpec",
+    "TCPSocketAction",
+]

@@ -1,0 +1,219 @@
+"""The local engine: replicas as supervised processes on this machine."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import logging
+import secrets
+import shutil
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from mlservice.engine.base import (
+    EventType,
+    Listener,
+    ReplicaEvent,
+    ReplicaId,
+    ReplicaState,
+    RevisionId,
+    RevisionSpec,
+)
+from mlservice.engine.local.config import LocalEngineConfig
+from mlservice.engine.local.paths import revision_dir
+from mlservice.engine.local.pidfiles import ProcessRecord, current_process, reap_leftovers
+from mlservice.engine.local.ports import PortPool
+from mlservice.engine.local.probes import plan_probe
+from mlservice.engine.local.process import Spawner
+from mlservice.engine.local.replica import Replica
+from mlservice.engine.local.resources import plan_resources
+from mlservice.engine.local.watchdog import Limited, watch
+from mlservice.errors import InvalidInput, Unavailable
+
+log = logging.getLogger(__name__)
+_ID_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' pod-name suffix alphabet
+
+
+@dataclass
+class _Revision:
+    spec: RevisionSpec
+    replicas: dict[ReplicaId, Replica] = field(default_factory=dict)
+
+
+class LocalEngine:
+    """Implements `Engine`. Use as `async with LocalEngine(config) as engine:` or call
+    `start()` (reaps leftovers of a dead engine; `ensure` calls it too) and `close()`."""
+
+    def __init__(self, config: LocalEngineConfig) -> None:
+        self.config = config
+        self._pool = PortPool(config.port_range, quarantine=config.port_quarantine)
+        self._revisions: dict[RevisionId, _Revision] = {}
+        self._locks: defaultdict[RevisionId, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._listeners: list[Listener] = []
+        self._last: dict[ReplicaId, ReplicaState] = {}
+        self._cpu_offset = itertools.count()
+        self._spawner: Spawner | None = None
+        self._owner: ProcessRecord | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def start(self) -> list[int]:
+        """Reap what a dead engine left under the same home; returns the pids it killed."""
+        if self._spawner is not None:
+            return []
+        self.config.home.replicas.mkdir(parents=True, exist_ok=True)
+        reaped = await asyncio.to_thread(reap_leftovers, self.config.home)
+        self._owner = current_process()
+        self._spawner = Spawner()
+        self._watchdog = asyncio.create_task(
+            watch(self._limited, period=self.config.watchdog_period), name="mls-memory-watchdog"
+        )
+        return reaped
+
+    async def ensure(self, revision: RevisionSpec, replicas: int) -> None:
+        if replicas < 0:
+            raise InvalidInput(f"revision {revision.id} cannot have {replicas} replicas.")
+        if self._closed:
+            raise Unavailable(f"the local engine is closed; revision {revision.id} not started.")
+        self._validate(revision)
+        await self.start()
+        async with self._locks[revision.id]:
+            entry = self._revisions.get(revision.id)
+            if entry is not None and entry.spec != revision:
+                log.info("revision %s changed its spec; replacing its replicas", revision.id)
+                await self._remove(entry, list(entry.replicas.values()))
+            if entry is None or entry.spec != revision:
+                entry = self._revisions[revision.id] = _Revision(revision)
+            while len(entry.replicas) < replicas:
+                self._add(entry)
+            surplus = len(entry.replicas) - replicas
+            if surplus > 0:
+                newest_first = reversed(list(entry.replicas.values()))
+                await self._remove(entry, sorted(newest_first, key=_removal_order)[:surplus])
+
+    async def stop(self, revision_id: RevisionId) -> None:
+        async with self._locks[revision_id]:
+            entry = self._revisions.pop(revision_id, None)
+            if entry is not None:
+                await self._remove(entry, list(entry.replicas.values()))
+                namespace, name = revision_id.split("/", 1)
+                shutil.rmtree(revision_dir(self.config.home, namespace, name), ignore_errors=True)
+        self._locks.pop(revision_id, None)
+
+    async def replicas(self, revision_id: RevisionId | None = None) -> list[ReplicaState]:
+        return [
+            replica.state()
+            for rev, entry in self._revisions.items()
+            if revision_id in (None, rev)
+            for replica in entry.replicas.values()
+        ]
+
+    async def revisions(self) -> list[RevisionId]:
+        return list(self._revisions)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return functools.partial(self._unsubscribe, listener)
+
+    async def close(self) -> None:
+        self._closed = True
+        await asyncio.gather(*(self.stop(rev) for rev in list(self._revisions)))
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            await asyncio.gather(self._watchdog, return_exceptions=True)
+        if self._spawner is not None:
+            await asyncio.to_thread(self._spawner.close)
+
+    async def __aenter__(self) -> LocalEngine:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _validate(self, revision: RevisionSpec) -> None:
+        """Raise InvalidInput now for what would otherwise fail every start."""
+        for container in revision.containers:
+            plan_resources(container)
+            is_server = container.name == revision.user_container.name
+            plan_probe(container, is_server=is_server, port=0, config=self.config)
+
+    def _add(self, entry: _Revision) -> None:
+        assert self._spawner is not None, "start() runs before _add"
+        assert self._owner is not None
+        replica_id = self._new_id(entry.spec)
+        replica = Replica(
+            entry.spec,
+            replica_id,
+            config=self.config,
+            pool=self._pool,
+            spawner=self._spawner,
+            cpu_offset=next(self._cpu_offset),
+            on_change=self._changed,
+        )
+        entry.replicas[replica_id] = replica
+        replica.start(self._owner)
+        self._last[replica_id] = state = replica.state()
+        self._emit("ADDED", state)
+
+    async def _remove(self, entry: _Revision, victims: list[Replica]) -> None:
+        await asyncio.gather(*(replica.stop() for replica in victims))
+        for replica in victims:
+            entry.replicas.pop(replica.id, None)
+            self._last.pop(replica.id, None)
+            self._emit("DELETED", replica.state())
+
+    def _changed(self, replica: Replica) -> None:
+        if replica.id not in self._last:
+            return  # not announced yet, or already gone
+        state = replica.state()
+        if state != self._last[replica.id]:
+            self._last[replica.id] = state
+            self._emit("MODIFIED", state)
+
+    def _emit(self, kind: EventType, state: ReplicaState) -> None:
+        event = ReplicaEvent(kind, state)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # one broken listener must not starve the others
+                log.exception("engine listener failed on %s %s", kind, state.id)
+
+    def _unsubscribe(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _new_id(self, revision: RevisionSpec) -> ReplicaId:
+        while True:
+            suffix = "".join(secrets.choice(_ID_ALPHABET) for _ in range(5))
+            candidate = ReplicaId(f"{revision.name}-{suffix}")
+            if candidate not in self._last:
+                return candidate
+
+    def _limited(self) -> list[Limited]:
+        found = []
+        for entry in self._revisions.values():
+            for replica in entry.replicas.values():
+                for runner in replica.runners:
+                    proc = runner.process
+                    if runner.memory_limit and proc is not None and not proc.exited.done():
+                        kill = functools.partial(runner.oom_kill, proc)
+                        found.append(Limited(proc.pid, runner.memory_limit, kill))
+        return found
+
+
+def _removal_order(replica: Replica) -> tuple[int, bool]:
+    """Scale down the broken first, then the unready, then the newest."""
+    state = replica.state()
+    broken = state.phase in ("Failed", "CrashLoopBackOff", "OOMKilled", "PortConflict")
+    return (0 if broken else 1, state.ready)

@@ -1,0 +1,129 @@
+"""Turning a rendered container into a process launch: env, `$(VAR)` expansion, mount paths.
+
+The engine's variables (`PORT`, `GRPC_PORT`, `MODEL_DIR`, `MLS_*`) exist only once a replica
+has ports, so the renderer leaves `$(PORT)` in args for the engine to expand here, with the
+Kubernetes rule: a reference to an unknown variable stays as written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlservice.engine.base import DEFAULT_CONTAINER_PORT, ContainerSpec, ReplicaId, RevisionSpec
+from mlservice.engine.local.paths import ReplicaDir
+from mlservice.engine.local.process import Launch
+
+_REF = re.compile(r"\$\(([-._a-zA-Z][-._a-zA-Z0-9]*)\)")
+# Never hand the control plane's credentials to user code.
+_NOT_INHERITED = frozenset({"MLS_TOKEN"})
+
+
+class LaunchError(Exception):
+    """The container cannot run on this machine; the message says why."""
+
+
+@dataclass(frozen=True)
+class ReplicaContext:
+    revision: RevisionSpec
+    replica_id: ReplicaId
+    dirs: ReplicaDir
+    port: int
+    grpc_port: int
+
+
+def expand(text: str, variables: Mapping[str, str]) -> str:
+    return _REF.sub(lambda m: variables.get(m.group(1), m.group(0)), text)
+
+
+def rewrite_mounts(text: str, mounts: Mapping[str, Path]) -> str:
+    """Replace each mount path (as a whole path prefix) with its local directory."""
+    for mount, local in mounts.items():
+        pattern = re.escape(mount.rstrip("/")) + r"(?=/|$|[^-\w.])"
+        text = re.sub(pattern, str(local).replace("\\", r"\\"), text)
+    return text
+
+
+def uses_dynamic_port(container: ContainerSpec) -> bool:
+    """A container listens on the engine's `PORT` unless it declares a port and never asks
+    for `$(PORT)`: then it runs only on that fixed port."""
+    if not container.ports:
+        return True
+    texts = (*container.command, *container.args, *container.env.values())
+    return any("$(PORT)" in text for text in texts)
+
+
+def container_port(container: ContainerSpec) -> int:
+    return container.ports[0].container_port if container.ports else DEFAULT_CONTAINER_PORT
+
+
+def engine_variables(ctx: ReplicaContext) -> dict[str, str]:
+    rev = ctx.revision
+    variables = {
+        "PORT": str(ctx.port),
+        "GRPC_PORT": str(ctx.grpc_port),
+        "MLS_SERVICE": rev.service,
+        "MLS_RELEASE": rev.release,
+        "MLS_COMPONENT": rev.component,
+        "MLS_NAMESPACE": rev.namespace,
+        "MLS_REPLICA": ctx.replica_id,
+    }
+    if rev.model_dir is not None:
+        variables["MODEL_DIR"] = str(rev.model_dir)
+    return variables
+
+
+def mounts_of(revision: RevisionSpec) -> dict[str, Path]:
+    mounts = dict(revision.volumes)
+    if revision.model_dir is not None:
+        mounts[revision.mount_path] = revision.model_dir
+    return mounts
+
+
+def build_launch(
+    container: ContainerSpec, ctx: ReplicaContext, *, cpus: frozenset[int] | None = None
+) -> Launch:
+    if not container.command:
+        raise LaunchError(
+            f"container {container.name} has no command; the local engine cannot run an "
+            "image's entrypoint."
+        )
+    mounts = mounts_of(ctx.revision)
+    ours = engine_variables(ctx)
+    variables = dict(ours)
+    for name, value in container.env.items():  # in order: later values may use earlier ones
+        variables[name] = rewrite_mounts(expand(value, variables), mounts)
+    variables.update(ours)
+    argv = tuple(rewrite_mounts(expand(a, variables), mounts) for a in container.command)
+    argv += tuple(rewrite_mounts(expand(a, variables), mounts) for a in container.args)
+    inherited = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
+    return Launch(
+        argv=argv,
+        env={**inherited, **variables},
+        cwd=_working_dir(container, ctx, mounts, variables),
+        log_path=ctx.dirs.log(container.name),
+        cpus=cpus,
+    )
+
+
+def _working_dir(
+    container: ContainerSpec,
+    ctx: ReplicaContext,
+    mounts: Mapping[str, Path],
+    variables: Mapping[str, str],
+) -> Path:
+    own = ctx.dirs.workdir(container.name)
+    own.mkdir(parents=True, exist_ok=True)
+    if not container.working_dir:
+        return own
+    wanted = own / rewrite_mounts(expand(container.working_dir, variables), mounts)
+    if not wanted.is_dir():
+        # Creating arbitrary host directories is not ours to do; say what is missing.
+        raise LaunchError(
+            f"container {container.name} has workingDir {container.working_dir!r}, "
+            f"which is {wanted} on this machine and does not exist."
+        )
+    return wanted

@@ -1,0 +1,35 @@
+"""Reading the end of a container log: the crash message and "address in use" detection."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+_WINDOW = 16 * 1024
+_ADDRESS_IN_USE = re.compile(
+    r"address already in use|address in use|EADDRINUSE|errno 98\b|\[errno 98\]", re.IGNORECASE
+)
+
+
+def size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def tail(path: Path, *, since: int = 0, lines: int = 20) -> str:
+    """The last `lines` lines written at or after byte offset `since`."""
+    try:
+        with open(path, "rb") as log:
+            start = max(since, log.seek(0, 2) - _WINDOW)
+            log.seek(start)
+            data = log.read()
+    except FileNotFoundError:
+        return ""
+    text = data.decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def says_address_in_use(text: str) -> bool:
+    return _ADDRESS_IN_USE.search(text) is not None

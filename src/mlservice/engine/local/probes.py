@@ -1,0 +1,136 @@
+"""Readiness checks against a replica on loopback.
+
+The default check (no readinessProbe) asks `GET /v2/health/ready`; a server that answers 404
+does not speak V2, and having answered at all it is up, so it is checked by TCP connect from
+then on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Literal
+
+from mlservice.engine.base import DEFAULT_CONTAINER_PORT, ContainerSpec
+from mlservice.engine.local.config import LocalEngineConfig
+from mlservice.errors import InvalidInput
+
+DEFAULT_READY_PATH = "/v2/health/ready"
+HOST = "127.0.0.1"
+
+Kind = Literal["http", "tcp", "default"]
+
+
+@dataclass(frozen=True)
+class Check:
+    kind: Kind
+    port: int
+    path: str = DEFAULT_READY_PATH
+    timeout: float = 1.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    fall_back_to_tcp: bool = False  # the default check learnt the server has no V2 health path
+
+
+async def run_check(check: Check) -> Outcome:
+    try:
+        return await asyncio.wait_for(_run(check), check.timeout)
+    except (OSError, TimeoutError, ValueError):
+        return Outcome(ok=False)
+
+
+async def _run(check: Check) -> Outcome:
+    if check.kind == "tcp":
+        await _connect_and_close(check.port)
+        return Outcome(ok=True)
+    status = await http_status(check.port, check.path)
+    if check.kind == "default" and status == 404:
+        return Outcome(ok=True, fall_back_to_tcp=True)
+    # Kubernetes counts any 2xx or 3xx as success.
+    return Outcome(ok=200 <= status < 400)
+
+
+async def http_status(port: int, path: str) -> int:
+    """The status code of `GET path` (HTTP/1.1, connection closed after the status line)."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        request = f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n\r\n"
+        writer.write(request.encode("latin-1"))
+        await writer.drain()
+        status_line = await reader.readline()
+    finally:
+        await _close(writer)
+    parts = status_line.split()
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+        raise ValueError(f"not an HTTP status line: {status_line!r}")
+    return int(parts[1])
+
+
+async def _connect_and_close(port: int) -> None:
+    _, writer = await asyncio.open_connection(HOST, port)
+    await _close(writer)
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+
+
+@dataclass(frozen=True)
+class ProbePlan:
+    check: Check
+    initial_delay: float
+    period: float
+    success_threshold: int
+    failure_threshold: int
+
+
+def plan_probe(
+    container: ContainerSpec, *, is_server: bool, port: int, config: LocalEngineConfig
+) -> ProbePlan | None:
+    """How to check a container's readiness; None means "ready once started" (a sidecar
+    without a readinessProbe). `port` is where the server container really listens."""
+    probe = container.readiness_probe
+    if probe is None or (probe.http_get is None and probe.tcp_socket is None):
+        if not is_server:
+            return None
+        check = Check("default", port, timeout=config.probe_timeout)
+        return ProbePlan(check, 0.0, config.probe_period, 1, 3)
+    timeout = probe.timeout_seconds or config.probe_timeout
+    if probe.http_get is not None:
+        target = _target_port(container, probe.http_get.port, is_server=is_server, port=port)
+        check = Check("http", target, path=probe.http_get.path or "/", timeout=timeout)
+    else:
+        assert probe.tcp_socket is not None
+        target = _target_port(container, probe.tcp_socket.port, is_server=is_server, port=port)
+        check = Check("tcp", target, timeout=timeout)
+    return ProbePlan(
+        check,
+        initial_delay=probe.initial_delay_seconds or 0.0,
+        period=probe.period_seconds or config.probe_period,
+        success_threshold=probe.success_threshold,
+        failure_threshold=probe.failure_threshold,
+    )
+
+
+def _target_port(
+    container: ContainerSpec, ref: int | str | None, *, is_server: bool, port: int
+) -> int:
+    """A probe names the container's declared port; the server's declared port is really
+    the engine-given `port`, other ports are taken literally."""
+    declared = container.ports[0].container_port if container.ports else DEFAULT_CONTAINER_PORT
+    if isinstance(ref, str) and not ref.isdigit():
+        named = {p.name: p.container_port for p in container.ports if p.name}
+        if ref not in named:
+            raise InvalidInput(
+                f"containers[{container.name}].readinessProbe names port {ref!r}, "
+                "which the container does not declare."
+            )
+        ref = named[ref]
+    number = declared if ref is None else int(ref)
+    return port if is_server and number == declared else number

@@ -1,0 +1,105 @@
+"""Starting a container process and watching it exit.
+
+Processes are forked from one long-lived thread (`Spawner`): the parent-death signal the
+shim arms fires when the *thread* that forked the child ends, so forking from a short-lived
+worker thread would kill replicas at random. Each process leads its own session and process
+group; stopping it signals the whole group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlservice.engine.local import procfs, shim
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Everything needed to start one container process."""
+
+    argv: tuple[str, ...]
+    env: dict[str, str]
+    cwd: Path
+    log_path: Path
+    cpus: frozenset[int] | None = None
+
+
+class Process:
+    """A started process; `exited` resolves to its exit code (negative: killed by a signal)."""
+
+    def __init__(self, popen: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop) -> None:
+        self._popen = popen
+        self.pid = popen.pid
+        self.start_time = procfs.start_time(popen.pid) or 0
+        self.exited: asyncio.Future[int] = loop.create_future()
+        self._pidfd = os.pidfd_open(popen.pid)
+        self._loop = loop
+        loop.add_reader(self._pidfd, self._on_exit)
+
+    def signal_group(self, sig: signal.Signals) -> None:
+        # While the leader is unreaped its pid cannot be reused, so the group id is still ours.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+    async def terminate(self, grace: float) -> int:
+        """SIGTERM to the group, then SIGKILL after `grace` seconds; returns the exit code."""
+        if not self.exited.done():
+            self.signal_group(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(asyncio.shield(self.exited), grace)
+            except TimeoutError:
+                self.signal_group(signal.SIGKILL)
+        return await self.exited
+
+    def _on_exit(self) -> None:
+        # The leader is a zombie now: kill what it left in its group before reaping it.
+        self.signal_group(signal.SIGKILL)
+        code = self._popen.poll()
+        if code is None:
+            return
+        self._loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        if not self.exited.done():
+            self.exited.set_result(code)
+
+
+class Spawner:
+    """Forks every replica process from one thread that lives as long as the engine."""
+
+    def __init__(self) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mls-spawner")
+
+    async def spawn(self, launch: Launch) -> Process:
+        loop = asyncio.get_running_loop()
+        popen = await loop.run_in_executor(self._thread, _popen, launch)
+        return Process(popen, loop)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+
+
+def shim_argv(launch: Launch) -> list[str]:
+    cpus = ",".join(str(c) for c in sorted(launch.cpus)) if launch.cpus else "-"
+    return [sys.executable, "-I", "-S", shim.__file__, str(os.getpid()), cpus, "--", *launch.argv]
+
+
+def _popen(launch: Launch) -> subprocess.Popen[bytes]:
+    with open(launch.log_path, "ab") as log:
+        return subprocess.Popen(
+            shim_argv(launch),
+            cwd=launch.cwd,
+            env=launch.env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )

@@ -1,0 +1,234 @@
+"""Keeping one container of a replica running: start, probe, classify exits, back off, restart.
+
+Exits are told apart by cause. The memory watchdog's kill -> `OOMKilled`; "address in use" in
+the log -> a fresh port and an immediate restart that is not a crash (or `PortConflict` for a
+fixed port); anything else -> a crash, `CrashLoopBackOff` with the log tail, and exponential
+backoff that resets once a process has stayed up for `stable_after` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from mlservice.engine.base import ContainerSpec, ContainerState, Phase
+from mlservice.engine.local import logtail
+from mlservice.engine.local.config import LocalEngineConfig
+from mlservice.engine.local.launch import LaunchError
+from mlservice.engine.local.paths import ReplicaDir
+from mlservice.engine.local.pidfiles import ProcessRecord, write_record
+from mlservice.engine.local.probes import ProbePlan, run_check
+from mlservice.engine.local.process import Launch, Process, Spawner
+from mlservice.errors import Unavailable
+
+
+class RunnerHost(Protocol):
+    """What a container runner needs from its replica."""
+
+    config: LocalEngineConfig
+    spawner: Spawner
+    dirs: ReplicaDir
+
+    def claim_ports(self, container: ContainerSpec) -> str | None: ...
+    def release_ports(self, container: ContainerSpec) -> None: ...
+    def has_fixed_port(self, container: ContainerSpec) -> bool: ...
+    def rotate_ports(self) -> None: ...
+    def launch(self, container: ContainerSpec) -> Launch: ...
+    def probe(self, container: ContainerSpec) -> ProbePlan | None: ...
+    def changed(self) -> None: ...
+
+
+@dataclass
+class Backoff:
+    base: float
+    cap: float
+    stable_after: float
+    failures: int = 0
+
+    def next_delay(self, uptime: float) -> float:
+        if uptime >= self.stable_after:
+            self.failures = 0
+        self.failures += 1
+        return float(min(self.base * 2.0 ** (self.failures - 1), self.cap))
+
+
+@dataclass(frozen=True)
+class _Status:
+    phase: Phase = "Pending"
+    ready: bool = False
+    reason: str = ""
+    message: str = ""
+
+
+class ContainerRunner:
+    def __init__(self, container: ContainerSpec, host: RunnerHost, *, memory_limit: int | None):
+        cfg = host.config
+        self.container = container
+        self.memory_limit = memory_limit
+        self.process: Process | None = None
+        self.restarts = 0
+        self._host = host
+        self._status = _Status()
+        self._backoff = Backoff(cfg.backoff_base, cfg.backoff_cap, cfg.stable_after)
+        self._stopping = asyncio.Event()
+        self._oom: str | None = None
+        self._address_retries = 0
+
+    def state(self) -> ContainerState:
+        s, proc = self._status, self.process
+        return ContainerState(
+            name=self.container.name,
+            phase=s.phase,
+            ready=s.ready,
+            pid=proc.pid if proc and not proc.exited.done() else None,
+            restarts=self.restarts,
+            reason=s.reason,
+            message=s.message,
+            log_path=self._host.dirs.log(self.container.name),
+        )
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            delay = await self._attempt()
+            if delay is None:
+                await self._stopping.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+
+    def request_stop(self) -> None:
+        self._set(phase="Terminating", ready=False)
+        self._stopping.set()
+
+    def oom_kill(self, process: Process, rss: int) -> None:
+        """Called by the watchdog: `process`'s group used `rss` bytes, over the limit."""
+        if process is not self.process or process.exited.done():
+            return
+        self._oom = (
+            f"used {rss / 2**20:.0f}Mi of its {(self.memory_limit or 0) / 2**20:.0f}Mi limit"
+        )
+        process.signal_group(signal.SIGKILL)
+
+    # -- one start ---------------------------------------------------------------------
+
+    async def _attempt(self) -> float | None:
+        """Start once and wait for the end; returns the delay before the next start, or None
+        when the container cannot run at all (or is stopping)."""
+        name = self.container.name
+        conflict = self._host.claim_ports(self.container)
+        if conflict is not None:
+            self._set(phase="PortConflict", reason="PortConflict", message=conflict)
+            return self._host.config.port_retry
+        try:
+            launch = self._host.launch(self.container)
+        except LaunchError as exc:
+            self._host.release_ports(self.container)
+            self._set(phase="Failed", reason="Failed", message=str(exc))
+            return None
+        except Unavailable as exc:
+            self._set(phase="Pending", reason="NoPorts", message=exc.message)
+            return self._host.config.port_retry
+        offset = logtail.size(launch.log_path)
+        try:
+            process = await self._host.spawner.spawn(launch)
+        except OSError as exc:
+            self._host.release_ports(self.container)
+            return self._crashed(f"container {name} could not start: {exc}", uptime=0.0)
+        code, uptime = await self._supervise(process)
+        self._host.release_ports(self.container)
+        if self._stopping.is_set():
+            return None
+        return self._after_exit(code, uptime, logtail.tail(launch.log_path, since=offset))
+
+    async def _supervise(self, process: Process) -> tuple[int, float]:
+        self.process = process
+        pidfile = self._host.dirs.pidfile(self.container.name)
+        write_record(pidfile, ProcessRecord(process.pid, process.start_time))
+        started = time.monotonic()
+        self._set(phase="Starting", ready=False, reason="", message="")
+        probing = asyncio.create_task(self._probe_loop())
+        stopping = asyncio.create_task(self._stopping.wait())
+        try:
+            waits: list[asyncio.Future[Any]] = [process.exited, stopping]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            probing.cancel()
+            stopping.cancel()
+            code = await process.terminate(self._host.config.stop_grace)
+            pidfile.unlink(missing_ok=True)
+        return code, time.monotonic() - started
+
+    def _after_exit(self, code: int, uptime: float, tail: str) -> float:
+        name = self.container.name
+        if self._oom is not None:
+            detail, self._oom = self._oom, None
+            delay = self._count_restart(uptime)
+            message = f"container {name} was killed: it {detail}. Last log lines:\n{tail}"
+            self._set(phase="OOMKilled", reason="OOMKilled", message=message)
+            return delay
+        if logtail.says_address_in_use(tail):
+            if self._host.has_fixed_port(self.container):
+                message = f"container {name} found its port in use. Last log lines:\n{tail}"
+                self._set(phase="PortConflict", reason="PortConflict", message=message)
+                return self._host.config.port_retry
+            if self._address_retries < self._host.config.address_in_use_retries:
+                self._address_retries += 1
+                self._host.rotate_ports()
+                self._set(phase="Pending", reason="AddressInUse", message=tail)
+                return 0.0
+        self._address_retries = 0
+        return self._crashed(f"container {name} {_describe_exit(code)}", uptime=uptime, tail=tail)
+
+    def _crashed(self, what: str, *, uptime: float, tail: str = "") -> float:
+        delay = self._count_restart(uptime)
+        message = f"{what}; restarting in {delay:.1f}s."
+        if tail:
+            message += f" Last log lines:\n{tail}"
+        self._set(phase="CrashLoopBackOff", reason="CrashLoopBackOff", message=message)
+        return delay
+
+    def _count_restart(self, uptime: float) -> float:
+        self.restarts += 1
+        return self._backoff.next_delay(uptime)
+
+    # -- readiness ---------------------------------------------------------------------
+
+    async def _probe_loop(self) -> None:
+        plan = self._host.probe(self.container)
+        if plan is None:
+            self._set(phase="Running", ready=True)
+            return
+        await asyncio.sleep(plan.initial_delay)
+        check, successes, failures = plan.check, 0, 0
+        while True:
+            outcome = await run_check(check)
+            if outcome.fall_back_to_tcp:
+                check = replace(check, kind="tcp")
+            successes, failures = (successes + 1, 0) if outcome.ok else (0, failures + 1)
+            if not self._status.ready and successes >= plan.success_threshold:
+                self._address_retries = 0
+                self._set(phase="Running", ready=True)
+            elif self._status.ready and failures >= plan.failure_threshold:
+                self._set(ready=False, reason="Unready", message="readiness probe failing")
+            await asyncio.sleep(plan.period)
+
+    def _set(self, **changes: object) -> None:
+        if self._stopping.is_set() and changes.get("phase", "Terminating") != "Terminating":
+            return  # once stopping, only Terminating is news
+        new = replace(self._status, **changes)  # type: ignore[arg-type]
+        if new != self._status:
+            self._status = new
+            self._host.changed()
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"

@@ -1,0 +1,127 @@
+"""Helpers for the engine tests: fast settings, revisions of small Python programs, waiting on
+replica events, checking processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mlservice.engine import ContainerSpec, ReplicaEvent, ReplicaState, RevisionSpec
+from mlservice.engine.local import LocalEngine, LocalEngineConfig, procfs
+from mlservice.home import Home
+
+PROGRAMS = Path(__file__).parent / "programs"
+ECHO_SERVER = str(PROGRAMS / "echo_server.py")
+
+
+def fast_config(home: Home, **overrides: object) -> LocalEngineConfig:
+    settings: dict[str, object] = {
+        "probe_period": 0.05,
+        "probe_timeout": 0.5,
+        "backoff_base": 0.1,
+        "backoff_cap": 0.4,
+        "stable_after": 5.0,
+        "stop_grace": 1.0,
+        "watchdog_period": 0.1,
+        "port_retry": 0.1,
+        "port_quarantine": 2.0,
+    }
+    settings.update(overrides)
+    return LocalEngineConfig(home=home, **settings)  # type: ignore[arg-type]
+
+
+def revision(
+    name: str = "svc-predict-v1-00001",
+    *,
+    command: tuple[str, ...] = (sys.executable, ECHO_SERVER),
+    args: tuple[str, ...] = (),
+    **container: object,
+) -> RevisionSpec:
+    """A one-container revision of service `svc`, release `v1`."""
+    spec = ContainerSpec(name="user-container", command=command, args=args, **container)  # type: ignore[arg-type]
+    return RevisionSpec(
+        namespace="default",
+        name=name,
+        service="svc",
+        component="predict",
+        release="v1",
+        containers=(spec,),
+    )
+
+
+def python(code: str) -> tuple[str, ...]:
+    return (sys.executable, "-c", code)
+
+
+class Events:
+    """Every replica event of an engine, and waiting for a condition on replica states."""
+
+    def __init__(self, engine: LocalEngine) -> None:
+        self.engine = engine
+        self.seen: list[ReplicaEvent] = []
+        self._arrived = asyncio.Event()
+        self.unsubscribe = engine.subscribe(self._on_event)
+
+    def _on_event(self, event: ReplicaEvent) -> None:
+        self.seen.append(event)
+        self._arrived.set()
+
+    async def until(
+        self,
+        check: Callable[[list[ReplicaState]], bool],
+        *,
+        within: float = 10.0,
+        what: str = "condition",
+    ) -> list[ReplicaState]:
+        """Wait until `check(current replicas)` holds; fail after `within` seconds."""
+        deadline = time.monotonic() + within
+        while True:
+            states = await self.engine.replicas()
+            if check(states):
+                return states
+            left = deadline - time.monotonic()
+            if left <= 0:
+                pytest.fail(f"timed out waiting for {what}; replicas: {states}")
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), min(left, 0.5))
+
+    async def until_ready(self, count: int, *, within: float = 10.0) -> list[ReplicaState]:
+        return await self.until(
+            lambda states: len(states) == count and all(s.ready for s in states),
+            within=within,
+            what=f"{count} ready replicas",
+        )
+
+    def phases(self, replica_id: str) -> list[str]:
+        return [e.replica.phase for e in self.seen if e.replica.id == replica_id]
+
+
+def alive(pid: int) -> bool:
+    found = procfs.stat(pid)
+    return found is not None and found.alive
+
+
+def wait_dead(pids: list[int], *, timeout: float = 5.0) -> list[int]:
+    """Poll until every pid is gone (zombies count as gone); returns those still alive."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = [pid for pid in pids if alive(pid)]
+        if not left:
+            return []
+        time.sleep(0.02)
+    return [pid for pid in pids if alive(pid)]
+
+
+def kill_quietly(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

@@ -72,7 +72,7 @@ class T9kScheduler(Model):
 
 
 class Scheduler(Model):
-    t9k_scheduler: T9kScheduler | None = None
+    t9k_scheduler: T9kScheduler | None = Field(default=None, alias="t9kScheduler")
 
 
 class MLServiceSpec(Model):

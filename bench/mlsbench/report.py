@@ -1,0 +1,117 @@
+"""Result rows, the Markdown tables printed and recorded, and our ratios against each peer."""
+
+import dataclasses
+import datetime
+import os
+import pathlib
+import platform
+
+from mlsbench.wrk import LoadResult
+
+OURS = ("ours", "ours-batch")
+# Issue targets at concurrency 16: rps multiple over every peer (p99 must never be worse).
+REST_TARGETS = {"ours": 2.0, "ours-batch": 4.0}
+GRPC_TARGET = 1.5
+TARGET_CONCURRENCY = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    server: str
+    protocol: str
+    concurrency: int
+    load: LoadResult
+    cpu_ms_per_request: float
+
+
+def rows_table(rows: list[Row]) -> str:
+    lines = [
+        "| server | protocol | concurrency | rps | p50 ms | p99 ms | server CPU ms/req | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.server} | {r.protocol} | {r.concurrency} | {r.load.rps:,.0f} "
+            f"| {r.load.p50_ms:.2f} | {r.load.p99_ms:.2f} | {r.cpu_ms_per_request:.3f} "
+            f"| {r.load.errors} |"
+        )
+    return "\n".join(lines)
+
+
+def _target_for(ours: str, protocol: str, concurrency: int) -> float | None:
+    if concurrency != TARGET_CONCURRENCY:
+        return None
+    return GRPC_TARGET if protocol == "grpc" else REST_TARGETS.get(ours)
+
+
+def ratios_table(rows: list[Row]) -> str:
+    """Ours vs every peer at the same protocol and concurrency; empty when a side is missing."""
+    lines = [
+        "| ours | vs | protocol | concurrency | rps ratio | target | p99 ours / peer ms "
+        "| p99 no worse |",
+        "|---|---|---|---:|---:|---:|---:|---|",
+    ]
+    for mine in (r for r in rows if r.server in OURS):
+        for peer in rows:
+            if peer.server in OURS or (peer.protocol, peer.concurrency) != (
+                mine.protocol,
+                mine.concurrency,
+            ):
+                continue
+            ratio = mine.load.rps / peer.load.rps if peer.load.rps else float("inf")
+            target = _target_for(mine.server, mine.protocol, mine.concurrency)
+            verdict = (
+                "" if target is None else f"{target:g}x {'met' if ratio >= target else 'MISSED'}"
+            )
+            p99_ok = "yes" if mine.load.p99_ms <= peer.load.p99_ms else "NO"
+            lines.append(
+                f"| {mine.server} | {peer.server} | {mine.protocol} | {mine.concurrency} "
+                f"| {ratio:.2f}x | {verdict} | {mine.load.p99_ms:.2f} / {peer.load.p99_ms:.2f} "
+                f"| {p99_ok} |"
+            )
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def machine() -> str:
+    """nproc, CPU model, kernel and load average: the context every number needs."""
+    model = "unknown CPU"
+    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    return f"{os.cpu_count()} cores, {model}, Linux {platform.release()}, load average {load}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Section:
+    title: str
+    rows: list[Row]
+    notes: list[str]
+
+
+def markdown(section: Section, *, when: datetime.date, command: str, machine_line: str) -> str:
+    parts = [
+        f"## {when.isoformat()} {section.title}",
+        "",
+        f"Machine: {machine_line}.",
+        f"Command: `{command}`",
+        *(f"{note}" for note in section.notes),
+        "",
+        rows_table(section.rows),
+    ]
+    ratios = ratios_table(section.rows)
+    if ratios:
+        parts += ["", ratios]
+    return "\n".join(parts) + "\n"
+
+
+def append(results: pathlib.Path, text: str) -> None:
+    """Appends a section to RESULTS.md, creating it with its heading the first time."""
+    if not results.exists():
+        results.write_text(
+            "# Benchmark results\n\nAppended by `bench/server.py`; newest last. "
+            "See bench/README.md for what each column means.\n"
+        )
+    with results.open("a") as out:
+        out.write("\n" + text)

@@ -1,0 +1,139 @@
+"""Runs one server at a time: start, check its answer, warm up, load, account CPU, stop."""
+
+import contextlib
+import dataclasses
+import pathlib
+
+import httpx
+
+from mlsbench import grpcload, procs, targets, wrk
+from mlsbench.iris import MODEL_NAME, IrisCase, prediction_of
+from mlsbench.report import Row
+
+READY_PATH = f"/v2/models/{MODEL_NAME}/ready"
+INFER_PATH = f"/v2/models/{MODEL_NAME}/infer"
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """How long and how hard to load each server, and where everything runs."""
+
+    duration: int
+    warmup: int
+    concurrency: tuple[int, ...]
+    server_core: int | None
+    load_core: int | None
+    start_timeout: float
+    grpc_clients: int
+    grpc_streams: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    case: IrisCase
+    plan: Plan
+    opts: targets.Options
+    env: dict[str, str]
+
+
+def _ports() -> targets.Ports:
+    return targets.Ports(procs.free_port(), procs.free_port(), procs.free_port())
+
+
+def check_rest(name: str, base_url: str, case: IrisCase) -> None:
+    """Raises RuntimeError unless the server answers the benchmark row with the right class."""
+    response = httpx.post(
+        base_url + INFER_PATH,
+        content=case.v2_body(),
+        headers={"content-type": "application/json"},
+        timeout=10,
+    )
+    if response.status_code != 200:
+        raise RuntimeError(f"server {name} answered {response.status_code}: {response.text[:300]}")
+    got = prediction_of(response.content)
+    if got != case.expected:
+        raise RuntimeError(f"server {name} predicted class {got}, sklearn says {case.expected}")
+
+
+def _start(
+    ctx: Context, launch: targets.Launch
+) -> contextlib.AbstractContextManager[procs.ServerProcess]:
+    return procs.running(
+        launch.name,
+        procs.pinned(launch.argv, ctx.plan.server_core),
+        port=launch.ports.http,
+        env=ctx.env,
+        cwd=launch.cwd,
+        log_path=ctx.opts.work_dir / "logs" / f"{launch.name}.log",
+    )
+
+
+def measure_rest(name: str, ctx: Context, *, script: pathlib.Path) -> list[Row]:
+    """wrk at each concurrency against V2 REST infer; one Row per concurrency."""
+    launch = targets.launch(name, ctx.opts, _ports())
+    plan = ctx.plan
+    rows = []
+    with _start(ctx, launch) as server:
+        procs.wait_ready(server, path=READY_PATH, timeout=plan.start_timeout)
+        check_rest(name, server.base_url, ctx.case)
+        url = server.base_url + INFER_PATH
+        if plan.warmup:
+            wrk.run(url, script=script, connections=16, seconds=plan.warmup, core=plan.load_core)
+        for connections in plan.concurrency:
+            before = procs.tree_cpu_ms(server.proc.pid)
+            load = wrk.run(
+                url,
+                script=script,
+                connections=connections,
+                seconds=plan.duration,
+                core=plan.load_core,
+            )
+            cpu = procs.tree_cpu_ms(server.proc.pid) - before
+            rows.append(Row(name, "rest", connections, load, cpu / max(load.requests, 1)))
+            print(
+                f"  {name} rest c={connections}: {load.rps:,.0f} rps, p99 {load.p99_ms:.2f} ms",
+                flush=True,
+            )
+        # Still answering correctly after the load: a server that broke under it fails here.
+        check_rest(name, server.base_url, ctx.case)
+    return rows
+
+
+def measure_grpc(name: str, ctx: Context, *, body: pathlib.Path) -> Row:
+    """h2load against ModelInfer with the pre-encoded request in `body`."""
+    launch = targets.launch(name, ctx.opts, _ports(), grpc=True)
+    plan = ctx.plan
+    message = body.read_bytes()[5:]
+    with _start(ctx, launch) as server:
+        procs.wait_ready(server, path=READY_PATH, timeout=plan.start_timeout)
+        target = f"127.0.0.1:{launch.ports.grpc}"
+        response = grpcload.call_once(target, message)
+        got = grpcload.prediction_of(response)
+        if got != ctx.case.expected:
+            raise RuntimeError(f"server {name} over gRPC predicted {got}, not {ctx.case.expected}")
+        # Responses may differ slightly (ids); a tenth of slack still rejects empty error replies.
+        response_bytes = int((len(response.SerializeToString()) + 5) * 0.9)
+        url = f"http://{target}"
+        if plan.warmup:
+            _h2load(url, body=body, seconds=plan.warmup, plan=plan)
+        before = procs.tree_cpu_ms(server.proc.pid)
+        out, latencies = _h2load(url, body=body, seconds=plan.duration, plan=plan)
+        cpu = procs.tree_cpu_ms(server.proc.pid) - before
+        load = grpcload.parse(out, latencies_ms=latencies, response_bytes=response_bytes)
+        concurrency = plan.grpc_clients * plan.grpc_streams
+        print(
+            f"  {name} grpc c={concurrency}: {load.rps:,.0f} rps, p99 {load.p99_ms:.2f} ms",
+            flush=True,
+        )
+        return Row(name, "grpc", concurrency, load, cpu / max(load.requests, 1))
+
+
+def _h2load(url: str, *, body: pathlib.Path, seconds: int, plan: Plan) -> tuple[str, list[float]]:
+    return grpcload.run(
+        url,
+        body=body,
+        clients=plan.grpc_clients,
+        streams=plan.grpc_streams,
+        seconds=seconds,
+        core=plan.load_core,
+    )

@@ -1,0 +1,188 @@
+"""The model-server benchmark: `mls serve` against KServe's ModelServer and Seldon MLServer.
+
+Usage: .venv/bin/python bench/server.py [--quick] [--grpc] [--servers ours,kserve,...]
+Trains an iris LogisticRegression, then starts each server alone (one worker, pinned to core 0),
+checks it predicts the right class, and loads V2 REST infer with wrk (core 1) at each concurrency;
+with --grpc, also V2 gRPC ModelInfer with h2load. Prints rps, p50, p99, server CPU per request and
+our ratios; a full run appends the tables, dated, to bench/RESULTS.md. See bench/README.md.
+"""
+
+import argparse
+import datetime
+import os
+import pathlib
+import shlex
+import subprocess
+import sys
+
+from mlsbench import grpcload, iris, peerenv, report, runner, targets, wrk
+
+BENCH_DIR = pathlib.Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--servers", default=",".join(targets.ALL_TARGETS), help="comma list")
+    p.add_argument("--concurrency", default="1,16,64", help="wrk connections, comma list")
+    p.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    p.add_argument("--warmup", type=int, default=3, help="seconds of load before measuring")
+    p.add_argument("--quick", action="store_true", help="smoke run: 2 s runs, 1 s warm-up")
+    p.add_argument("--grpc", action="store_true", help="add gRPC rows (h2load)")
+    p.add_argument("--grpc-only", action="store_true", help="gRPC rows only, no REST")
+    p.add_argument("--grpc-clients", type=int, default=16, help="h2load connections")
+    p.add_argument("--grpc-streams", type=int, default=1, help="h2load streams per connection")
+    p.add_argument("--max-batch-size", type=int, default=32, help="for ours-batch")
+    p.add_argument("--max-batch-delay-ms", type=float, default=2.0, help="for ours-batch")
+    p.add_argument("--mlserver-parallel-workers", type=int, default=1, help="for mlserver")
+    p.add_argument("--peer-logging", action="store_true", help="keep peers' per-request logs")
+    p.add_argument("--no-pin", action="store_true", help="let server and load share both cores")
+    p.add_argument("--keep-openblas-env", action="store_true", help="keep OPENBLAS_CORETYPE")
+    p.add_argument("--results", type=pathlib.Path, default=BENCH_DIR / "RESULTS.md")
+    p.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
+    p.add_argument("--skip-setup", action="store_true", help="do not check venvs and tools")
+    p.add_argument("--python", default="python3", help="interpreter for the peers' venvs")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.duration, args.warmup = 2, 1
+    return args
+
+
+def _servers(args: argparse.Namespace) -> list[str]:
+    names = [s.strip() for s in args.servers.split(",") if s.strip()]
+    unknown = [n for n in names if n not in targets.ALL_TARGETS]
+    if unknown:
+        raise SystemExit(
+            f"--servers {','.join(unknown)} is unknown; choose from {','.join(targets.ALL_TARGETS)}"
+        )
+    if any(n in report.OURS for n in names) and not targets.ours_supports("--port"):
+        print(
+            "skipping ours: `python -m mlservice serve --help` fails in this checkout", flush=True
+        )
+        names = [n for n in names if n not in report.OURS]
+    return names
+
+
+def _grpc_servers(names: list[str]) -> list[str]:
+    chosen = [n for n in names if n in targets.GRPC_TARGETS]
+    if any(n in report.OURS for n in chosen) and not targets.ours_supports("--grpc-port"):
+        print("skipping ours over gRPC: `mls serve` has no --grpc-port yet", flush=True)
+        chosen = [n for n in chosen if n not in report.OURS]
+    return chosen
+
+
+def _context(args: argparse.Namespace, work: pathlib.Path) -> runner.Context:
+    pin = not args.no_pin
+    plan = runner.Plan(
+        duration=args.duration,
+        warmup=args.warmup,
+        concurrency=tuple(int(c) for c in args.concurrency.split(",")),
+        server_core=0 if pin else None,
+        load_core=1 if pin else None,
+        start_timeout=120.0,
+        grpc_clients=args.grpc_clients,
+        grpc_streams=args.grpc_streams,
+    )
+    opts = targets.Options(
+        model_dir=work / "model",
+        work_dir=work,
+        max_batch_size=args.max_batch_size,
+        max_batch_delay_ms=args.max_batch_delay_ms,
+        mlserver_parallel_workers=args.mlserver_parallel_workers,
+        peer_logging=args.peer_logging,
+    )
+    env = targets.server_env(keep_openblas_env=args.keep_openblas_env)
+    return runner.Context(iris.train(opts.model_dir), plan, opts, env)
+
+
+def _notes(args: argparse.Namespace, ctx: runner.Context) -> list[str]:
+    commit = subprocess.run(
+        ["git", "-C", str(REPO_DIR), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    pin = (
+        "server on core 0, load generator on core 1 (taskset)" if not args.no_pin else "no pinning"
+    )
+    return [
+        f"Ours at commit {commit or 'unknown'}; peers kserve 0.21.0 and mlserver 1.7.1 "
+        f"(mlserver: parallel_workers={args.mlserver_parallel_workers}, mlserver-inline: 0), "
+        f"one worker each; {pin}.",
+        f"{ctx.plan.duration} s per row after {ctx.plan.warmup} s warm-up; ours-batch is "
+        f"--max-batch-size {args.max_batch_size} --max-batch-delay-ms {args.max_batch_delay_ms:g}; "
+        "servers run with one BLAS thread"
+        + ("." if args.keep_openblas_env else " and without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE."),
+    ]
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    if not args.skip_setup:
+        peerenv.ensure_all(python=args.python)
+    names = _servers(args)
+    work = BENCH_DIR / ".work"
+    work.mkdir(exist_ok=True)
+    machine_line = report.machine()
+    print(f"machine: {machine_line}", flush=True)
+    ctx = _context(args, work)
+    rest_rows: list[report.Row] = []
+    grpc_rows: list[report.Row] = []
+    failures: list[str] = []
+    if not args.grpc_only:
+        script = work / "infer.lua"
+        script.write_text(wrk.lua_script(ctx.case.v2_body()))
+        for name in names:
+            print(f"{name}: REST", flush=True)
+            try:
+                rest_rows += runner.measure_rest(name, ctx, script=script)
+            except (RuntimeError, ValueError) as exc:
+                failures.append(f"{name} (REST): {exc}")
+    if args.grpc or args.grpc_only:
+        body = work / "infer.grpc"
+        body.write_bytes(grpcload.frame(grpcload.request_message(ctx.case.row)))
+        for name in _grpc_servers(names):
+            print(f"{name}: gRPC", flush=True)
+            try:
+                grpc_rows.append(runner.measure_grpc(name, ctx, body=body))
+            except (RuntimeError, ValueError) as exc:
+                failures.append(f"{name} (gRPC): {exc}")
+    return _finish(args, ctx, rest_rows, grpc_rows, failures, machine_line)
+
+
+def _finish(
+    args: argparse.Namespace,
+    ctx: runner.Context,
+    rest_rows: list[report.Row],
+    grpc_rows: list[report.Row],
+    failures: list[str],
+    machine_line: str,
+) -> int:
+    command = shlex.join(["python", "bench/server.py", *sys.argv[1:]])
+    today = datetime.date.today()
+    notes = _notes(args, ctx)
+    load_end = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    notes.append(f"Load average at the end: {load_end}.")
+    sections = [
+        report.Section(title, rows, notes)
+        for title, rows in (("server (REST)", rest_rows), ("server (gRPC)", grpc_rows))
+        if rows
+    ]
+    texts = [
+        report.markdown(s, when=today, command=command, machine_line=machine_line) for s in sections
+    ]
+    print("\n" + "\n".join(texts))
+    for failure in failures:
+        print(f"FAILED {failure}", file=sys.stderr)
+    if failures or args.quick or args.no_record:
+        if texts:
+            print(f"not recorded in {args.results} (failures, --quick or --no-record)")
+        return 1 if failures else 0
+    for text in texts:
+        report.append(args.results, text)
+    print(f"recorded in {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -103,16 +103,20 @@ def parse_s3cfg(text: str) -> S3Config:
 def _section(text: str) -> configparser.SectionProxy:
     # No interpolation: s3cmd's host_bucket holds a literal "%(bucket)s".
     parser = configparser.ConfigParser(interpolation=None)
-    if not text.lstrip().startswith("["):
+    headerless = not text.lstrip().startswith("[")
+    if headerless:
         text = "[default]\n" + text
+    failure: configparser.Error | None = None
     try:
         parser.read_string(text)
     except configparser.Error as exc:
-        # configparser's messages quote the offending line, which may hold a key: keep only
-        # the line number.
-        line = getattr(exc, "lineno", None) or _first_error_line(exc)
-        where = f" at line {line}" if line else ""
-        raise InvalidStorageSource(f"The .s3cfg text is not in s3cmd INI format{where}.") from None
+        failure = exc
+    if failure is not None:
+        # configparser's messages quote the offending line, which may hold a key: keep only the
+        # line number, and raise outside the `except` so the original is not kept as context.
+        line = getattr(failure, "lineno", None) or _first_error_line(failure)
+        where = f" at line {line - headerless}" if line else ""
+        raise InvalidStorageSource(f"The .s3cfg text is not in s3cmd INI format{where}.")
     if parser.has_section("default"):
         return parser["default"]
     raise InvalidStorageSource("The .s3cfg text has no [default] section.")

@@ -4,5 +4,6 @@ The public surface is re-exported here; everything else is internal.
 """
 
 from mlservice._version import __version__
+from mlservice.model import Model
 
-__all__ = ["__version__"]
+__all__ = ["Model", "__version__"]

@@ -1,0 +1,44 @@
+"""`mls serve` settings as one value; the CLI maps onto it flag for flag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlservice.server.forward import PredictorConfig
+
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    model_dir: Path
+    """A folder holding one model file (or `model.py`), or the model file itself."""
+    name: str
+    """The name the model is served under (`/v1/models/{name}`, `/v2/models/{name}`)."""
+    format: str | None = None
+    """Skip detection and load this format; needed only when a folder is ambiguous."""
+    host: str = "127.0.0.1"
+    """Loopback by default: replicas sit behind the gateway, not on the network."""
+    port: int = 8080
+    """HTTP port; 0 picks a free one (single worker only) and the log line says which."""
+    grpc_port: int | None = None
+    """V2 gRPC port, served by the gRPC adapter when it is installed."""
+    workers: int = 1
+    """Processes sharing the port (SO_REUSEPORT), each with its own copy of the model."""
+    max_batch_size: int = 0
+    """Rows per merged predict call; below 2 turns batching off."""
+    max_batch_delay_ms: float = 5.0
+    """How long a request may wait for others to batch with; a small delay keeps p99 low."""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    """Larger request bodies get 413 before they are read."""
+    predictor: PredictorConfig | None = None
+    """Transformer mode: where the default predict forwards to."""
+    release: str | None = None
+    """Sent as `x-mls-release` (from `MLS_RELEASE`), unless a predictor's answer carries one."""
+    reuse_port: bool = False
+    """Set on the processes the worker supervisor starts, so they can share the port."""
+
+    @property
+    def batching(self) -> bool:
+        return self.max_batch_size >= 2

@@ -1,0 +1,103 @@
+"""Starting real `mls serve` processes on free loopback ports, and stopping them.
+
+The server is started with `--port 0` (or `--workers N` on a port it reserves) and logs the
+address it bound, so no port is guessed and no two tests can race for one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ADDRESS = re.compile(r"on http://127\.0\.0\.1:(\d+)")
+START_TIMEOUT = 90.0
+
+
+@dataclass
+class Served:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+class Launcher:
+    """Starts `python -m mlservice serve` processes; `close()` stops every one still running."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.started: list[Served] = []
+
+    def start(
+        self,
+        model_dir: Path,
+        *args: str,
+        name: str,
+        env: dict[str, str] | None = None,
+        wait_ready: bool = True,
+    ) -> Served:
+        log = self.logs / f"{name}-{len(self.started)}.log"
+        argv = [sys.executable, "-m", "mlservice", "serve", str(model_dir), "--name", name]
+        if "--port" not in args:
+            argv += ["--port", "0"]
+        environment = {**os.environ, **(env or {})}
+        environment.pop("PORT", None)
+        with log.open("wb") as sink:
+            proc = subprocess.Popen(
+                argv + list(args), stdout=sink, stderr=subprocess.STDOUT, env=environment
+            )
+        served = Served("", proc, log)
+        self.started.append(served)
+        served.url = f"http://127.0.0.1:{_wait_for_port(served)}"
+        _wait_until_up(served, path="/v2/health/ready" if wait_ready else "/v2/health/live")
+        return served
+
+    def close(self) -> None:
+        for served in self.started:
+            served.stop()
+
+
+def _wait_for_port(served: Served) -> int:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        match = ADDRESS.search(served.log_text())
+        if match:
+            return int(match.group(1))
+        if served.proc.poll() is not None:
+            raise RuntimeError(f"mls serve exited {served.proc.returncode}:\n{served.log_text()}")
+        time.sleep(0.05)
+    raise TimeoutError(f"mls serve did not report its address:\n{served.log_text()}")
+
+
+def _wait_until_up(served: Served, *, path: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    with httpx.Client(base_url=served.url, timeout=5.0) as client:
+        while time.monotonic() < deadline:
+            if served.proc.poll() is not None:
+                raise RuntimeError(f"mls serve exited:\n{served.log_text()}")
+            try:
+                if client.get(path).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+    raise TimeoutError(f"mls serve did not answer {path} in time:\n{served.log_text()}")

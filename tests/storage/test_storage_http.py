@@ -95,3 +95,20 @@ def test_unreachable_server_is_reported_as_such(home: Home) -> None:
 def test_url_without_a_file_name_is_refused(file_server: FileServer, home: Home) -> None:
     with pytest.raises(InvalidStorageSource, match="does not end in a file name"):
         fetch_model(f"{file_server.url}/models/", home=home)
+
+
+def test_large_download_logs_a_handful_of_progress_lines(
+    file_server: FileServer, home: Home
+) -> None:
+    (file_server.root / "big.bin").write_bytes(bytes(4 << 20))
+    uri = f"{file_server.url}/big.bin"
+    lines: list[str] = []
+    fetch_model(uri, home=home, log=lines.append)
+    assert [line for line in lines if "big.bin" in line and "cache" not in line] == [
+        f"fetching {uri}",
+        f"downloading {uri} (4.0 MiB)",
+        f"  {uri}: 25% 1.0 MiB",
+        f"  {uri}: 50% 2.0 MiB",
+        f"  {uri}: 75% 3.0 MiB",
+        f"downloaded {uri} (4.0 MiB)",
+    ]

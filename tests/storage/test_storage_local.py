@@ -96,7 +96,7 @@ def test_file_uri_and_plain_paths_are_used_in_place(
     assert fetch_model(f"file://{model}", home=home) == model
     assert fetch_model(str(model), home=home) == model
     monkeypatch.chdir(tmp_path)
-    assert fetch_model("model", home=home).resolve() == model
+    assert fetch_model("model", home=home) == model  # absolute: replicas have their own cwd
 
 
 def test_missing_local_path_is_not_found(home: Home, tmp_path: Path) -> None:

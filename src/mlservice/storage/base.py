@@ -39,7 +39,8 @@ class Provider(Protocol):
 
     def download(self, uri: ModelURI, dest: Path, log: Log) -> Path:
         """Make the content available under the existing, empty directory `dest`, keeping
-        relative paths below a prefix; return the file or directory that holds it."""
+        relative paths below a prefix; return the file or directory that holds it. A local
+        source returns its own path and writes nothing."""
         ...
 
 
@@ -63,15 +64,18 @@ def as_log(sink: LogSink, *, hide: Iterable[str] = ()) -> Log:
 
 class ProgressLog:
     """Logs a transfer's progress at every quarter (or every 64 MiB when the size is unknown),
-    so a large model gives a handful of lines rather than thousands."""
+    so a large model gives a handful of lines and a small file just one."""
 
     _UNKNOWN_STEP = 64 * 2**20
+    _SMALL = 2**20
 
     def __init__(self, log: Log, *, label: str, total: int | None) -> None:
         self._log, self._label, self._total = log, label, total
         self._done = 0
         self._next = self._step()
-        log(f"downloading {label} ({human_size(total) if total is not None else 'size unknown'})")
+        if total is None or total >= self._SMALL:
+            shown = human_size(total) if total is not None else "size unknown"
+            log(f"downloading {label} ({shown})")
 
     def advance(self, n: int) -> None:
         self._done += n

@@ -78,4 +78,5 @@ class FileProvider:
 
 
 def _file_path(uri: ModelURI) -> Path:
-    return Path(uri.rest).expanduser()
+    # Absolute: replicas run in working directories of their own.
+    return Path(uri.rest).expanduser().absolute()

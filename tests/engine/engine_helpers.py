@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import sys
 import time
@@ -125,3 +126,28 @@ def kill_quietly(pids: list[int]) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+FORKER = (
+    "import subprocess, sys, time\n"
+    "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+    "print('grandchild', child.pid, flush=True)\n"
+    "time.sleep(120)\n"
+)
+
+
+def forker_revision() -> RevisionSpec:
+    container = ContainerSpec(name="user-container", command=(sys.executable, "-c", FORKER))
+    return RevisionSpec(
+        namespace="default",
+        name="forker-predict-v1-00001",
+        service="forker",
+        component="predict",
+        release="v1",
+        containers=(container,),
+    )
+
+
+def grandchild_of(log: Path) -> int | None:
+    match = re.search(r"grandchild (\d+)", log.read_text()) if log.exists() else None
+    return int(match.group(1)) if match else None

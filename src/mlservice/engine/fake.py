@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mlservice.engine.base import (
+    Engine,
     EventType,
     Listener,
     Phase,
@@ -32,7 +33,7 @@ class Call:
     replicas: int | None = None
 
 
-class FakeEngine:
+class FakeEngine(Engine):
     def __init__(self, *, auto_ready: bool = False, first_port: int = 20000) -> None:
         self.auto_ready = auto_ready
         self.calls: list[Call] = []

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 from mlservice.engine.base import (
+    Engine,
     EventType,
     Listener,
     ReplicaEvent,
@@ -43,7 +44,7 @@ class _Revision:
     replicas: dict[ReplicaId, Replica] = field(default_factory=dict)
 
 
-class LocalEngine:
+class LocalEngine(Engine):
     """Implements `Engine`. Use as `async with LocalEngine(config) as engine:` or call
     `start()` (reaps leftovers of a dead engine; `ensure` calls it too) and `close()`."""
 

@@ -95,8 +95,8 @@ def build_launch(
     ours = engine_variables(ctx)
     variables = dict(ours)
     for name, value in container.env.items():  # in order: later values may use earlier ones
-        variables[name] = rewrite_mounts(expand(value, variables), mounts)
-    variables.update(ours)
+        if name not in ours:  # the engine's variables win: they say where to listen
+            variables[name] = rewrite_mounts(expand(value, variables), mounts)
     argv = tuple(rewrite_mounts(expand(a, variables), mounts) for a in container.command)
     argv += tuple(rewrite_mounts(expand(a, variables), mounts) for a in container.args)
     inherited = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}

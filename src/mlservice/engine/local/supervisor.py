@@ -140,6 +140,8 @@ class ContainerRunner:
             return self._crashed(f"container {name} could not start: {exc}", uptime=0.0)
         code, uptime = await self._supervise(process)
         self._host.release_ports(self.container)
+        # Not ready any more; the exit's classification below announces it with its reason.
+        self._status = replace(self._status, ready=False)
         if self._stopping.is_set():
             return None
         return self._after_exit(code, uptime, logtail.tail(launch.log_path, since=offset))

@@ -53,6 +53,19 @@ def prediction_of(response: service_pb2.ModelInferResponse) -> int:
     return int(values[0])
 
 
+class GrpcUnavailable(RuntimeError):
+    """The server never opened its gRPC port."""
+
+
+def wait_serving(target: str, *, timeout: float) -> None:
+    """Waits until `target` accepts an HTTP/2 connection; raises GrpcUnavailable after `timeout`."""
+    with grpc.insecure_channel(target) as channel:
+        try:
+            grpc.channel_ready_future(channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError as exc:
+            raise GrpcUnavailable(f"nothing serves gRPC on {target} after {timeout:g} s") from exc
+
+
 def call_once(target: str, message: bytes) -> service_pb2.ModelInferResponse:
     """Sends exactly the bytes h2load will send, through a real gRPC client."""
     with grpc.insecure_channel(target) as channel:
@@ -61,7 +74,12 @@ def call_once(target: str, message: bytes) -> service_pb2.ModelInferResponse:
             request_serializer=lambda raw: raw,
             response_deserializer=service_pb2.ModelInferResponse.FromString,
         )
-        return infer(message, timeout=10)
+        try:
+            return infer(message, timeout=10)
+        except grpc.RpcError as exc:
+            raise RuntimeError(
+                f"ModelInfer on {target} failed: {exc.code()} {exc.details()}"
+            ) from exc
 
 
 def _latencies_ms(log_path: pathlib.Path) -> list[float]:

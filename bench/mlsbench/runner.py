@@ -12,6 +12,8 @@ from mlsbench.report import Row
 
 READY_PATH = f"/v2/models/{MODEL_NAME}/ready"
 INFER_PATH = f"/v2/models/{MODEL_NAME}/infer"
+# gRPC may open a moment after REST reports ready; longer than this means it is not there.
+GRPC_START_TIMEOUT = 15.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,60 +74,71 @@ def measure_rest(name: str, ctx: Context, *, script: pathlib.Path) -> list[Row]:
     """wrk at each concurrency against V2 REST infer; one Row per concurrency."""
     launch = targets.launch(name, ctx.opts, _ports())
     plan = ctx.plan
-    rows = []
     with _start(ctx, launch) as server:
         procs.wait_ready(server, path=READY_PATH, timeout=plan.start_timeout)
         check_rest(name, server.base_url, ctx.case)
         url = server.base_url + INFER_PATH
         if plan.warmup:
             wrk.run(url, script=script, connections=16, seconds=plan.warmup, core=plan.load_core)
-        for connections in plan.concurrency:
-            before = procs.tree_cpu_ms(server.proc.pid)
-            load = wrk.run(
-                url,
-                script=script,
-                connections=connections,
-                seconds=plan.duration,
-                core=plan.load_core,
-            )
-            cpu = procs.tree_cpu_ms(server.proc.pid) - before
-            rows.append(Row(name, "rest", connections, load, cpu / max(load.requests, 1)))
-            print(
-                f"  {name} rest c={connections}: {load.rps:,.0f} rps, p99 {load.p99_ms:.2f} ms",
-                flush=True,
-            )
+        rows = [_rest_row(server, url, c, script=script, plan=plan) for c in plan.concurrency]
         # Still answering correctly after the load: a server that broke under it fails here.
         check_rest(name, server.base_url, ctx.case)
     return rows
+
+
+def _rest_row(
+    server: procs.ServerProcess, url: str, connections: int, *, script: pathlib.Path, plan: Plan
+) -> Row:
+    before = procs.tree_cpu_ms(server.proc.pid)
+    load = wrk.run(
+        url, script=script, connections=connections, seconds=plan.duration, core=plan.load_core
+    )
+    cpu = procs.tree_cpu_ms(server.proc.pid) - before
+    return _announce(Row(server.name, "rest", connections, load, cpu / max(load.requests, 1)))
+
+
+def _announce(row: Row) -> Row:
+    print(
+        f"  {row.server} {row.protocol} c={row.concurrency}: {row.load.rps:,.0f} rps, "
+        f"p99 {row.load.p99_ms:.2f} ms, {row.load.errors} errors",
+        flush=True,
+    )
+    return row
+
+
+def check_grpc(name: str, target: str, *, message: bytes, expected: int) -> int:
+    """Sends `message` once; raises RuntimeError on a wrong class, else returns the least
+    number of bytes a successful framed response takes."""
+    response = grpcload.call_once(target, message)
+    got = grpcload.prediction_of(response)
+    if got != expected:
+        raise RuntimeError(
+            f"server {name} over gRPC predicted class {got}, sklearn says {expected}"
+        )
+    # Responses may differ slightly (ids); a tenth of slack still rejects empty error replies.
+    return int((len(response.SerializeToString()) + 5) * 0.9)
 
 
 def measure_grpc(name: str, ctx: Context, *, body: pathlib.Path) -> Row:
     """h2load against ModelInfer with the pre-encoded request in `body`."""
     launch = targets.launch(name, ctx.opts, _ports(), grpc=True)
     plan = ctx.plan
-    message = body.read_bytes()[5:]
     with _start(ctx, launch) as server:
         procs.wait_ready(server, path=READY_PATH, timeout=plan.start_timeout)
         target = f"127.0.0.1:{launch.ports.grpc}"
-        response = grpcload.call_once(target, message)
-        got = grpcload.prediction_of(response)
-        if got != ctx.case.expected:
-            raise RuntimeError(f"server {name} over gRPC predicted {got}, not {ctx.case.expected}")
-        # Responses may differ slightly (ids); a tenth of slack still rejects empty error replies.
-        response_bytes = int((len(response.SerializeToString()) + 5) * 0.9)
+        grpcload.wait_serving(target, timeout=GRPC_START_TIMEOUT)
+        message = body.read_bytes()[5:]
+        least = check_grpc(name, target, message=message, expected=ctx.case.expected)
         url = f"http://{target}"
         if plan.warmup:
             _h2load(url, body=body, seconds=plan.warmup, plan=plan)
         before = procs.tree_cpu_ms(server.proc.pid)
         out, latencies = _h2load(url, body=body, seconds=plan.duration, plan=plan)
         cpu = procs.tree_cpu_ms(server.proc.pid) - before
-        load = grpcload.parse(out, latencies_ms=latencies, response_bytes=response_bytes)
-        concurrency = plan.grpc_clients * plan.grpc_streams
-        print(
-            f"  {name} grpc c={concurrency}: {load.rps:,.0f} rps, p99 {load.p99_ms:.2f} ms",
-            flush=True,
-        )
-        return Row(name, "grpc", concurrency, load, cpu / max(load.requests, 1))
+        check_grpc(name, target, message=message, expected=ctx.case.expected)
+    load = grpcload.parse(out, latencies_ms=latencies, response_bytes=least)
+    concurrency = plan.grpc_clients * plan.grpc_streams
+    return _announce(Row(name, "grpc", concurrency, load, cpu / max(load.requests, 1)))
 
 
 def _h2load(url: str, *, body: pathlib.Path, seconds: int, plan: Plan) -> tuple[str, list[float]]:

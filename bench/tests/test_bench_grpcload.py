@@ -8,7 +8,7 @@ import grpc
 import pytest
 from tritonclient.grpc import service_pb2
 
-from mlsbench import grpcload
+from mlsbench import grpcload, procs
 
 ROW = (6.3, 3.3, 6.0, 2.5)
 
@@ -90,7 +90,15 @@ def test_h2load_replays_the_frame_and_counts_failed_calls(tmp_path, infer_server
     assert all(r.SerializeToString() == message for r in handler.requests)
     if handler.fail:
         assert (result.requests, result.errors) == (0, len(latencies))
+        with pytest.raises(RuntimeError, match="INVALID_ARGUMENT input 'input-0' is wrong"):
+            grpcload.call_once(f"127.0.0.1:{port}", message)
     else:
         assert result.requests == len(latencies) > 0
         assert result.errors == 0
         assert grpcload.prediction_of(grpcload.call_once(f"127.0.0.1:{port}", message)) == 2
+
+
+def test_wait_serving_gives_up_on_a_closed_port():
+    target = f"127.0.0.1:{procs.free_port()}"
+    with pytest.raises(grpcload.GrpcUnavailable, match=f"nothing serves gRPC on {target}"):
+        grpcload.wait_serving(target, timeout=0.5)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mlservice.errors import InvalidStorageSource, StorageNotFound
+from mlservice.errors import AlreadyExists, InvalidStorageSource, StorageNotFound
 from mlservice.home import Home
-from mlservice.storage import fetch_model
+from mlservice.storage import VolumeInfo, create_volume, fetch_model, list_volumes
 
 
 @pytest.fixture
@@ -122,3 +122,13 @@ def test_progress_and_errors_go_to_an_open_log_file(home: Home, tmp_path: Path) 
         "error: Volume absent of pvc://absent/model does not exist; "
         "create it with `mls volume create absent`.",
     ]
+
+
+def test_create_volume_is_what_a_pvc_maps_to(home: Home) -> None:
+    path = create_volume(home, "data", exist_ok=True)
+    (path / "a.bin").write_bytes(b"abc")
+    assert create_volume(home, "data", exist_ok=True) == path  # applying a PVC twice is fine
+    with pytest.raises(AlreadyExists, match=r"^Volume data already exists at "):
+        create_volume(home, "data")
+    assert list_volumes(home) == [VolumeInfo(name="data", path=path, files=1, size=3)]
+    assert fetch_model("pvc://data/a.bin", home=home) == path / "a.bin"

@@ -1,8 +1,9 @@
 """Model storage: a model URI (`pvc://`, `s3://`, `http(s)://`, `file://`, a path) in, a local
 path out, through one provider per scheme, safe archive extraction and a shared cache.
 
-`fetch_model` is what a replica's storage initializer calls; the rest is for callers that check
-inputs early (volume names, `.s3cfg` texts, URIs) or extract archives themselves.
+`fetch_model` is what a replica's storage initializer calls; `create_volume` is what applying a
+PersistentVolumeClaim does; the rest is for callers that check inputs early (volume names,
+`.s3cfg` texts, URIs) or extract archives themselves.
 """
 
 from mlservice.storage.archive import extract_archive, is_archive
@@ -12,6 +13,7 @@ from mlservice.storage.local import volume_path
 from mlservice.storage.paths import check_volume_name
 from mlservice.storage.s3cfg import S3Config, Secret, parse_s3cfg
 from mlservice.storage.uri import ModelURI, parse_uri
+from mlservice.storage.volumes import VolumeInfo, create_volume, list_volumes
 
 __all__ = [
     "PROVIDERS",
@@ -22,10 +24,13 @@ __all__ = [
     "Provider",
     "S3Config",
     "Secret",
+    "VolumeInfo",
     "check_volume_name",
+    "create_volume",
     "extract_archive",
     "fetch_model",
     "is_archive",
+    "list_volumes",
     "parse_s3cfg",
     "parse_uri",
     "volume_path",

@@ -109,6 +109,8 @@ class FileServer:
     url: str
     hits: Counter[tuple[str, str]] = field(default_factory=Counter)
     delay: float = 0.0
+    head_status: int | None = None
+    """Answer HEAD with this error status instead, as presigned-URL servers do."""
 
 
 class CountingHandler(SimpleHTTPRequestHandler):
@@ -121,6 +123,9 @@ class CountingHandler(SimpleHTTPRequestHandler):
 
     def do_HEAD(self) -> None:
         self.server_state.hits["HEAD", self.path] += 1
+        if self.server_state.head_status is not None:
+            self.send_error(self.server_state.head_status)
+            return
         super().do_HEAD()
 
     def log_message(self, format: str, *args: Any) -> None:

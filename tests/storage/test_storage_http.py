@@ -112,3 +112,15 @@ def test_large_download_logs_a_handful_of_progress_lines(
         f"  {uri}: 75% 3.0 MiB",
         f"downloaded {uri} (4.0 MiB)",
     ]
+
+
+def test_server_refusing_head_is_fetched_afresh_each_time(
+    file_server: FileServer, home: Home
+) -> None:
+    (file_server.root / "model.bin").write_bytes(b"m")
+    file_server.head_status = 403
+    first = fetch_model(f"{file_server.url}/model.bin", home=home)
+    second = fetch_model(f"{file_server.url}/model.bin", home=home)
+    assert first != second
+    assert (first / "model.bin").read_bytes() == (second / "model.bin").read_bytes() == b"m"
+    assert file_server.hits["GET", "/model.bin"] == 2

@@ -28,7 +28,9 @@ class HttpProvider:
         name = _file_name(uri)
         with _client() as client:
             response = _request(client, "HEAD", uri)
-        if response.status_code in (405, 501):
+        # Servers that refuse HEAD (or presigned URLs, signed for GET only) leave the GET to
+        # decide; without a version the file is fetched afresh each time.
+        if response.status_code in (401, 403, 405, 501):
             return Probe(version=None, file_name=name)
         _raise_for_status(response, uri)
         return Probe(version=_version(response.headers), file_name=name)

@@ -102,21 +102,32 @@ class S3Provider:
 
     def _list(self, uri: ModelURI) -> _Plan:
         bucket, key = _split(uri)
-        listed: list[dict[str, Any]] = []
-        with self._translated(uri):
-            pages = self._s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
-            for page in pages:
-                listed.extend(page.get("Contents", []))
-        exact = [o for o in listed if o["Key"] == key]
-        if exact and not key.endswith("/"):
-            folder = key.rpartition("/")[0]
-            name = _relative(uri, key, folder + "/" if folder else "")
-            return _Plan((_object(exact[0], name),), single=True)
-        prefix = key if not key or key.endswith("/") else key + "/"
-        below = [o for o in listed if o["Key"].startswith(prefix) and not o["Key"].endswith("/")]
+        if key and not key.endswith("/"):
+            # An exact key sorts first among keys starting with it: one short listing tells a
+            # single object from a folder without listing its siblings (`model` vs `model-v2/`).
+            first = self._objects(uri, bucket, key, limit=1)
+            if first and first[0]["Key"] == key:
+                folder = key.rpartition("/")[0]
+                name = _relative(uri, key, folder + "/" if folder else "")
+                return _Plan((_object(first[0], name),), single=True)
+            key += "/"
+        below = [o for o in self._objects(uri, bucket, key) if not o["Key"].endswith("/")]
         if not below:
             raise StorageNotFound(f"No object in bucket {bucket} matches {uri}.")
-        return _Plan(tuple(_object(o, _relative(uri, o["Key"], prefix)) for o in below), False)
+        return _Plan(tuple(_object(o, _relative(uri, o["Key"], key)) for o in below), False)
+
+    def _objects(
+        self, uri: ModelURI, bucket: str, prefix: str, *, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = []
+        with self._translated(uri):
+            if limit is not None:
+                page = self._s3().list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=limit)
+                return list(page.get("Contents", []))
+            paginator = self._s3().get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                listed.extend(page.get("Contents", []))
+        return listed
 
     def _get(self, uri: ModelURI, bucket: str, obj: _Object, target: Path, log: Log) -> None:
         progress = ProgressLog(log, label=f"s3://{bucket}/{obj.key}", total=obj.size)

@@ -27,7 +27,7 @@ from mlservice.engine.local.launch import (
     rewrite_mounts,
     uses_dynamic_port,
 )
-from mlservice.engine.local.logtail import says_address_in_use, tail
+from mlservice.engine.local.logtail import rotate_if_large, says_address_in_use, tail
 from mlservice.engine.local.paths import replica_dir
 from mlservice.engine.local.probes import plan_probe
 from mlservice.engine.local.quantity import parse_bytes, parse_cpu
@@ -245,3 +245,13 @@ def test_tail_reads_only_what_the_last_start_wrote(tmp_path: Path) -> None:
     assert text == "line 27\nline 28\nline 29"
     assert not says_address_in_use(tail(log, since=since))
     assert tail(tmp_path / "missing.log") == ""
+
+
+def test_logs_rotate_past_their_limit(tmp_path: Path) -> None:
+    log = tmp_path / "user-container.log"
+    log.write_text("x" * 100)
+    rotate_if_large(log, 200)
+    assert log.read_text() == "x" * 100
+    rotate_if_large(log, 50)
+    assert not log.exists()
+    assert (tmp_path / "user-container.log.1").read_text() == "x" * 100

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from engine_helpers import ECHO_SERVER, Events, alive, revision, wait_dead
+from engine_helpers import ECHO_SERVER, Events, alive, python, revision, wait_dead
 
 from mlservice.engine import (
     ContainerPort,
@@ -212,3 +212,32 @@ async def test_bad_input_is_refused_before_anything_starts(engine: LocalEngine) 
     with pytest.raises(InvalidInput, match="cannot have -1 replicas"):
         await engine.ensure(revision(), -1)
     assert await engine.replicas() == []
+
+
+async def test_sidecar_runs_next_to_the_server_with_its_own_log(
+    engine: LocalEngine, events: Events
+) -> None:
+    server = ContainerSpec(name="user-container", command=(sys.executable, ECHO_SERVER))
+    sidecar = ContainerSpec(
+        name="agent",
+        command=python("import os, time; print('server at', os.environ['PORT']); time.sleep(30)"),
+    )
+    rev = RevisionSpec(
+        namespace="default",
+        name="svc-predict-v1-00002",
+        service="svc",
+        component="predict",
+        release="v1",
+        containers=(sidecar, server),
+    )
+    await engine.ensure(rev, 1)
+    [state] = await events.until_ready(1)
+    assert [c.name for c in state.containers] == ["agent", "user-container"]
+    assert all(c.phase == "Running" and c.pid for c in state.containers)
+    assert state.pid == state.containers[1].pid
+    agent_log = state.logs["agent"]
+    for _ in range(100):  # the sidecar prints right after it starts: at most 100 x 20 ms
+        if agent_log.read_text():
+            break
+        await asyncio.sleep(0.02)
+    assert agent_log.read_text() == f"server at {state.port}\n"

@@ -41,6 +41,10 @@ async def test_exiting_command_loops_with_growing_backoff_and_its_log_tail(
     assert not state.ready
     # base 0.1 s doubling, capped at 0.4 s by the test configuration
     assert restart_delays(events)[:4] == [0.1, 0.2, 0.4, 0.4]
+    # between restarts the replica keeps saying why it is not ready
+    restarting = [e.replica for e in events.seen if e.replica.phase == "Starting"][1:]
+    assert restarting
+    assert all(s.reason == "CrashLoopBackOff" and "boom" in s.message for s in restarting)
 
 
 async def test_a_process_that_stayed_up_restarts_with_the_base_delay(home: Home) -> None:

@@ -48,6 +48,9 @@ class LocalEngineConfig:
     log_tail_lines: int = 20
     """Log lines quoted in the message of a crashed replica."""
 
+    log_max_bytes: int = 10 * 2**20
+    """A container log past this size moves to `<container>.log.1` at the next start."""
+
     address_in_use_retries: int = 5
     """Restarts on a fresh port after "address in use" before it counts as a crash after all
     (a program may print the phrase about some other port)."""

@@ -20,6 +20,9 @@ from mlservice.engine.local.process import Launch
 _REF = re.compile(r"\$\(([-._a-zA-Z][-._a-zA-Z0-9]*)\)")
 # Never hand the control plane's credentials to user code.
 _NOT_INHERITED = frozenset({"MLS_TOKEN"})
+# Logs are files, not a terminal: unbuffered Python output keeps `mls logs -f` and crash
+# messages complete. The spec's env or the engine's own env may still say otherwise.
+_LOCAL_DEFAULTS = {"PYTHONUNBUFFERED": "1"}
 
 
 class LaunchError(Exception):
@@ -102,7 +105,7 @@ def build_launch(
     inherited = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
     return Launch(
         argv=argv,
-        env={**inherited, **variables},
+        env={**_LOCAL_DEFAULTS, **inherited, **variables},
         cwd=_working_dir(container, ctx, mounts, variables),
         log_path=ctx.dirs.log(container.name),
         cpus=cpus,

@@ -1,4 +1,4 @@
-"""Reading the end of a container log: the crash message and "address in use" detection."""
+"""Container logs: their end (the crash message, "address in use" detection) and rotation."""
 
 from __future__ import annotations
 
@@ -16,6 +16,12 @@ def size(path: Path) -> int:
         return path.stat().st_size
     except FileNotFoundError:
         return 0
+
+
+def rotate_if_large(path: Path, limit: int) -> None:
+    """Keep one previous generation (`<name>.log.1`) once a log passes `limit` bytes."""
+    if size(path) > limit:
+        path.replace(path.with_name(path.name + ".1"))
 
 
 def tail(path: Path, *, since: int = 0, lines: int = 20) -> str:

@@ -132,6 +132,7 @@ class ContainerRunner:
         except Unavailable as exc:
             self._set(phase="Pending", reason="NoPorts", message=exc.message)
             return self._host.config.port_retry
+        logtail.rotate_if_large(launch.log_path, self._host.config.log_max_bytes)
         offset = logtail.size(launch.log_path)
         try:
             process = await self._host.spawner.spawn(launch)
@@ -151,7 +152,9 @@ class ContainerRunner:
         pidfile = self._host.dirs.pidfile(self.container.name)
         write_record(pidfile, ProcessRecord(process.pid, process.start_time))
         started = time.monotonic()
-        self._set(phase="Starting", ready=False, reason="", message="")
+        # The last exit's reason and log tail stay until the new process is ready: a replica
+        # in a crash loop keeps saying why, instead of flickering to an empty message.
+        self._set(phase="Starting", ready=False)
         probing = asyncio.create_task(self._probe_loop())
         stopping = asyncio.create_task(self._stopping.wait())
         try:
@@ -202,7 +205,7 @@ class ContainerRunner:
     async def _probe_loop(self) -> None:
         plan = self._host.probe(self.container)
         if plan is None:
-            self._set(phase="Running", ready=True)
+            self._set(phase="Running", ready=True, reason="", message="")
             return
         await asyncio.sleep(plan.initial_delay)
         check, successes, failures = plan.check, 0, 0
@@ -213,7 +216,7 @@ class ContainerRunner:
             successes, failures = (successes + 1, 0) if outcome.ok else (0, failures + 1)
             if not self._status.ready and successes >= plan.success_threshold:
                 self._address_retries = 0
-                self._set(phase="Running", ready=True)
+                self._set(phase="Running", ready=True, reason="", message="")
             elif self._status.ready and failures >= plan.failure_threshold:
                 self._set(ready=False, reason="Unready", message="readiness probe failing")
             await asyncio.sleep(plan.period)

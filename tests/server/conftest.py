@@ -13,9 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from server_procs import Launcher, Served
-
-MODELS = Path(__file__).parent / "models"
+from server_procs import MODELS, Launcher, Served
 
 
 @pytest.fixture(scope="session")
@@ -137,4 +135,6 @@ def torch_server(launcher: Launcher, torch_path: Path) -> Served:
 
 @pytest.fixture(scope="session")
 def echo_server(launcher: Launcher) -> Served:
-    return launcher.start(MODELS / "echo", "--max-body-bytes", str(1 << 20), name="echo")
+    # MLS_RELEASE as the local engine sets it: the transformer test checks it is relayed.
+    env = {"MLS_RELEASE": "v7"}
+    return launcher.start(MODELS / "echo", "--max-body-bytes", str(1 << 20), name="echo", env=env)

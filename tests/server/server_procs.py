@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+MODELS = Path(__file__).parent / "models"  # the custom model.py files the tests serve
 ADDRESS = re.compile(r"on http://127\.0\.0\.1:(\d+)")
 START_TIMEOUT = 90.0
 
@@ -101,3 +102,11 @@ def _wait_until_up(served: Served, *, path: str) -> None:
                 pass
             time.sleep(0.05)
     raise TimeoutError(f"mls serve did not answer {path} in time:\n{served.log_text()}")
+
+
+def metric(text: str, series: str) -> float:
+    """The value of one exposition line, e.g. `mls_batch_size_count{model="m"}`; 0 if absent."""
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0

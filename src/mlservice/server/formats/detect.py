@@ -69,7 +69,7 @@ def _explain(
     seen = ", ".join(p.name for p in files) or "no files"
     supported = "; ".join(f"{f.name} ({f.patterns})" for f in FORMATS.values())
     if not claims:
-        what = f"no {forced} model file" if forced else "no model file of a known format"
+        what = f"no {_resolve(forced)} model file" if forced else "no model file of a known format"
     else:
         found = ", ".join(f"{n}: {', '.join(p.name for p in ps)}" for n, ps in claims.items())
         what = f"an ambiguous set of model files ({found}); pass --format or keep one"

@@ -1,0 +1,163 @@
+"""Every error a client can cause, or a model can raise, has its status and a clear message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import orjson
+import pytest
+from server_procs import MODELS, Launcher, Served
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def echo(echo_server: Served) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=echo_server.url, timeout=30) as client:
+        yield client
+
+
+def infer_body(*, shape: list[int], datatype: str, data: list[object]) -> dict[str, object]:
+    return {"inputs": [{"name": "pixels", "shape": shape, "datatype": datatype, "data": data}]}
+
+
+def test_malformed_json_is_400(echo: httpx.Client) -> None:
+    for path in ("/v2/models/echo/infer", "/v1/models/echo:predict"):
+        answer = echo.post(
+            path, content=b'{"inputs": [', headers={"content-type": "application/json"}
+        )
+        assert answer.status_code == 400
+        assert "not valid JSON" in answer.json()["error"]
+
+
+def test_wrong_shape_is_400_naming_the_input(echo: httpx.Client) -> None:
+    body = infer_body(shape=[2, 2], datatype="FP32", data=[1, 2, 3])
+    answer = echo.post("/v2/models/echo/infer", json=body)
+    assert answer.status_code == 400
+    assert answer.json()["error"] == (
+        "input 'pixels' has shape [2, 2], which needs 4 elements, but its data has 3."
+    )
+
+
+@pytest.mark.parametrize(
+    ("datatype", "data", "message"),
+    [
+        ("INT32", [1.5], "tensor 'pixels' has datatype INT32 but its data holds floats."),
+        ("FP32", ["a"], "tensor 'pixels' has datatype FP32 but its data holds non-numeric values."),
+        ("INT8", [300], "tensor 'pixels' value 300 is out of range for INT8."),
+        ("BOOL", [1], "tensor 'pixels' has datatype BOOL but its data holds integers."),
+        ("FP31", [1.0], "tensor 'pixels' has unsupported datatype 'FP31'"),
+    ],
+)
+def test_wrong_datatype_is_400_naming_the_input(
+    echo: httpx.Client, datatype: str, data: list[object], message: str
+) -> None:
+    answer = echo.post(
+        "/v2/models/echo/infer", json=infer_body(shape=[1], datatype=datatype, data=data)
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"].startswith(message)
+
+
+def test_binary_size_mismatch_is_400(echo: httpx.Client) -> None:
+    tensor = {"name": "pixels", "shape": [2], "datatype": "FP32"}
+    header = orjson.dumps({"inputs": [{**tensor, "parameters": {"binary_data_size": 8}}]})
+    answer = echo.post(
+        "/v2/models/echo/infer",
+        content=header + b"\x00" * 12,
+        headers={"inference-header-content-length": str(len(header))},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "The request has 4 bytes of binary data that no input claims."
+
+
+def test_unknown_model_and_path_are_404(echo: httpx.Client) -> None:
+    answer = echo.post(
+        "/v2/models/nope/infer", json=infer_body(shape=[1], datatype="FP32", data=[1])
+    )
+    assert (answer.status_code, answer.json()) == (404, {"error": "Model nope is not served here."})
+    answer = echo.get("/v1/models/nope")
+    assert (answer.status_code, answer.json()) == (404, {"error": "Model nope is not served here."})
+    answer = echo.get("/v3/anything")
+    assert (answer.status_code, answer.json()) == (404, {"error": "No route for GET /v3/anything."})
+
+
+def test_body_over_the_limit_is_413(echo: httpx.Client) -> None:
+    body = b"[" + b"1," * (1 << 19) + b"1]"
+    answer = echo.post("/v1/models/echo:predict", content=body)
+    assert answer.status_code == 413
+    assert answer.json()["error"] == (
+        f"The request body of {len(body)} bytes exceeds the limit of {1 << 20}."
+    )
+
+
+def test_chunked_body_over_the_limit_is_413(echo: httpx.Client) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(20):
+            yield b" " * 65536
+
+    answer = echo.post("/v1/models/echo:predict", content=chunks())
+    assert answer.status_code == 413
+    assert "exceeds the limit of 1048576" in answer.json()["error"]
+
+
+def test_model_that_raises_is_500_with_message_and_no_traceback(echo: httpx.Client) -> None:
+    body = {
+        **infer_body(shape=[1], datatype="FP32", data=[1]),
+        "parameters": {"fail": "disk on fire"},
+    }
+    answer = echo.post("/v2/models/echo/infer", json=body)
+    assert answer.status_code == 500
+    assert answer.json() == {"error": "Model echo failed: RuntimeError: disk on fire"}
+    answer = echo.post("/v1/models/echo:predict", json={"fail": "bad row 3"})
+    assert answer.status_code == 500
+    assert answer.json() == {"error": "Model echo failed: ValueError: bad row 3"}
+    assert "Traceback" not in answer.text
+
+
+def test_unknown_output_is_400(echo: httpx.Client) -> None:
+    body = {**infer_body(shape=[1], datatype="FP32", data=[1]), "outputs": [{"name": "scores"}]}
+    answer = echo.post("/v2/models/echo/infer", json=body)
+    assert answer.status_code == 400
+    assert (
+        answer.json()["error"]
+        == "output 'scores' is not produced by model 'echo' (outputs: pixels)."
+    )
+
+
+def test_explain_without_an_explainer_is_501(sklearn_server: Served) -> None:
+    answer = httpx.post(
+        f"{sklearn_server.url}/v1/models/iris:explain",
+        json={"instances": [[1, 2, 3, 4]]},
+        timeout=30,
+    )
+    assert answer.status_code == 501
+    assert answer.json() == {"error": "Model iris does not implement explain."}
+
+
+def test_explain_with_an_explainer_answers(echo: httpx.Client) -> None:
+    answer = echo.post("/v1/models/echo:explain", json={"instances": [[1, 2]]})
+    assert answer.status_code == 200
+    assert answer.json() == {"explanations": [{"row": [1, 2], "why": "echo"}]}
+
+
+def test_builtin_model_rejects_a_body_without_instances(sklearn_server: Served) -> None:
+    answer = httpx.post(
+        f"{sklearn_server.url}/v1/models/iris:predict", json={"rows": []}, timeout=30
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {"error": 'The V1 request for model iris needs "instances", a list.'}
+
+
+def test_unready_model_is_503(launcher: Launcher) -> None:
+    served = launcher.start(MODELS / "notready", name="lazy", wait_ready=False)
+    with httpx.Client(base_url=served.url, timeout=30) as client:
+        assert client.get("/v2/health/live").status_code == 200
+        ready = client.get("/v2/health/ready")
+        assert (ready.status_code, ready.json()) == (503, {"ready": False})
+        answer = client.post("/v1/models/lazy:predict", json={"instances": [1]})
+        assert (answer.status_code, answer.json()) == (503, {"error": "Model lazy is not ready."})
+        answer = client.get("/v2/models/lazy/ready")
+        assert (answer.status_code, answer.json()) == (503, {"error": "Model lazy is not ready."})
+    served.stop()

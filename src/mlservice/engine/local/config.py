@@ -43,7 +43,7 @@ class LocalEngineConfig:
     """Seconds between RSS checks of replicas with `limits.memory`."""
 
     port_retry: float = 1.0
-    """Seconds between checks whether a taken fixed port (or an exhausted pool) freed up."""
+    """Seconds between checks whether a taken fixed port freed up."""
 
     log_tail_lines: int = 20
     """Log lines quoted in the message of a crashed replica."""

@@ -60,19 +60,22 @@ class LocalEngine(Engine):
         self._owner: ProcessRecord | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._closed = False
+        self._start_lock = asyncio.Lock()
 
     async def start(self) -> list[int]:
         """Reap what a dead engine left under the same home; returns the pids it killed."""
-        if self._spawner is not None:
-            return []
-        self.config.home.replicas.mkdir(parents=True, exist_ok=True)
-        reaped = await asyncio.to_thread(reap_leftovers, self.config.home)
-        self._owner = current_process()
-        self._spawner = Spawner()
-        self._watchdog = asyncio.create_task(
-            watch(self._limited, period=self.config.watchdog_period), name="mls-memory-watchdog"
-        )
-        return reaped
+        async with self._start_lock:
+            if self._spawner is not None:
+                return []
+            self.config.home.replicas.mkdir(parents=True, exist_ok=True)
+            reaped = await asyncio.to_thread(reap_leftovers, self.config.home)
+            self._owner = current_process()
+            self._spawner = Spawner()
+            self._watchdog = asyncio.create_task(
+                watch(self._limited, period=self.config.watchdog_period),
+                name="mls-memory-watchdog",
+            )
+            return reaped
 
     async def ensure(self, revision: RevisionSpec, replicas: int) -> None:
         if replicas < 0:
@@ -102,7 +105,6 @@ class LocalEngine(Engine):
                 await self._remove(entry, list(entry.replicas.values()))
                 namespace, name = revision_id.split("/", 1)
                 shutil.rmtree(revision_dir(self.config.home, namespace, name), ignore_errors=True)
-        self._locks.pop(revision_id, None)
 
     async def replicas(self, revision_id: RevisionId | None = None) -> list[ReplicaState]:
         return [

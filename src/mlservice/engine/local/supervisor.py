@@ -23,7 +23,6 @@ from mlservice.engine.local.paths import ReplicaDir
 from mlservice.engine.local.pidfiles import ProcessRecord, write_record
 from mlservice.engine.local.probes import ProbePlan, run_check
 from mlservice.engine.local.process import Launch, Process, Spawner
-from mlservice.errors import Unavailable
 
 
 class RunnerHost(Protocol):
@@ -129,9 +128,6 @@ class ContainerRunner:
             self._host.release_ports(self.container)
             self._set(phase="Failed", reason="Failed", message=str(exc))
             return None
-        except Unavailable as exc:
-            self._set(phase="Pending", reason="NoPorts", message=exc.message)
-            return self._host.config.port_retry
         logtail.rotate_if_large(launch.log_path, self._host.config.log_max_bytes)
         offset = logtail.size(launch.log_path)
         try:

@@ -1,9 +1,146 @@
-"""`mls` commands: up. Filled in by the issue that owns it."""
+"""`mls up`: the supervisor process. For now it runs the API; later components join it here."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import re
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Annotated, Any
+
 import typer
+
+from mlservice.errors import InvalidInput, MLServiceError
+from mlservice.home import Home
+
+
+@dataclass(frozen=True)
+class UpConfig:
+    """What `mls up` runs with; each field is one flag."""
+
+    home: Home
+    api_port: int = 8787
+    """Loopback port of the control-plane API; 0 picks a free one (see `endpoints.json`)."""
+    gateway_port: int = 8080
+    """Loopback port of the gateway (used once the gateway joins `mls up`)."""
+    domain: str = "localhost"
+    """Host suffix of service URLs: `{name}.{namespace}.{domain}`."""
+    apply: tuple[Path, ...] = ()
+    """Manifests (files, directories or `-`) applied once the API is up."""
+    max_replicas: int | None = None
+    """Machine-wide cap on replica processes; None: no cap beyond each service's own."""
+    port_range: tuple[int, int] = (20000, 29999)
+    """Replica ports, below the kernel's ephemeral range so they never collide with clients."""
+
+
+def parse_port_range(text: str) -> tuple[int, int]:
+    found = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", text)
+    low, high = (int(found[1]), int(found[2])) if found else (0, -1)
+    if not found or not 1024 <= low <= high <= 65535:
+        raise InvalidInput(
+            f"--port-range {text!r} is not A-B with 1024 <= A <= B <= 65535 (e.g. 20000-29999)."
+        )
+    return low, high
+
+
+@contextlib.contextmanager
+def exclusive_home(home: Home) -> Iterator[None]:
+    """One supervisor per data dir: two would both write `state.db` and fight over ports."""
+    home.root.mkdir(parents=True, exist_ok=True)
+    with open(home.root / "up.lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InvalidInput(
+                f"Another `mls up` is already running with data dir {home.root}."
+            ) from None
+        yield
+
+
+def write_endpoints(home: Home, endpoints: dict[str, Any]) -> None:
+    tmp = home.endpoints.with_name(f".{home.endpoints.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(endpoints, indent=2) + "\n")
+    os.replace(tmp, home.endpoints)
+
+
+async def run(config: UpConfig, *, out: IO[str]) -> None:
+    """Serve until SIGINT or SIGTERM, then stop cleanly."""
+    from mlservice.api.app import create_app
+    from mlservice.api.auth import load_or_create_token
+    from mlservice.api.server import ApiServer, bind_loopback
+    from mlservice.cli.objects import apply_paths
+    from mlservice.client import Client
+    from mlservice.store.sqlite import SqliteStore
+
+    home = config.home
+    store = SqliteStore(home.state_db)
+    token = load_or_create_token(home)
+    api = ApiServer(create_app(store=store, home=home, token=token), bind_loopback(config.api_port))
+
+    def stop() -> None:
+        api.stop()
+        store.close_watches()  # open watch streams end now instead of at the grace timeout
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    serving = asyncio.create_task(api.serve())
+    try:
+        await api.wait_started(serving)
+        endpoints = {"api": api.url, "gateway": None, "domain": config.domain, "pid": os.getpid()}
+        write_endpoints(home, endpoints)
+        print(f"mlservice API listening on {api.url} (data dir {home.root})", file=out, flush=True)
+        if config.apply:
+            with Client(api.url, token=token, home=home) as client:
+                await asyncio.to_thread(apply_paths, client, config.apply, out=out)
+        await serving
+    finally:
+        stop()
+        await asyncio.wait_for(serving, timeout=10)
+        with contextlib.suppress(FileNotFoundError):
+            home.endpoints.unlink()
+        store.close()
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to `app`."""
+
+    @app.command()
+    def up(
+        home: Annotated[Path | None, typer.Option(help="Data dir (default $MLS_HOME).")] = None,
+        api_port: Annotated[
+            int, typer.Option(min=0, max=65535, help="API port; 0 picks a free one.")
+        ] = 8787,
+        gateway_port: Annotated[int, typer.Option(min=0, max=65535, help="Gateway port.")] = 8080,
+        domain: Annotated[str, typer.Option(help="Service host suffix.")] = "localhost",
+        apply: Annotated[
+            list[Path] | None, typer.Option(help="Manifest to apply once up (repeatable).")
+        ] = None,
+        max_replicas: Annotated[
+            int | None, typer.Option(min=1, help="Cap on replica processes, machine-wide.")
+        ] = None,
+        port_range: Annotated[str, typer.Option(help="Replica port pool, A-B.")] = "20000-29999",
+    ) -> None:
+        """Run mlservice in the foreground: the API (and, later, gateway and replicas)."""
+        from mlservice.cli.output import fail
+
+        try:
+            config = UpConfig(
+                home=Home.from_env(home),
+                api_port=api_port,
+                gateway_port=gateway_port,
+                domain=domain,
+                apply=tuple(apply or ()),
+                max_replicas=max_replicas,
+                port_range=parse_port_range(port_range),
+            )
+            with exclusive_home(config.home):
+                asyncio.run(run(config, out=typer.get_text_stream("stdout")))
+        except MLServiceError as err:
+            fail(err)

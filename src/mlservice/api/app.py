@@ -1,0 +1,37 @@
+"""The control-plane API as one ASGI app: object routes, discovery, auth and Status errors."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+
+from mlservice import __version__
+from mlservice.api import discovery, routes, status
+from mlservice.api.auth import BearerAuth
+from mlservice.api.objects import Objects
+from mlservice.home import Home
+from mlservice.store import Store
+
+
+def create_app(*, store: Store, home: Home, token: str) -> FastAPI:
+    """The API over `store`; every path but `/healthz` and `/openapi.json` needs `token`."""
+    app = FastAPI(
+        title="mlservice control plane",
+        version=__version__,
+        description="Kubernetes-style API for MLService, SimpleMLService, MLServiceRuntime, "
+        "Secret and PersistentVolumeClaim objects.",
+        # The interactive docs pull scripts from a CDN; this server makes no outside requests.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.objects = Objects(store, home)
+    status.install(app)
+    app.include_router(discovery.router())
+    app.include_router(routes.router())
+
+    @app.get("/healthz", tags=["health"], operation_id="getHealthz")
+    async def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    app.add_middleware(BearerAuth, token=token)
+    return app

@@ -1,0 +1,172 @@
+"""What each verb does to objects, independent of HTTP: admission, then the store.
+
+Admission mirrors the Kubernetes API server: the path decides kind, namespace and name (a body
+that disagrees is refused), manifests are validated and defaulted, status is only written
+through the status subresource, and merge patches are applied to a fresh read and retried on a
+lost race unless the client pinned a resourceVersion.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import string
+from dataclasses import dataclass
+from typing import Any
+
+from mlservice.api.patch import merge_patch
+from mlservice.api.selectors import Predicate
+from mlservice.errors import Conflict, FieldCause, InvalidInput, InvalidObject
+from mlservice.home import Home
+from mlservice.resources import validate_object
+from mlservice.resources.kinds import KindInfo
+from mlservice.store import Key, ListResult, Obj, Scope, Store
+
+_PATCH_ATTEMPTS = 5
+_SUFFIX_CHARS = string.ascii_lowercase + string.digits
+
+
+@dataclass(frozen=True)
+class Target:
+    """The object (or collection, with no name) a request's path addresses."""
+
+    kind: KindInfo
+    namespace: str | None
+    name: str | None = None
+
+    @property
+    def key(self) -> Key:
+        assert self.namespace is not None, "an object path always has a namespace"
+        assert self.name is not None, "an object path always has a name"
+        return Key(self.kind.group, self.kind.kind, self.namespace, self.name)
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.kind.group, self.kind.kind, self.namespace)
+
+
+class Objects:
+    """The verbs; synchronous (run them off the event loop)."""
+
+    def __init__(self, store: Store, home: Home) -> None:
+        self.store = store
+        self.home = home
+
+    def get(self, target: Target) -> Obj:
+        return self.store.get(target.key)
+
+    def list(self, target: Target, matches: Predicate | None = None) -> ListResult:
+        found = self.store.list(target.scope)
+        if matches is None:
+            return found
+        return ListResult([o for o in found.items if matches(o)], found.resource_version)
+
+    def create(self, target: Target, body: Any) -> Obj:
+        obj = _conform(target, body, creating=True)
+        obj.pop("status", None)
+        admitted = self._admit(obj)
+        if target.kind.kind == "PersistentVolumeClaim":
+            from mlservice.storage import create_volume
+
+            # The volume exists as soon as the claim does: `pvc://NAME/` resolves right away.
+            create_volume(self.home, admitted["metadata"]["name"], exist_ok=True)
+            admitted["status"] = {"phase": "Bound"}
+        return self.store.create(admitted)
+
+    def replace(self, target: Target, body: Any) -> Obj:
+        return self.store.replace(self._admit(_conform(target, body)))
+
+    def replace_status(self, target: Target, body: Any) -> Obj:
+        return self.store.update_status(_conform(target, body))
+
+    def patch(self, target: Target, patch: Any, *, status: bool = False) -> Obj:
+        if not isinstance(patch, dict):
+            raise InvalidInput("A merge patch must be a JSON object.")
+        pinned = (patch.get("metadata") or {}).get("resourceVersion") is not None
+        for attempt in range(_PATCH_ATTEMPTS):
+            current = self.store.get(target.key)
+            patched = _conform(target, merge_patch(current, patch))
+            # Without a pinned version, base the write on what was read so a race is noticed.
+            patched["metadata"].setdefault(
+                "resourceVersion", current["metadata"]["resourceVersion"]
+            )
+            try:
+                if status:
+                    return self.store.update_status(patched)
+                return self.store.replace(self._admit(patched))
+            except Conflict:
+                if pinned or attempt == _PATCH_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def delete(self, target: Target, options: Any = None) -> Obj:
+        precondition = ((options or {}).get("preconditions") or {}).get("resourceVersion")
+        version = None if precondition in (None, "") else _version(precondition)
+        return self.store.delete(target.key, resource_version=version)
+
+    def _admit(self, obj: Obj) -> Obj:
+        """Validate and default; server-set metadata and status pass through untouched."""
+        metadata = obj.get("metadata") or {}
+        kept = {k: metadata[k] for k in ("resourceVersion", "uid") if k in metadata}
+        admitted = validate_object(obj)
+        admitted.setdefault("metadata", {}).update(kept)
+        return admitted
+
+
+def _conform(target: Target, body: Any, *, creating: bool = False) -> Obj:
+    """A copy of `body` whose kind, namespace and name agree with the path, or InvalidInput."""
+    if not isinstance(body, dict):
+        raise InvalidInput(f"The request body for {target.kind.kind} must be a JSON object.")
+    obj = copy.deepcopy(body)
+    kind = target.kind
+    obj.setdefault("apiVersion", kind.api_version)
+    obj.setdefault("kind", kind.kind)
+    if obj["kind"] != kind.kind or obj["apiVersion"] != kind.api_version:
+        raise InvalidInput(
+            f"The body is {obj['kind']} {obj['apiVersion']} but the path is for "
+            f"{kind.kind} {kind.api_version}."
+        )
+    metadata = obj.get("metadata")
+    if metadata is None:
+        metadata = obj["metadata"] = {}
+    if not isinstance(metadata, dict):
+        raise InvalidObject(
+            "metadata must be an object.", causes=[FieldCause("metadata", "must be an object")]
+        )
+    _conform_field(metadata, "namespace", target.namespace)
+    if creating and not metadata.get("name") and metadata.get("generateName"):
+        metadata["name"] = _generated_name(str(metadata["generateName"]))
+    _conform_field(metadata, "name", target.name)
+    if not metadata.get("name"):
+        raise InvalidObject(
+            f"The {kind.kind} has no metadata.name.",
+            causes=[
+                FieldCause(
+                    "metadata.name", "name or generateName is required", "FieldValueRequired"
+                )
+            ],
+        )
+    return obj
+
+
+def _conform_field(metadata: dict[str, Any], field: str, from_path: str | None) -> None:
+    sent = metadata.get(field)
+    if from_path is None:
+        return
+    if sent in (None, ""):
+        metadata[field] = from_path
+    elif sent != from_path:
+        raise InvalidInput(
+            f"metadata.{field} {sent!r} in the body does not match {from_path!r} in the URL."
+        )
+
+
+def _generated_name(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(_SUFFIX_CHARS) for _ in range(5))
+
+
+def _version(raw: Any) -> int:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"preconditions.resourceVersion {raw!r} is not a number.") from None

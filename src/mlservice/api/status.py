@@ -1,0 +1,118 @@
+"""Errors on the wire: every failure becomes a Kubernetes `Status` object, mapped once here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from mlservice.errors import InvalidObject, MLServiceError
+from mlservice.resources.kinds import KINDS
+
+log = logging.getLogger(__name__)
+
+_REASONS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    410: "Expired",
+    415: "UnsupportedMediaType",
+    422: "Invalid",
+    500: "InternalError",
+}
+
+
+def status_body(
+    *,
+    code: int,
+    message: str,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason or _REASONS.get(code, "Unknown"),
+        "code": code,
+    }
+    if details:
+        body["details"] = details
+    return body
+
+
+def error_status(error: MLServiceError, path: str = "") -> dict[str, Any]:
+    """The Status for a domain error; `path` supplies `details.name/kind/group`."""
+    details = _details_from_path(path)
+    if isinstance(error, InvalidObject) and error.causes:
+        details["causes"] = [
+            {"field": c.field, "message": c.message, "reason": c.reason} for c in error.causes
+        ]
+    return status_body(
+        code=error.status_code, message=error.message, reason=error.reason, details=details
+    )
+
+
+def _details_from_path(path: str) -> dict[str, Any]:
+    """Kubernetes names the resource (plural) and object in `details`; recover them from the
+    URL so domain errors need not carry HTTP context."""
+    parts = [p for p in path.split("/") if p]
+    for index, part in enumerate(parts):
+        kind = next((k for k in KINDS if k.plural == part), None)
+        if kind is None:
+            continue
+        details: dict[str, Any] = {"kind": kind.plural}
+        if kind.group:
+            details["group"] = kind.group
+        if index + 1 < len(parts):
+            details["name"] = parts[index + 1]
+        return details
+    return {}
+
+
+def install(app: FastAPI) -> None:
+    """Route every error the app can raise through `Status`."""
+
+    async def domain(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, MLServiceError)
+        if exc.status_code >= 500:
+            log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
+        return JSONResponse(error_status(exc, request.url.path), status_code=exc.status_code)
+
+    async def http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        message = (
+            "the server could not find the requested resource"
+            if exc.status_code == 404
+            else str(exc.detail)
+        )
+        body = status_body(code=exc.status_code, message=message)
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    async def bad_request(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        causes = [
+            {
+                "field": ".".join(str(p) for p in err.get("loc", ())[1:]),
+                "message": err.get("msg", ""),
+                "reason": "FieldValueInvalid",
+            }
+            for err in exc.errors()
+        ]
+        fields = ", ".join(c["field"] for c in causes)
+        body = status_body(
+            code=400, message=f"Invalid request parameters: {fields}.", details={"causes": causes}
+        )
+        return JSONResponse(body, status_code=400)
+
+    app.add_exception_handler(MLServiceError, domain)
+    app.add_exception_handler(HTTPException, http)
+    app.add_exception_handler(RequestValidationError, bad_request)

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client as kube
+
+from mlservice.cli.background import UpProcess
+
+_serial = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def mls_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
+    """One real `mls up` for the API tests; each test works in its own namespace."""
+    with UpProcess(tmp_path_factory.mktemp("home")) as up:
+        yield up
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:50]
+    return f"{slug}-{next(_serial)}".strip("-")
+
+
+def kube_config(host: str, token: str | None) -> kube.Configuration:
+    config = kube.Configuration(host=host)
+    if token is not None:
+        config.api_key = {"authorization": token}
+        config.api_key_prefix = {"authorization": "Bearer"}
+    return config
+
+
+@pytest.fixture
+def kube_api(mls_up: UpProcess) -> Iterator[kube.ApiClient]:
+    with kube.ApiClient(kube_config(mls_up.api, mls_up.token)) as api:
+        yield api
+
+
+@pytest.fixture
+def home_dir(mls_up: UpProcess) -> Path:
+    return mls_up.home.root

@@ -170,8 +170,9 @@ class Engine(Protocol):
     async def ensure(self, revision: RevisionSpec, replicas: int) -> None:
         """Converge on exactly `replicas` replicas of `revision`, starting or stopping some.
 
-        Returns once new replicas are started (not ready) and removed ones have exited. A
-        changed spec under the same revision id replaces every replica."""
+        Returns once new replicas are accepted (they start and report in the background) and
+        removed ones have exited. A changed spec under the same revision id replaces every
+        replica."""
         ...
 
     async def stop(self, revision_id: RevisionId) -> None:

@@ -116,6 +116,16 @@ CASES: list[tuple[str, Manifest, list[str]]] = [
         ["metadata.name"],
     ),
     (
+        "service name with a dot",
+        edit(mlservice, lambda m: m["metadata"].update(name="a.b")),
+        ["metadata.name"],
+    ),
+    (
+        "release host label too long",
+        edit(mlservice, lambda m: spec(m)["releases"][1].update(name="r" * 60)),
+        ["spec.releases[1].name"],
+    ),
+    (
         "metadata typo",
         edit(mlservice, lambda m: m["metadata"].update(lables={})),
         ["metadata.lables"],
@@ -195,6 +205,11 @@ CASES: list[tuple[str, Manifest, list[str]]] = [
         "logger mode",
         edit(mlservice, lambda m: predictor(m).update(logger={"mode": "everything"})),
         [f"{P0}.logger.mode"],
+    ),
+    (
+        "logger url",
+        edit(mlservice, lambda m: predictor(m).update(logger={"urls": ["http://ok", "tcp://x"]})),
+        [f"{P0}.logger.urls[1]"],
     ),
     (
         "ports in patch",

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from mlservice.errors import FieldCause
-from mlservice.resources._base import DnsLabel, DnsSubdomain, Model, Passthrough
+from mlservice.resources._base import DnsLabel, DnsSubdomain, Model, Passthrough, is_dns_label
 
 DEFAULT_NAMESPACE = "default"
 
@@ -70,6 +70,17 @@ class Envelope(Model):
     def problems(self) -> list[FieldCause]:
         """Rules across fields that field types cannot state; each cause names its field path."""
         return []
+
+    def host_name_problems(self) -> list[FieldCause]:
+        """Kinds whose name becomes a host label (`{name}.{ns}.{domain}`) need a DNS-1123 label."""
+        if is_dns_label(self.name):
+            return []
+        return [
+            FieldCause(
+                "metadata.name",
+                f'"{self.name}" is not a DNS-1123 label; it is used in the service\'s host name',
+            )
+        ]
 
     def to_wire(self) -> dict[str, Any]:
         """The manifest as stored and served: camelCase keys, defaults filled in."""

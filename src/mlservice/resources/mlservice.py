@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, JsonValue
+from pydantic import AfterValidator, Field, JsonValue
 
 from mlservice.errors import FieldCause
 from mlservice.resources import autoscaling
@@ -36,8 +36,14 @@ class Storage(Model):
     s3_storage: S3Storage | None = None
 
 
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")) or len(value.split("://", 1)[1]) == 0:
+        raise ValueError(f'"{value}" is not an http:// or https:// URL')
+    return value
+
+
 class Logger(Model):
-    urls: list[str] | None = None
+    urls: list[Annotated[str, AfterValidator(_http_url)]] | None = None
     mode: Literal["all", "request", "response"] = "all"
 
 
@@ -93,8 +99,9 @@ class MLService(Envelope):
 
     def problems(self) -> list[FieldCause]:
         spec = self.spec
-        causes = _release_refs(spec)
+        causes = [*self.host_name_problems(), *_release_refs(spec)]
         for i, release in enumerate(spec.releases):
+            causes += _host_label_problems(self.name, release.name, index=i)
             causes += _predictor_problems(release.predictor, path=f"spec.releases[{i}].predictor")
         if spec.transformer:
             causes += _transformer_problems(spec.transformer, path="spec.transformer")
@@ -128,6 +135,19 @@ def _release_refs(spec: MLServiceSpec) -> list[FieldCause]:
             )
         )
     return causes
+
+
+def _host_label_problems(service: str, release: str, *, index: int) -> list[FieldCause]:
+    label = f"{service}-predict-{release}"
+    if len(label) <= 63:
+        return []
+    return [
+        FieldCause(
+            f"spec.releases[{index}].name",
+            f'release host label "{label}" is {len(label)} characters; at most 63 are allowed',
+            "FieldValueTooLong",
+        )
+    ]
 
 
 def _replica_bounds(min_replicas: int, max_replicas: int | None, *, path: str) -> list[FieldCause]:

@@ -82,6 +82,7 @@ class SimpleMLService(Envelope):
     def problems(self) -> list[FieldCause]:
         spec = self.spec
         return [
+            *self.host_name_problems(),
             *_framework_problems(spec),
             *_storage_problems(spec.storage),
             *_port_problems(spec.service),

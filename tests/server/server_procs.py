@@ -56,16 +56,23 @@ class Launcher:
         env: dict[str, str] | None = None,
         wait_ready: bool = True,
     ) -> Served:
-        log = self.logs / f"{name}-{len(self.started)}.log"
         argv = [sys.executable, "-m", "mlservice", "serve", str(model_dir), "--name", name]
-        if "--port" not in args:
-            argv += ["--port", "0"]
+        argv += [*args, "--port", "0"] if "--port" not in args else list(args)
+        return self.spawn(argv, name=name, env=env, wait_ready=wait_ready)
+
+    def spawn(
+        self,
+        argv: list[str],
+        *,
+        name: str,
+        env: dict[str, str] | None = None,
+        wait_ready: bool = True,
+    ) -> Served:
+        """Run `argv` (a server that logs its address) and wait until it answers."""
+        log = self.logs / f"{name}-{len(self.started)}.log"
         environment = {**os.environ, **(env or {})}
-        environment.pop("PORT", None)
         with log.open("wb") as sink:
-            proc = subprocess.Popen(
-                argv + list(args), stdout=sink, stderr=subprocess.STDOUT, env=environment
-            )
+            proc = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT, env=environment)
         served = Served("", proc, log)
         self.started.append(served)
         served.url = f"http://127.0.0.1:{_wait_for_port(served)}"

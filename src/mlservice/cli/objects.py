@@ -50,17 +50,23 @@ def _kind(name: str) -> KindInfo:
 
 
 def apply_paths(
-    client: Client, paths: Sequence[Path | str], *, out: IO[str], namespace: str | None = None
+    client: Client,
+    paths: Sequence[Path | str],
+    *,
+    out: IO[str],
+    err: IO[str] | None = None,
+    namespace: str | None = None,
 ) -> bool:
-    """Apply every manifest in `paths`, printing one line per object; False if any failed."""
+    """Apply every manifest in `paths`, printing one line per object (errors to `err`, default
+    `out`); False if any failed."""
     ok = True
     for document in manifests.load(paths):
         try:
             applied = client.apply(_placed(document, namespace))  # one bad document: go on
-        except MLServiceError as err:
+        except MLServiceError as error:
             ok = False
-            for line in error_lines(err):
-                print(line, file=out, flush=True)
+            for line in error_lines(error):
+                print(line, file=err or out, flush=True)
             continue
         print(f"{label(applied.kind, applied.name)} {applied.action}", file=out, flush=True)
     return ok
@@ -96,7 +102,11 @@ def register(app: typer.Typer) -> None:
         with connect() as client:
             ok = guarded(
                 lambda: apply_paths(
-                    client, filename, out=typer.get_text_stream("stdout"), namespace=namespace
+                    client,
+                    filename,
+                    out=typer.get_text_stream("stdout"),
+                    err=typer.get_text_stream("stderr"),
+                    namespace=namespace,
                 )
             )
         if not ok:

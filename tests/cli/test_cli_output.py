@@ -1,0 +1,131 @@
+"""Pure pieces of the CLI: ages, tables, error lines, manifest loading."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from mlservice.cli import manifests
+from mlservice.cli.describe import render
+from mlservice.cli.output import age, error_lines, table
+from mlservice.errors import FieldCause, InvalidInput, InvalidObject, NotFound
+
+NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("created", "shown"),
+    [
+        ("2024-05-01T11:59:15Z", "45s"),
+        ("2024-05-01T11:48:00Z", "12m"),
+        ("2024-05-01T11:00:00Z", "60m"),
+        ("2024-05-01T10:00:00Z", "2h"),
+        ("2024-05-01T07:00:00Z", "5h"),
+        ("2024-04-28T12:00:00Z", "3d"),
+        ("garbage", "<unknown>"),
+        (None, "<unknown>"),
+    ],
+)
+def test_age_reads_like_kubectl(created: str | None, shown: str) -> None:
+    assert age(created, now=NOW) == shown
+
+
+def test_error_lines_name_each_field() -> None:
+    invalid = InvalidObject(
+        "MLService default/x is invalid.",
+        [FieldCause("spec.default", "required"), FieldCause("", "manifest is empty")],
+    )
+    assert error_lines(invalid) == ["error: spec.default: required", "error: manifest is empty"]
+    assert error_lines(NotFound("MLService default/x not found.")) == [
+        "error: MLService default/x not found."
+    ]
+
+
+def rendered(kind: str, items: list[dict[str, object]], **options: bool) -> list[list[str]]:
+    out = io.StringIO()
+    Console(file=out, width=250, no_color=True).print(table(kind, items, **options))
+    return [line.split() for line in out.getvalue().splitlines()]
+
+
+def test_mlservice_table_shows_readiness_url_and_traffic() -> None:
+    svc = {
+        "metadata": {"name": "mnist", "namespace": "team", "generation": 3},
+        "spec": {"default": "v1", "canary": "v2", "canaryTrafficPercent": 10},
+        "status": {
+            "ready": True,
+            "address": {"url": "http://mnist.team.localhost:8080"},
+            "observedGeneration": 2,
+            "releases": [{"name": "v1", "readyReplicas": 1, "totalReplicas": 2}],
+        },
+    }
+    header, row = rendered("MLService", [svc], wide=True, namespaces=True)
+    assert header == [
+        "NAMESPACE",
+        "NAME",
+        "READY",
+        "URL",
+        "DEFAULT",
+        "CANARY",
+        "AGE",
+        "RELEASES",
+        "GENERATION",
+    ]
+    assert row == [
+        "team",
+        "mnist",
+        "True",
+        "http://mnist.team.localhost:8080",
+        "v1",
+        "v2",
+        "(10%)",
+        "<unknown>",
+        "v1:1/2",
+        "2/3",
+    ]
+
+
+def test_describe_reports_status_sections() -> None:
+    svc = {
+        "kind": "MLService",
+        "metadata": {"name": "m", "namespace": "d"},
+        "spec": {"default": "v1"},
+        "status": {
+            "conditions": [{"type": "Ready", "status": "False", "reason": "CrashLoopBackOff"}],
+            "releases": [{"name": "v1", "ready": False, "trafficPercent": 100}],
+            "defaultRelease": "v1",
+        },
+    }
+    text = render(svc)
+    assert "  type=Ready  status=False  reason=CrashLoopBackOff" in text
+    assert "  name=v1  ready=False  trafficPercent=100" in text
+    assert "  defaultRelease: v1" in text
+
+
+def test_manifests_load_files_directories_and_lists(tmp_path: Path) -> None:
+    (tmp_path / "b.yaml").write_text(
+        "kind: Secret\nmetadata: {name: b}\n---\n---\nkind: Secret\nmetadata: {name: c}\n"
+    )
+    (tmp_path / "a.json").write_text(
+        '{"kind": "List", "items": [{"kind": "Secret", "metadata": {"name": "a"}}]}'
+    )
+    (tmp_path / "notes.txt").write_text("not a manifest")
+    loaded = manifests.load([tmp_path])
+    assert [d.body["metadata"]["name"] for d in loaded] == ["a", "b", "c"]
+    assert loaded[2].where == f"{tmp_path / 'b.yaml'} (document 3)"
+
+
+def test_manifest_errors_name_the_source(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("kind: Secret\nmetadata: [unclosed\n")
+    with pytest.raises(InvalidInput, match=r"broken\.yaml is not valid YAML at line 3"):
+        manifests.load([broken])
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("just text\n")
+    with pytest.raises(InvalidInput, match=r"scalar\.yaml document 1 is a str, not a mapping"):
+        manifests.load([scalar])
+    with pytest.raises(InvalidInput, match=r"-f .*missing\.yaml: no such file or directory"):
+        manifests.load([tmp_path / "missing.yaml"])

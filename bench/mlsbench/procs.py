@@ -65,6 +65,48 @@ def tree_cpu_ms(pid: int) -> float:
     return total * 1000.0 / CLOCK_TICKS
 
 
+def core_busy_ms(core: int) -> float:
+    """Time core `core` spent not idle since boot, from /proc/stat, whoever ran on it."""
+    for line in pathlib.Path("/proc/stat").read_text().splitlines():
+        name, *values = line.split()
+        if name == f"cpu{core}":
+            # user nice system idle iowait irq softirq steal: idle and iowait are not busy.
+            ticks = [int(v) for v in values[:8]]
+            return (sum(ticks) - ticks[3] - ticks[4]) * 1000.0 / CLOCK_TICKS
+    raise ValueError(f"/proc/stat has no line for core {core}")
+
+
+@dataclasses.dataclass(frozen=True)
+class CpuSample:
+    server_ms: float
+    core_busy_ms: float | None
+    at: float
+
+
+@dataclasses.dataclass(frozen=True)
+class CpuUse:
+    """What the server burned over a run, and how much of its core other processes took."""
+
+    server_ms: float
+    others_pct: float | None
+
+
+def sample(pid: int, core: int | None) -> CpuSample:
+    busy = None if core is None else core_busy_ms(core)
+    return CpuSample(tree_cpu_ms(pid), busy, time.monotonic())
+
+
+def used(before: CpuSample, after: CpuSample) -> CpuUse:
+    """The server's CPU between two samples; with a pinned core, the share of that core's wall
+    time that went to anything but the server (other jobs on the machine: a noisy row)."""
+    server = after.server_ms - before.server_ms
+    if before.core_busy_ms is None or after.core_busy_ms is None:
+        return CpuUse(server, None)
+    wall_ms = (after.at - before.at) * 1000.0
+    others = max(0.0, after.core_busy_ms - before.core_busy_ms - server)
+    return CpuUse(server, 100.0 * others / wall_ms if wall_ms > 0 else None)
+
+
 @dataclasses.dataclass
 class ServerProcess:
     """A started server: its process, where it listens and where its output goes."""
@@ -129,10 +171,14 @@ def running(
 
 
 def stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    """SIGTERM to the group, SIGKILL after `grace` s: no server outlives the benchmark."""
+    """SIGTERM to the group `proc` leads, SIGKILL after `grace` s: no server outlives the
+    benchmark. A process that leads no group gets the signals itself."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError):
+        try:
             os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            if proc.poll() is None:
+                proc.send_signal(sig)
         try:
             proc.wait(timeout=wait)
             break

@@ -6,6 +6,7 @@ import os
 import pathlib
 import platform
 
+from mlsbench.procs import CpuUse
 from mlsbench.wrk import LoadResult
 
 OURS = ("ours", "ours-batch")
@@ -15,25 +16,44 @@ GRPC_TARGET = 1.5
 TARGET_CONCURRENCY = 16
 
 
+# Past this share of the server's core going to other processes, a row's rps is suspect.
+NOISY_PCT = 5.0
+
+
 @dataclasses.dataclass(frozen=True)
 class Row:
     server: str
     protocol: str
     concurrency: int
     load: LoadResult
-    cpu_ms_per_request: float
+    cpu: CpuUse
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.cpu.server_ms / max(self.load.requests, 1)
+
+    def others(self) -> str:
+        pct = self.cpu.others_pct
+        return "n/a" if pct is None else f"{pct:.0f}%"
+
+    def noise_note(self) -> str:
+        pct = self.cpu.others_pct
+        if pct is None or pct <= NOISY_PCT:
+            return ""
+        return f" (noisy: other processes took {pct:.0f}% of the server's core)"
 
 
 def rows_table(rows: list[Row]) -> str:
     lines = [
-        "| server | protocol | concurrency | rps | p50 ms | p99 ms | server CPU ms/req | errors |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| server | protocol | concurrency | rps | p50 ms | p99 ms | server CPU ms/req "
+        "| others on server core | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r.server} | {r.protocol} | {r.concurrency} | {r.load.rps:,.0f} "
             f"| {r.load.p50_ms:.2f} | {r.load.p99_ms:.2f} | {r.cpu_ms_per_request:.3f} "
-            f"| {r.load.errors} |"
+            f"| {r.others()} | {r.load.errors} |"
         )
     return "\n".join(lines)
 

@@ -89,18 +89,18 @@ def measure_rest(name: str, ctx: Context, *, script: pathlib.Path) -> list[Row]:
 def _rest_row(
     server: procs.ServerProcess, url: str, connections: int, *, script: pathlib.Path, plan: Plan
 ) -> Row:
-    before = procs.tree_cpu_ms(server.proc.pid)
+    before = procs.sample(server.proc.pid, plan.server_core)
     load = wrk.run(
         url, script=script, connections=connections, seconds=plan.duration, core=plan.load_core
     )
-    cpu = procs.tree_cpu_ms(server.proc.pid) - before
-    return _announce(Row(server.name, "rest", connections, load, cpu / max(load.requests, 1)))
+    cpu = procs.used(before, procs.sample(server.proc.pid, plan.server_core))
+    return _announce(Row(server.name, "rest", connections, load, cpu))
 
 
 def _announce(row: Row) -> Row:
     print(
         f"  {row.server} {row.protocol} c={row.concurrency}: {row.load.rps:,.0f} rps, "
-        f"p99 {row.load.p99_ms:.2f} ms, {row.load.errors} errors",
+        f"p99 {row.load.p99_ms:.2f} ms, {row.load.errors} errors{row.noise_note()}",
         flush=True,
     )
     return row
@@ -132,13 +132,13 @@ def measure_grpc(name: str, ctx: Context, *, body: pathlib.Path) -> Row:
         url = f"http://{target}"
         if plan.warmup:
             _h2load(url, body=body, seconds=plan.warmup, plan=plan)
-        before = procs.tree_cpu_ms(server.proc.pid)
+        before = procs.sample(server.proc.pid, plan.server_core)
         out, latencies = _h2load(url, body=body, seconds=plan.duration, plan=plan)
-        cpu = procs.tree_cpu_ms(server.proc.pid) - before
+        cpu = procs.used(before, procs.sample(server.proc.pid, plan.server_core))
         check_grpc(name, target, message=message, expected=ctx.case.expected)
     load = grpcload.parse(out, latencies_ms=latencies, response_bytes=least)
     concurrency = plan.grpc_clients * plan.grpc_streams
-    return _announce(Row(name, "grpc", concurrency, load, cpu / max(load.requests, 1)))
+    return _announce(Row(name, "grpc", concurrency, load, cpu))
 
 
 def _h2load(url: str, *, body: pathlib.Path, seconds: int, plan: Plan) -> tuple[str, list[float]]:

@@ -92,3 +92,22 @@ def test_wait_ready_reports_an_early_exit_with_the_log(tmp_path):
         pytest.raises(RuntimeError, match=r"exited with code 3(.|\n)*bad model dir"),
     ):
         procs.wait_ready(server, path="/", timeout=30)
+
+
+def test_others_on_the_server_core_are_measured():
+    # A sleeping "server" pinned to core 0 while a busy loop holds that core.
+    idle = subprocess.Popen(procs.pinned(["sleep", "30"], 0), start_new_session=True)
+    busy_code = "import time\nend = time.monotonic() + 30\nwhile time.monotonic() < end: pass"
+    busy = subprocess.Popen(procs.pinned([sys.executable, "-c", busy_code], 0))
+    try:
+        time.sleep(0.2)  # let the busy loop get going; the measurement window follows
+        before = procs.sample(idle.pid, 0)
+        time.sleep(1.0)
+        use = procs.used(before, procs.sample(idle.pid, 0))
+        assert use.server_ms < 50
+        assert use.others_pct is not None
+        assert use.others_pct >= 50
+        assert procs.used(before, procs.sample(idle.pid, None)).others_pct is None
+    finally:
+        procs.stop(busy)
+        procs.stop(idle)

@@ -3,12 +3,14 @@
 import datetime
 
 from mlsbench import report
+from mlsbench.procs import CpuUse
 from mlsbench.wrk import LoadResult
 
 
 def _row(server: str, rps: float, p99: float, *, protocol: str = "rest", c: int = 16) -> report.Row:
     load = LoadResult(requests=int(rps * 10), seconds=10.0, p50_ms=p99 / 2, p99_ms=p99, errors=0)
-    return report.Row(server, protocol, c, load, cpu_ms_per_request=0.5)
+    cpu = CpuUse(server_ms=0.5 * load.requests, others_pct=2.4)
+    return report.Row(server, protocol, c, load, cpu)
 
 
 def test_ratio_meets_the_target_at_concurrency_16():
@@ -50,4 +52,14 @@ def test_markdown_section_is_dated_and_names_the_command(tmp_path):
     assert written.startswith("# Benchmark results")
     assert written.count("## 2026-11-26 server (REST)") == 2
     assert "Command: `python bench/server.py`" in written
-    assert "| kserve | rest | 16 | 900 | 4.50 | 9.00 | 0.500 | 0 |" in written
+    assert "| kserve | rest | 16 | 900 | 4.50 | 9.00 | 0.500 | 2% | 0 |" in written
+
+
+def test_a_row_is_noisy_when_others_took_the_servers_core():
+    load = LoadResult(requests=100, seconds=1.0, p50_ms=1.0, p99_ms=2.0, errors=0)
+    quiet = report.Row("ours", "rest", 1, load, CpuUse(server_ms=90.0, others_pct=3.0))
+    noisy = report.Row("ours", "rest", 1, load, CpuUse(server_ms=90.0, others_pct=40.0))
+    unpinned = report.Row("ours", "rest", 1, load, CpuUse(server_ms=90.0, others_pct=None))
+    assert quiet.noise_note() == ""
+    assert "other processes took 40%" in noisy.noise_note()
+    assert (unpinned.others(), unpinned.noise_note()) == ("n/a", "")

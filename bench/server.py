@@ -15,7 +15,7 @@ import shlex
 import subprocess
 import sys
 
-from mlsbench import grpcload, iris, peerenv, report, runner, targets, wrk
+from mlsbench import grpcload, iris, peerenv, procs, report, runner, targets, wrk
 
 BENCH_DIR = pathlib.Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
@@ -36,6 +36,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--max-batch-delay-ms", type=float, default=2.0, help="for ours-batch")
     p.add_argument("--mlserver-parallel-workers", type=int, default=1, help="for mlserver")
     p.add_argument("--peer-logging", action="store_true", help="keep peers' per-request logs")
+    p.add_argument(
+        "--nice", type=int, default=0, help="niceness for the run (e.g. -10 as root on a busy box)"
+    )
     p.add_argument("--no-pin", action="store_true", help="let server and load share both cores")
     p.add_argument("--keep-openblas-env", action="store_true", help="keep OPENBLAS_CORETYPE")
     p.add_argument("--results", type=pathlib.Path, default=BENCH_DIR / "RESULTS.md")
@@ -82,6 +85,7 @@ def _context(args: argparse.Namespace, work: pathlib.Path) -> runner.Context:
         start_timeout=120.0,
         grpc_clients=args.grpc_clients,
         grpc_streams=args.grpc_streams,
+        nice=args.nice,
     )
     opts = targets.Options(
         model_dir=work / "model",
@@ -116,7 +120,8 @@ def _notes(args: argparse.Namespace, ctx: runner.Context) -> list[str]:
         f"{ctx.plan.duration} s per row after {ctx.plan.warmup} s warm-up; ours-batch is "
         f"--max-batch-size {args.max_batch_size} --max-batch-delay-ms {args.max_batch_delay_ms:g}; "
         "servers run with one BLAS thread"
-        + ("." if args.keep_openblas_env else " and without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE."),
+        + ("." if args.keep_openblas_env else " and without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE.")
+        + (f" Niceness {args.nice}." if args.nice else ""),
     ]
 
 
@@ -124,6 +129,9 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if not args.skip_setup:
         peerenv.ensure_all(python=args.python)
+    if args.nice:
+        # Servers and load generators inherit it: other jobs on the machine get the leftovers.
+        procs.prioritize(os.getpid(), args.nice)
     names = _servers(args)
     work = BENCH_DIR / ".work"
     work.mkdir(exist_ok=True)

@@ -28,6 +28,7 @@ class Plan:
     start_timeout: float
     grpc_clients: int
     grpc_streams: int
+    nice: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +68,7 @@ def _start(
         env=ctx.env,
         cwd=launch.cwd,
         log_path=ctx.opts.work_dir / "logs" / f"{launch.name}.log",
+        nice=ctx.plan.nice,
     )
 
 

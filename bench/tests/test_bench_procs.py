@@ -111,3 +111,19 @@ def test_others_on_the_server_core_are_measured():
     finally:
         procs.stop(busy)
         procs.stop(idle)
+
+
+def test_prioritize_sets_the_process_and_its_autogroup(tmp_path):
+    with procs.running(
+        "sleeper",
+        ["sleep", "30"],
+        port=procs.free_port(),
+        env=os.environ,
+        cwd=tmp_path,
+        log_path=tmp_path / "s.log",
+        nice=5,
+    ) as server:
+        assert os.getpriority(os.PRIO_PROCESS, server.proc.pid) == 5
+        autogroup = pathlib.Path(f"/proc/{server.proc.pid}/autogroup")
+        if autogroup.exists():
+            assert autogroup.read_text().strip().endswith("nice 5")

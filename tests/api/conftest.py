@@ -3,7 +3,6 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kubernetes import client as kube
@@ -38,8 +37,3 @@ def kube_config(host: str, token: str | None) -> kube.Configuration:
 def kube_api(mls_up: UpProcess) -> Iterator[kube.ApiClient]:
     with kube.ApiClient(kube_config(mls_up.api, mls_up.token)) as api:
         yield api
-
-
-@pytest.fixture
-def home_dir(mls_up: UpProcess) -> Path:
-    return mls_up.home.root

@@ -53,6 +53,10 @@ def test_create_get_list_patch_replace_delete(kube_api: kube.ApiClient, namespac
         GROUP, VERSION, namespace, PLURAL, label_selector="app=b"
     )
     assert [i["metadata"]["name"] for i in selected["items"]] == ["b"]
+    everywhere = api.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
+    assert {(namespace, "a"), (namespace, "b")} <= {
+        (i["metadata"]["namespace"], i["metadata"]["name"]) for i in everywhere
+    }
 
     patched = api.patch_namespaced_custom_object(
         GROUP, VERSION, namespace, PLURAL, "a", {"metadata": {"labels": {"tier": "gold"}}}

@@ -54,6 +54,9 @@ class ApiServer:
             access_log=access_log,
             log_level="info",
             timeout_graceful_shutdown=5,
+            # Longer than clients keep idle connections (httpx: 5s), so a client never sends on
+            # a connection the server is closing at that very moment.
+            timeout_keep_alive=75,
         )
         self._server = _Server(config)
 

@@ -48,7 +48,7 @@ CASES = [
     ("{{range .Missing}}x{{else}}none{{end}}", "none"),
     ('{{range .L}}{{if eq . "b"}}{{break}}{{end}}{{.}}{{end}}', "a"),
     ('{{range .L}}{{if eq . "b"}}{{continue}}{{end}}{{.}}{{end}}', "ac"),
-    ("{{range 3}}{{.}}{{end}}", "012"),
+    ("{{range 3}}{{.}}{{else}}not a list{{end}}", "not a list"),
     ('{{if eq .S "text"}}t{{end}}{{if ne .S "x"}}n{{end}}', "tn"),
     ('{{if eq .S "a" "b" "text"}}any{{end}}', "any"),
     ('{{eq .Missing ""}} {{eq .N 3}} {{eq .N 3.0}} {{eq .N "3"}}', "true true true false"),
@@ -125,7 +125,14 @@ TEMPLATES = [
     "{{.A | eq .B}}{{$x := .A}}{{$x}}",
 ]
 
-_leaf = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+_leaf = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.sampled_from([10**9, 10**18, -(10**12)])
+    | st.floats()
+    | st.text(max_size=8)
+)
 _json = st.recursive(
     _leaf,
     lambda inner: (
@@ -149,3 +156,9 @@ def test_rendering_never_raises_on_any_parameter_map(params: dict[str, Any]) -> 
 @given(text=st.text().filter(lambda t: "{{" not in t), params=_params)
 def test_text_without_actions_is_unchanged(text: str, params: dict[str, Any]) -> None:
     assert render(text, params) == text
+
+
+def test_huge_numbers_neither_raise_nor_run_away() -> None:
+    huge = 10**5000  # past Python's int -> str digit limit
+    assert render("{{.A}}", {"A": huge}) == hex(huge)
+    assert render("{{range .A}}x{{else}}none{{end}}", {"A": 10**18}) == "none"

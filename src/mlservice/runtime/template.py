@@ -54,6 +54,11 @@ def show(value: Any) -> str:
         return "[" + " ".join(show(v) for v in value) + "]"
     if isinstance(value, dict):
         return "map[" + " ".join(f"{k}:{show(value[k])}" for k in sorted(value, key=str)) + "]"
+    if isinstance(value, int):
+        try:
+            return str(value)
+        except ValueError:  # past Python's digit limit for int -> str; Go ints never get there
+            return hex(value)
     return str(value)
 
 
@@ -196,8 +201,8 @@ def _items(value: Any) -> Iterator[tuple[Any, Any]]:
         yield from enumerate(value)
     elif isinstance(value, dict):
         yield from ((k, value[k]) for k in sorted(value, key=str))
-    elif isinstance(value, int) and not isinstance(value, bool):
-        yield from ((i, i) for i in range(max(value, 0)))
+    # Anything else ranges as empty. Go 1.22's range over an integer is left out on purpose:
+    # a large number in model.parameters would make rendering run away.
 
 
 def _fields(value: Any, names: tuple[str, ...]) -> Any:

@@ -21,10 +21,22 @@ BENCH_DIR = pathlib.Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 
 
+def _counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of positive integers")
+    return counts
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--servers", default=",".join(targets.ALL_TARGETS), help="comma list")
-    p.add_argument("--concurrency", default="1,16,64", help="wrk connections, comma list")
+    p.add_argument(
+        "--concurrency", type=_counts, default=(1, 16, 64), help="wrk connections, comma list"
+    )
     p.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     p.add_argument("--warmup", type=int, default=3, help="seconds of load before measuring")
     p.add_argument("--quick", action="store_true", help="smoke run: 2 s runs, 1 s warm-up")
@@ -79,7 +91,7 @@ def _context(args: argparse.Namespace, work: pathlib.Path) -> runner.Context:
     plan = runner.Plan(
         duration=args.duration,
         warmup=args.warmup,
-        concurrency=tuple(int(c) for c in args.concurrency.split(",")),
+        concurrency=args.concurrency,
         server_core=0 if pin else None,
         load_core=1 if pin else None,
         start_timeout=120.0,

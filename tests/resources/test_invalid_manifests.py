@@ -382,6 +382,14 @@ def test_kind_typo_is_hinted_and_wrong_values_are_named() -> None:
     assert caught.value.causes[0].reason == "FieldValueTypeInvalid"
 
 
+def test_an_unnamed_manifest_is_called_unnamed() -> None:
+    with pytest.raises(InvalidObject) as caught:
+        validate_object(edit(pvc, lambda m: m["metadata"].pop("name")))
+    assert caught.value.message == (
+        "PersistentVolumeClaim (unnamed) is invalid: metadata.name: required field is missing."
+    )
+
+
 def test_a_manifest_that_is_not_a_mapping_is_invalid() -> None:
     with pytest.raises(InvalidObject, match="must be a mapping"):
         validate_object(["not", "a", "manifest"])  # type: ignore[arg-type]

@@ -100,8 +100,10 @@ def _envelope_problems(obj: dict[str, Any], cls: type[Envelope]) -> list[FieldCa
 
 def _invalid(obj: dict[str, Any], causes: list[FieldCause]) -> InvalidObject:
     kind = obj.get("kind") if isinstance(obj.get("kind"), str) else "object"
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-    name = f'"{meta.get("namespace") or "default"}/{meta.get("name")}"' if meta else "(unnamed)"
+    raw = obj.get("metadata")
+    meta: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    named = meta.get("name") if isinstance(meta.get("name"), str) else None
+    name = f'"{meta.get("namespace") or "default"}/{named}"' if named else "(unnamed)"
     detail = "; ".join(f"{c.field}: {c.message}" for c in causes)
     end = "" if detail.endswith((".", "?")) else "."
     return InvalidObject(f"{kind} {name} is invalid: {detail}{end}", causes)

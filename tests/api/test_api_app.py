@@ -104,6 +104,10 @@ def test_only_health_and_openapi_are_open(tmp_path: Path, store: SqliteStore) ->
     assert missing.status_code == 401
     operations = {op["operationId"] for path in spec["paths"].values() for op in path.values()}
     assert {"createNamespacedMLService", "patchNamespacedSecretStatus"} <= operations
+    create = spec["paths"][MLSVCS.replace("default", "{namespace}")]["post"]
+    body = create["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/MLService"}
+    assert "releases" in spec["components"]["schemas"]["MLServiceSpec"]["properties"]
     assert "watch" in {
         p["name"]
         for p in spec["paths"][MLSVCS.replace("default", "{namespace}")]["get"]["parameters"]

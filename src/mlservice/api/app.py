@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
 from mlservice import __version__
-from mlservice.api import discovery, routes, status
+from mlservice.api import discovery, openapi, routes, status
 from mlservice.api.auth import BearerAuth
 from mlservice.api.objects import Objects
 from mlservice.home import Home
@@ -33,5 +33,6 @@ def create_app(*, store: Store, home: Home, token: str) -> FastAPI:
     async def healthz() -> PlainTextResponse:
         return PlainTextResponse("ok")
 
+    openapi.install(app)
     app.add_middleware(BearerAuth, token=token)
     return app

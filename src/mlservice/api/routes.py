@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from mlservice.api.objects import Objects, Target
+from mlservice.api.openapi import body
 from mlservice.api.selectors import combine, field_selector, label_selector
 from mlservice.api.watch import watch_response
 from mlservice.errors import InvalidInput
@@ -26,7 +27,6 @@ MERGE_PATCH_TYPES = ("application/merge-patch+json", "application/json")
 # A Secret or claim has no list merged by key, so a strategic merge patch of one (what the
 # kubernetes client sends for core kinds) means the same as a JSON merge patch.
 STRATEGIC = "application/strategic-merge-patch+json"
-_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}}
 
 
 @dataclass(frozen=True)
@@ -85,16 +85,27 @@ def _add_kind(api: APIRouter, kind: KindInfo) -> None:
         "POST",
         f"createNamespaced{name}",
         status_code=201,
-        openapi_extra=_BODY,
+        openapi_extra=body(kind.kind),
     )
     add(item, _delete(kind), "DELETE", f"deleteNamespaced{name}")
     for suffix, status in (("", False), ("/status", True)):
         op = f"Namespaced{name}{'Status' if status else ''}"
         add(item + suffix, _read(kind), "GET", f"read{op}")
+        replaced = body(None if status else kind.kind)
         add(
-            item + suffix, _replace(kind, status=status), "PUT", f"replace{op}", openapi_extra=_BODY
+            item + suffix,
+            _replace(kind, status=status),
+            "PUT",
+            f"replace{op}",
+            openapi_extra=replaced,
         )
-        add(item + suffix, _patch(kind, status=status), "PATCH", f"patch{op}", openapi_extra=_BODY)
+        add(
+            item + suffix,
+            _patch(kind, status=status),
+            "PATCH",
+            f"patch{op}",
+            openapi_extra=body(None),
+        )
 
 
 def _lister(kind: KindInfo, *, everywhere: bool = False) -> Callable[..., Any]:

@@ -133,10 +133,10 @@ def _conform(target: Target, body: Any, *, creating: bool = False) -> Obj:
         raise InvalidObject(
             "metadata must be an object.", causes=[FieldCause("metadata", "must be an object")]
         )
-    _conform_field(metadata, "namespace", target.namespace)
+    _conform_field(metadata, "namespace", from_path=target.namespace)
     if creating and not metadata.get("name") and metadata.get("generateName"):
         metadata["name"] = _generated_name(str(metadata["generateName"]))
-    _conform_field(metadata, "name", target.name)
+    _conform_field(metadata, "name", from_path=target.name)
     if not metadata.get("name"):
         raise InvalidObject(
             f"The {kind.kind} has no metadata.name.",
@@ -149,7 +149,7 @@ def _conform(target: Target, body: Any, *, creating: bool = False) -> Obj:
     return obj
 
 
-def _conform_field(metadata: dict[str, Any], field: str, from_path: str | None) -> None:
+def _conform_field(metadata: dict[str, Any], field: str, *, from_path: str | None) -> None:
     sent = metadata.get(field)
     if from_path is None:
         return

@@ -75,11 +75,11 @@ def field_selector(text: str | None) -> Predicate | None:
                 f"fieldSelector {text!r}: {part.strip()!r} is not supported; "
                 f"use {' or '.join(sorted(_FIELDS))} with =, == or !=."
             )
-        checks.append(_field_check(_FIELDS[found[1]], found[2], found[3]))
+        checks.append(_field_check(_FIELDS[found[1]], op=found[2], value=found[3]))
     return lambda obj: all(check(obj) for check in checks)
 
 
-def _field_check(get: Callable[[dict[str, Any]], str], op: str, value: str) -> Predicate:
+def _field_check(get: Callable[[dict[str, Any]], str], *, op: str, value: str) -> Predicate:
     if op == "!=":
         return lambda obj: get(obj) != value
     return lambda obj: get(obj) == value

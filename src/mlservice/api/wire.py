@@ -70,7 +70,7 @@ def kind_of(obj: Any) -> KindInfo:
 
 
 def path_for(
-    kind: KindInfo, namespace: str | None, name: str | None = None, *, status: bool = False
+    kind: KindInfo, namespace: str | None, *, name: str | None = None, status: bool = False
 ) -> str:
     """The path of an object, of a namespace's collection, or (namespace None) of all of them."""
     prefix = f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"

@@ -36,12 +36,20 @@ def render(obj: Obj) -> str:
     lines += _section(
         "Conditions",
         status.get("conditions"),
-        ("type", "status", "reason", "message", "lastTransitionTime"),
+        fields=("type", "status", "reason", "message", "lastTransitionTime"),
     )
     lines += _section(
         "Releases",
         status.get("releases"),
-        ("name", "ready", "readyReplicas", "totalReplicas", "trafficPercent", "url", "message"),
+        fields=(
+            "name",
+            "ready",
+            "readyReplicas",
+            "totalReplicas",
+            "trafficPercent",
+            "url",
+            "message",
+        ),
     )
     if transformer := status.get("transformer"):
         lines.append(f"Transformer:  ready={transformer.get('ready')} url={transformer.get('url')}")
@@ -49,7 +57,7 @@ def render(obj: Obj) -> str:
     if rest:
         lines += ["Status:", _indented(rest)]
     lines += _section(
-        "Events", status.get("events"), ("type", "reason", "message", "lastTimestamp")
+        "Events", status.get("events"), fields=("type", "reason", "message", "lastTimestamp")
     )
     return "\n".join(lines)
 
@@ -80,7 +88,7 @@ def _secret_sizes(obj: Obj) -> list[str]:
     return sizes or ["  <none>"]
 
 
-def _section(title: str, rows: Any, fields: tuple[str, ...]) -> list[str]:
+def _section(title: str, rows: Any, *, fields: tuple[str, ...]) -> list[str]:
     if not rows:
         return []
     lines = [f"{title}:"]

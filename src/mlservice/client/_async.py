@@ -71,7 +71,7 @@ class AsyncClient(BaseClient):
                 step.method, step.path, json=step.json, params=step.params, headers=step.headers
             )
         except httpx.TransportError as err:
-            raise unreachable(str(http.base_url or step.path), err) from None
+            raise unreachable(self._where(step), err) from None
         return check(response)
 
     async def _events(self, path: str, params: dict[str, str]) -> AsyncIterator[Obj]:
@@ -98,7 +98,7 @@ class AsyncClient(BaseClient):
         return await self._run(apply_plan(placed(obj, self.namespace)))
 
     async def get(self, kind: Kind, name: str, *, namespace: str | None = None) -> Obj:
-        found: Obj = await self._do(Call("GET", self._path(kind, name, namespace)))
+        found: Obj = await self._do(Call("GET", self._path(kind, name, namespace=namespace)))
         return found
 
     async def list(
@@ -109,7 +109,11 @@ class AsyncClient(BaseClient):
         all_namespaces: bool = False,
         label_selector: str | None = None,
     ) -> list[Obj]:
-        found = await self._do(self._list_call(kind, namespace, all_namespaces, label_selector))
+        found = await self._do(
+            self._list_call(
+                kind, namespace=namespace, everywhere=all_namespaces, selector=label_selector
+            )
+        )
         return list(found["items"])
 
     async def patch(
@@ -121,12 +125,12 @@ class AsyncClient(BaseClient):
         namespace: str | None = None,
         status: bool = False,
     ) -> Obj:
-        path = self._path(kind, name, namespace, status=status)
+        path = self._path(kind, name, namespace=namespace, status=status)
         patched: Obj = await self._do(self._patch_call(path, patch))
         return patched
 
     async def delete(self, kind: Kind, name: str, *, namespace: str | None = None) -> Obj:
-        deleted: Obj = await self._do(Call("DELETE", self._path(kind, name, namespace)))
+        deleted: Obj = await self._do(Call("DELETE", self._path(kind, name, namespace=namespace)))
         return deleted
 
     def watch(
@@ -158,7 +162,13 @@ class AsyncClient(BaseClient):
         condition: str = "Ready",
         timeout: float = 120.0,  # noqa: ASYNC109 - the same call as Client's; the plan bounds it
     ) -> Obj:
-        plan = wait_plan(resolve_kind(kind), name, self._ns(namespace), condition, timeout)
+        plan = wait_plan(
+            resolve_kind(kind),
+            name,
+            namespace=self._ns(namespace),
+            condition=condition,
+            timeout=timeout,
+        )
         return await self._run(plan)
 
     async def predict(
@@ -171,4 +181,8 @@ class AsyncClient(BaseClient):
         model: str | None = None,
         v2: bool = False,
     ) -> Any:
-        return await self._do(self._predict_call(name, data, release, namespace, model, v2))
+        return await self._do(
+            self._predict_call(
+                name, data=data, release=release, namespace=namespace, model=model, v2=v2
+            )
+        )

@@ -43,14 +43,17 @@ class BaseClient:
     def _connect(self) -> None:
         raise NotImplementedError
 
+    def _where(self, step: Call) -> str:
+        return step.path if step.gateway else self.endpoints.api
+
     def _ns(self, namespace: str | None) -> str:
         return namespace or self.namespace
 
-    def _path(self, kind: Kind, name: str | None, namespace: str | None, **kw: bool) -> str:
-        return path_for(resolve_kind(kind), self._ns(namespace), name, **kw)
+    def _path(self, kind: Kind, name: str, *, namespace: str | None, status: bool = False) -> str:
+        return path_for(resolve_kind(kind), self._ns(namespace), name=name, status=status)
 
     def _list_call(
-        self, kind: Kind, namespace: str | None, everywhere: bool, selector: str | None
+        self, kind: Kind, *, namespace: str | None, everywhere: bool, selector: str | None
     ) -> Call:
         scope = None if everywhere else self._ns(namespace)
         params = {"labelSelector": selector} if selector else None
@@ -75,6 +78,7 @@ class BaseClient:
     def _predict_call(
         self,
         name: str,
+        *,
         data: Any,
         release: str | None,
         namespace: str | None,
@@ -84,7 +88,7 @@ class BaseClient:
         return predict_call(
             self.endpoints,
             name,
-            data,
+            data=data,
             namespace=self._ns(namespace),
             release=release,
             model=model,

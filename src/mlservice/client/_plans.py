@@ -110,7 +110,9 @@ def create_plan(obj: Obj) -> Plan[Obj]:
 
 def replace_plan(obj: Obj) -> Plan[Obj]:
     meta = obj["metadata"]
-    replaced: Obj = yield Call("PUT", path_for(kind_of(obj), meta["namespace"], meta["name"]), obj)
+    replaced: Obj = yield Call(
+        "PUT", path_for(kind_of(obj), meta["namespace"], name=meta["name"]), obj
+    )
     return replaced
 
 
@@ -124,7 +126,7 @@ def apply_plan(obj: Obj) -> Plan[Applied]:
         except AlreadyExists:
             pass
         try:
-            current = yield Call("GET", path_for(kind, meta["namespace"], meta.get("name")))
+            current = yield Call("GET", path_for(kind, meta["namespace"], name=meta.get("name")))
             desired = copy.deepcopy(obj)
             desired["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             updated = yield from replace_plan(desired)
@@ -136,11 +138,11 @@ def apply_plan(obj: Obj) -> Plan[Applied]:
 
 
 def wait_plan(
-    kind: KindInfo, name: str, namespace: str, condition: str, timeout: float
+    kind: KindInfo, name: str, *, namespace: str, condition: str, timeout: float
 ) -> Plan[Obj]:
     """The object once `condition` is True, following a watch from the last version seen."""
     deadline = time.monotonic() + timeout
-    obj: Obj = yield Call("GET", path_for(kind, namespace, name))
+    obj: Obj = yield Call("GET", path_for(kind, namespace, name=name))
 
     def done(event: Obj) -> bool:
         return event["type"] == "DELETED" or condition_status(event["object"], condition) == "True"
@@ -157,7 +159,7 @@ def wait_plan(
         try:
             event = yield WatchUntil(path_for(kind, namespace), params, done)
         except Gone:  # history compacted while we were away: read the object afresh
-            obj = yield Call("GET", path_for(kind, namespace, name))
+            obj = yield Call("GET", path_for(kind, namespace, name=name))
             continue
         if event is not None and event["type"] == "DELETED":
             raise NotFound(
@@ -171,8 +173,8 @@ def wait_plan(
 def predict_call(
     endpoints: Endpoints,
     name: str,
-    data: Any,
     *,
+    data: Any,
     namespace: str,
     release: str | None,
     model: str | None,

@@ -62,13 +62,13 @@ class Client(BaseClient):
     def _do(self, step: Step) -> Any:
         if isinstance(step, WatchUntil):
             return next((e for e in self._events(step.path, step.params) if step.done(e)), None)
-        http, url = (self._gateway, step.path) if step.gateway else (self._http, step.path)
+        http = self._gateway if step.gateway else self._http
         try:
             response = http.request(
-                step.method, url, json=step.json, params=step.params, headers=step.headers
+                step.method, step.path, json=step.json, params=step.params, headers=step.headers
             )
         except httpx.TransportError as err:
-            raise unreachable(str(http.base_url or url), err) from None
+            raise unreachable(self._where(step), err) from None
         return check(response)
 
     def _events(self, path: str, params: dict[str, str]) -> Iterator[Obj]:
@@ -94,7 +94,7 @@ class Client(BaseClient):
         return self._run(apply_plan(placed(obj, self.namespace)))
 
     def get(self, kind: Kind, name: str, *, namespace: str | None = None) -> Obj:
-        found: Obj = self._do(Call("GET", self._path(kind, name, namespace)))
+        found: Obj = self._do(Call("GET", self._path(kind, name, namespace=namespace)))
         return found
 
     def list(
@@ -105,7 +105,11 @@ class Client(BaseClient):
         all_namespaces: bool = False,
         label_selector: str | None = None,
     ) -> list[Obj]:
-        found = self._do(self._list_call(kind, namespace, all_namespaces, label_selector))
+        found = self._do(
+            self._list_call(
+                kind, namespace=namespace, everywhere=all_namespaces, selector=label_selector
+            )
+        )
         return list(found["items"])
 
     def patch(
@@ -118,12 +122,12 @@ class Client(BaseClient):
         status: bool = False,
     ) -> Obj:
         """Apply a JSON merge patch (to `status` with status=True)."""
-        path = self._path(kind, name, namespace, status=status)
+        path = self._path(kind, name, namespace=namespace, status=status)
         patched: Obj = self._do(self._patch_call(path, patch))
         return patched
 
     def delete(self, kind: Kind, name: str, *, namespace: str | None = None) -> Obj:
-        deleted: Obj = self._do(Call("DELETE", self._path(kind, name, namespace)))
+        deleted: Obj = self._do(Call("DELETE", self._path(kind, name, namespace=namespace)))
         return deleted
 
     def watch(
@@ -158,7 +162,13 @@ class Client(BaseClient):
     ) -> Obj:
         """The object once `condition` is True; WaitTimeout after `timeout` seconds."""
         return self._run(
-            wait_plan(resolve_kind(kind), name, self._ns(namespace), condition, timeout)
+            wait_plan(
+                resolve_kind(kind),
+                name,
+                namespace=self._ns(namespace),
+                condition=condition,
+                timeout=timeout,
+            )
         )
 
     def predict(
@@ -172,4 +182,8 @@ class Client(BaseClient):
         v2: bool = False,
     ) -> Any:
         """Send `data` to the service (or one release) through the gateway; the decoded reply."""
-        return self._do(self._predict_call(name, data, release, namespace, model, v2))
+        return self._do(
+            self._predict_call(
+                name, data=data, release=release, namespace=namespace, model=model, v2=v2
+            )
+        )

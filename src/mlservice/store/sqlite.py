@@ -106,7 +106,7 @@ class SqliteStore:
                 raise AlreadyExists(f"{key} already exists.")
             version = self._bump()
             new = objects.stamped_new(obj, resource_version=version)
-            self._write(key, new, version, EventType.ADDED)
+            self._write(key, new, version=version, type_=EventType.ADDED)
         return new
 
     def replace(self, obj: Obj) -> Obj:
@@ -123,7 +123,7 @@ class SqliteStore:
             version = self._bump()
             self._db.execute(f"DELETE FROM objects WHERE {_KEY_WHERE}", _key_args(key))
             gone = objects.set_version(current, version)
-            self._write(key, gone, version, EventType.DELETED)
+            self._write(key, gone, version=version, type_=EventType.DELETED)
         return gone
 
     def _update(self, obj: Obj, change: objects.Change) -> Obj:
@@ -138,7 +138,7 @@ class SqliteStore:
                 return current
             version = self._bump()
             objects.set_version(new, version)
-            self._write(key, new, version, EventType.MODIFIED)
+            self._write(key, new, version=version, type_=EventType.MODIFIED)
         return new
 
     # -- watch -------------------------------------------------------------------------------
@@ -224,7 +224,7 @@ class SqliteStore:
         ).fetchone()
         return int(row[0])
 
-    def _write(self, key: Key, obj: Obj, version: int, type_: EventType) -> None:
+    def _write(self, key: Key, obj: Obj, *, version: int, type_: EventType) -> None:
         body = _dumps(obj)
         if type_ is not EventType.DELETED:
             self._db.execute(

@@ -44,7 +44,7 @@ class AppClient:
 
     def __init__(self, app: FastAPI, headers: dict[str, str]) -> None:
         self._runner = asyncio.Runner()
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         self._client = httpx.AsyncClient(
             transport=transport, base_url="http://api", headers=headers
         )
@@ -230,3 +230,11 @@ def test_discovery_documents(api: AppClient) -> None:
         "persistentvolumeclaims",
         "persistentvolumeclaims/status",
     }
+
+
+def test_an_unexpected_failure_is_still_a_status(api: AppClient, store: SqliteStore) -> None:
+    store.close()  # every query now fails inside sqlite3
+    reply = api.get(MLSVCS)
+    assert reply.status_code == 500
+    assert reply.json()["kind"] == "Status"
+    assert reply.json()["message"] == "Internal error; the mls up log has the details."

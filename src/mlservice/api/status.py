@@ -113,6 +113,12 @@ def install(app: FastAPI) -> None:
         )
         return JSONResponse(body, status_code=400)
 
+    async def crash(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette re-raises after this reply, so the traceback still reaches the log.
+        body = status_body(code=500, message="Internal error; the mls up log has the details.")
+        return JSONResponse(body, status_code=500)
+
     app.add_exception_handler(MLServiceError, domain)
+    app.add_exception_handler(Exception, crash)
     app.add_exception_handler(HTTPException, http)
     app.add_exception_handler(RequestValidationError, bad_request)

@@ -15,7 +15,7 @@ class Home:
 
     @classmethod
     def from_env(cls, override: str | os.PathLike[str] | None = None) -> Home:
-        """`override` (e.g. `mls up --home`) wins over `$MLS_HOME`, which wins over `~/.mlservice`."""
+        """`override` (`mls up --home`) beats `$MLS_HOME`, which beats `~/.mlservice`."""
         raw = override or os.environ.get("MLS_HOME") or Path.home() / ".mlservice"
         return cls(Path(raw).expanduser().resolve())
 

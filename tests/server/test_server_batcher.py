@@ -111,3 +111,35 @@ def test_a_request_as_big_as_a_batch_runs_alone(rows: int) -> None:
     result = asyncio.run(asyncio.wait_for(batcher.submit(v2(*range(rows)), {}), 5))
     assert result.outputs[0].data.shape == (rows, 1)
     assert len(run.calls) == 1
+
+
+def test_an_idle_model_does_not_wait_for_the_delay() -> None:
+    run = Recorder()
+    batcher = Batcher(run, max_size=64, max_delay=30.0)
+    result = asyncio.run(asyncio.wait_for(batcher.submit({"instances": [1]}, {}), 5))
+    assert result == {"predictions": [10]}
+
+
+def test_requests_arriving_during_a_call_share_the_next_one() -> None:
+    release = asyncio.Event()
+
+    class Slow(Recorder):
+        async def __call__(self, payload: Any, headers: Any) -> Any:
+            if not self.calls:
+                await release.wait()  # the first call runs until every request has arrived
+            return await super().__call__(payload, headers)
+
+    run = Slow()
+    batcher = Batcher(run, max_size=64, max_delay=30.0, observe=run.sizes.append)
+
+    async def scenario() -> list[Any]:
+        first = asyncio.ensure_future(batcher.submit({"instances": [0]}, {}))
+        await asyncio.sleep(0.01)  # bounded: the first call is now running
+        rest = [asyncio.ensure_future(batcher.submit({"instances": [i]}, {})) for i in range(1, 6)]
+        await asyncio.sleep(0.01)
+        release.set()
+        return await asyncio.wait_for(asyncio.gather(first, *rest), 5)
+
+    results = asyncio.run(scenario())
+    assert run.sizes == [1, 5]
+    assert results == [{"predictions": [i * 10]} for i in range(6)]

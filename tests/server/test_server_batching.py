@@ -16,7 +16,9 @@ REQUESTS = 32
 @pytest.fixture(scope="module")
 def batching_server(launcher: Launcher) -> Served:
     args = ("--max-batch-size", "16", "--max-batch-delay-ms", "200")
-    return launcher.start(MODELS / "echo", *args, name="echo-batch")
+    # A slow predict: the requests that arrive while it runs must wait and share the next call.
+    env = {"ECHO_PREDICT_SLEEP": "0.2"}
+    return launcher.start(MODELS / "echo", *args, name="echo-batch", env=env)
 
 
 def v2_body(index: int) -> dict[str, object]:

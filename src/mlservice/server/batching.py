@@ -1,9 +1,11 @@
 """Adaptive batching: concurrent requests merged along axis 0 into one `predict` call.
 
-A request waits at most `max_delay` seconds for company; a batch goes as soon as it holds
-`max_size` rows. Only requests that can share a call are merged: V1 payloads that are exactly
-`{"instances": [...]}`, and V2 requests with the same input names, datatypes, trailing
-dimensions, parameters and requested outputs. Anything else runs alone, unchanged.
+A batch goes as soon as it holds `max_size` rows; when the model is idle, as soon as the
+requests that arrived together have been read (no added wait at low load); while a batch runs,
+new requests gather for the next call, and none waits longer than `max_delay` for it. Only
+requests that can share a call are merged: V1 payloads that are exactly `{"instances": [...]}`,
+and V2 requests with the same input names, datatypes, trailing dimensions, parameters and
+requested outputs. Anything else runs alone, unchanged.
 """
 
 from __future__ import annotations
@@ -52,28 +54,49 @@ class Batcher:
         self._max_delay = max_delay
         self._observe = observe
         self._pending: dict[Hashable, _Pending] = {}
+        self._running = 0  # calls dispatched and not finished: the model is busy
+        self._soon: asyncio.Handle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, payload: Any, headers: Headers) -> Any:
         """Predict `payload`, alone or merged with others; a merged call sees the first headers."""
         key, rows = batch_key(payload)
         if key is None or rows >= self._max_size:
-            self._observe(rows)
-            return await self._run(payload, headers)
+            return await self._alone(payload, headers, rows)
+        loop = asyncio.get_running_loop()
         pending = self._pending.get(key)
         if pending is not None and pending.rows + rows > self._max_size:
             self._flush(key)
             pending = None
         if pending is None:
             pending = self._pending[key] = _Pending()
-            loop = asyncio.get_running_loop()
             pending.timer = loop.call_later(self._max_delay, self._flush, key)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = loop.create_future()
         pending.items.append(_Item(payload, headers, rows, future))
         pending.rows += rows
         if pending.rows >= self._max_size:
             self._flush(key)
+        elif self._running == 0:
+            self._flush_soon()
         return await future
+
+    async def _alone(self, payload: Any, headers: Headers, rows: int) -> Any:
+        self._observe(rows)
+        self._running += 1
+        try:
+            return await self._run(payload, headers)
+        finally:
+            self._finished()
+
+    def _flush_soon(self) -> None:
+        """Flush on the next loop turn: requests read in this turn still join the batch."""
+        if self._soon is None:
+            self._soon = asyncio.get_running_loop().call_soon(self._flush_all)
+
+    def _flush_all(self) -> None:
+        self._soon = None
+        for key in list(self._pending):
+            self._flush(key)
 
     def _flush(self, key: Hashable) -> None:
         pending = self._pending.pop(key, None)
@@ -81,9 +104,15 @@ class Batcher:
             return
         if pending.timer is not None:
             pending.timer.cancel()
+        self._running += 1  # now, not when the task starts: later arrivals must see it busy
         task = asyncio.get_running_loop().create_task(self._execute(pending))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _finished(self) -> None:
+        self._running -= 1
+        if self._running == 0 and self._pending:
+            self._flush_soon()
 
     async def _execute(self, pending: _Pending) -> None:
         items = pending.items
@@ -99,6 +128,8 @@ class Batcher:
                 if not item.future.done():
                     item.future.set_exception(exc)
             return
+        finally:
+            self._finished()
         for item, result in zip(items, results, strict=True):
             if not item.future.done():
                 item.future.set_result(result)

@@ -21,6 +21,7 @@ from mlservice.server.rest.v2 import V2
 
 log = logging.getLogger("mlservice.server")
 OnFatal = Callable[[BaseException], None]
+OnLoaded = Callable[[], None]
 
 
 def build_app(
@@ -28,11 +29,12 @@ def build_app(
     settings: RestSettings | None = None,
     *,
     on_fatal: OnFatal | None = None,
+    on_loaded: OnLoaded | None = None,
 ) -> Starlette:
     """An ASGI app serving `dataplane`; models load in the background once it starts.
 
     `on_fatal` is told when a model fails to load (the runner exits non-zero); without it the
-    failure is only logged and the model stays unready.
+    failure is only logged and the model stays unready. `on_loaded` runs once all have loaded.
     """
     settings = settings or RestSettings()
     v1, v2 = V1(dataplane, settings), V2(dataplane, settings)
@@ -50,7 +52,7 @@ def build_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(_load_all(dataplane, on_fatal))
+        task = asyncio.create_task(_load_all(dataplane, on_fatal, on_loaded))
         try:
             yield
         finally:
@@ -64,7 +66,9 @@ def build_app(
     )
 
 
-async def _load_all(dataplane: DataPlane, on_fatal: OnFatal | None) -> None:
+async def _load_all(
+    dataplane: DataPlane, on_fatal: OnFatal | None, on_loaded: OnLoaded | None
+) -> None:
     for name in dataplane.model_names:
         try:
             ready = await dataplane.load(name)
@@ -77,6 +81,8 @@ async def _load_all(dataplane: DataPlane, on_fatal: OnFatal | None) -> None:
             log.info("model %s is ready", name)
         else:
             log.warning("model %s loaded but reports not ready", name)
+    if on_loaded is not None:
+        on_loaded()
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:

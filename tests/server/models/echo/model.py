@@ -5,6 +5,7 @@ it: `sleep` (seconds), `fail` (a message to raise), `calls` (add an INT64 output
 number of the predict call each row went through, to observe batching).
 V1: `{"instances": [...]}` comes back as predictions of `{"call": n, "row": instance}`; other
 keys ask for `pid` or the `headers` the model saw. Raw bodies are described, not echoed.
+`ECHO_PREDICT_SLEEP` (seconds) slows every predict call, so concurrent requests pile up.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Echo(Model):
         with self.lock:
             self.calls += 1
             call = self.calls
+        time.sleep(float(os.environ.get("ECHO_PREDICT_SLEEP", "0")))
         if isinstance(payload, InferRequest):
             return self._v2(payload, call)
         if "raw_sha256" in payload:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import httpx
@@ -151,7 +152,10 @@ def test_builtin_model_rejects_a_body_without_instances(sklearn_server: Served) 
 
 
 def test_unready_model_is_503(launcher: Launcher) -> None:
-    served = launcher.start(MODELS / "notready", name="lazy", wait_ready=False)
+    # No --port: the port comes from $PORT, as the local engine passes it.
+    argv = [sys.executable, "-m", "mlservice", "serve", str(MODELS / "notready"), "--name", "lazy"]
+    served = launcher.spawn(argv, name="lazy", env={"PORT": "0"}, wait_ready=False)
+    assert not served.url.endswith(":8080")
     with httpx.Client(base_url=served.url, timeout=30) as client:
         assert client.get("/v2/health/live").status_code == 200
         ready = client.get("/v2/health/ready")

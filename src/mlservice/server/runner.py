@@ -17,7 +17,7 @@ from mlservice.errors import Unavailable
 from mlservice.server.config import ServerConfig
 from mlservice.server.dataplane import BatchSettings, DataPlane
 from mlservice.server.formats import BuildOptions, build_model, detect
-from mlservice.server.rest.app import build_app
+from mlservice.server.rest.app import Service, build_app
 from mlservice.server.rest.handler import RestSettings
 
 log = logging.getLogger("mlservice.server")
@@ -45,7 +45,13 @@ def run(config: ServerConfig) -> int:
         server.should_exit = True
 
     settings = RestSettings(max_body_bytes=config.max_body_bytes, release=config.release)
-    app = build_app(dataplane, settings, on_fatal=on_fatal, on_loaded=freeze_heap)
+    app = build_app(
+        dataplane,
+        settings,
+        on_fatal=on_fatal,
+        on_loaded=freeze_heap,
+        services=services(config, dataplane),
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -66,6 +72,13 @@ def run(config: ServerConfig) -> int:
     )
     server.run(sockets=[sock])
     return 1 if failures else 0
+
+
+def services(config: ServerConfig, dataplane: DataPlane) -> list[Service]:
+    """Servers that run beside REST on the same data plane; V2 gRPC (issue 3) plugs in here."""
+    if config.grpc_port is not None:
+        log.warning("--grpc-port %d is recorded, but this build serves REST only", config.grpc_port)
+    return []
 
 
 def freeze_heap() -> None:

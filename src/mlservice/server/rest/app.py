@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -22,6 +23,9 @@ from mlservice.server.rest.v2 import V2
 log = logging.getLogger("mlservice.server")
 OnFatal = Callable[[BaseException], None]
 OnLoaded = Callable[[], None]
+# A server beside REST on the same loop and data plane (the V2 gRPC adapter): entered when the
+# app starts, exited when it stops.
+Service = Callable[[], AbstractAsyncContextManager[object]]
 
 
 def build_app(
@@ -30,6 +34,7 @@ def build_app(
     *,
     on_fatal: OnFatal | None = None,
     on_loaded: OnLoaded | None = None,
+    services: Sequence[Service] = (),
 ) -> Starlette:
     """An ASGI app serving `dataplane`; models load in the background once it starts.
 
@@ -52,12 +57,15 @@ def build_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(_load_all(dataplane, on_fatal, on_loaded))
-        try:
-            yield
-        finally:
-            task.cancel()
-            await dataplane.stop()
+        async with contextlib.AsyncExitStack() as stack:
+            for service in services:
+                await stack.enter_async_context(service())
+            task = asyncio.create_task(_load_all(dataplane, on_fatal, on_loaded))
+            try:
+                yield
+            finally:
+                task.cancel()
+                await dataplane.stop()
 
     return Starlette(
         routes=routes,

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from server_procs import MODELS, Launcher, Served
+
+from mlservice import Model
+from mlservice.server.dataplane import DataPlane
+from mlservice.server.rest.app import build_app
+from mlservice.server.types import InferRequest, InferResponse, RequestInput
 
 pytestmark = pytest.mark.e2e
 PREDICTOR_HOST_HEADER = "echo-predictor.default.localhost"
@@ -82,3 +90,43 @@ def test_raw_body_reaches_preprocess_untouched(echo_server: Served) -> None:
         "raw_size": len(png),
         "content_type": "image/png",
     }
+
+
+def test_explain_is_forwarded_too(transformer: httpx.Client) -> None:
+    answer = transformer.post("/v1/models/echo:explain", json={"instances": [[1, 2]]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "explanations": [{"row": [2, 4], "why": "echo"}],
+        "transformed": True,
+    }
+
+
+class V1ToV2(Model):
+    """Takes V1 instances, asks a V2 predictor, answers in V1: protocols differ across hops."""
+
+    def preprocess(self, payload: Any, headers: Any = None) -> Any:
+        data = np.asarray(payload["instances"], dtype=np.float32)
+        return InferRequest([RequestInput("x", "FP32", list(data.shape), data)])
+
+    def postprocess(self, result: Any, headers: Any = None) -> Any:
+        assert isinstance(result, InferResponse)
+        return {"predictions": result.outputs[0].data.tolist()}
+
+
+def test_a_transformer_can_call_its_predictor_in_another_protocol(echo_server: Served) -> None:
+    async def scenario() -> httpx.Response:
+        model = V1ToV2("echo", echo_server.url.removeprefix("http://"), predictor_protocol="v2")
+        dataplane = DataPlane()
+        dataplane.register(model)
+        await dataplane.load("echo")
+        transport = httpx.ASGITransport(app=build_app(dataplane))
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return await client.post("/v1/models/echo:predict", json={"instances": [[1, 2]]})
+        finally:
+            await dataplane.stop()
+
+    answer = asyncio.run(scenario())
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"predictions": [[1.0, 2.0]]}
+    assert answer.headers["x-mls-release"] == "v7"

@@ -36,6 +36,7 @@ def make(folder: Path, files: dict[str, str]) -> Path:
         ({"model.onnx": ""}, "onnx"),
         ({"model.pt": ""}, "pytorch"),
         ({"model.py": "", "helpers.txt": "x"}, "python"),
+        ({"model.py": "", "weights.pt": "", "model.joblib": ""}, "python"),  # model.py loads them
         ({".hidden.pkl": "", "model.onnx": ""}, "onnx"),
     ],
 )

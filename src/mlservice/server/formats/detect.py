@@ -38,6 +38,9 @@ def detect(model_dir: Path, *, forced: str | None = None) -> Detected:
     candidates = [FORMATS[_resolve(forced)]] if forced else list(FORMATS.values())
     claims = {f.name: [p for p in files if f.claims(p)] for f in candidates}
     claims = {name: paths for name, paths in claims.items() if paths}
+    if python.FORMAT.name in claims:
+        # A model.py is the code that loads whatever weights sit beside it.
+        claims = {python.FORMAT.name: claims[python.FORMAT.name]}
     if len(claims) != 1 or len(next(iter(claims.values()))) != 1:
         raise ModelFormatError(_explain(model_dir, files, claims, forced=forced))
     name, (path,) = next(iter(claims.items()))

@@ -129,3 +129,14 @@ def test_manifest_errors_name_the_source(tmp_path: Path) -> None:
         manifests.load([scalar])
     with pytest.raises(InvalidInput, match=r"-f .*missing\.yaml: no such file or directory"):
         manifests.load([tmp_path / "missing.yaml"])
+
+
+def test_manifests_load_walks_subdirectories_and_refuses_an_empty_path(tmp_path: Path) -> None:
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "s.yaml").write_text("kind: Secret\nmetadata: {name: s}\n")
+    (tmp_path / "top.yaml").write_text("kind: Secret\nmetadata: {name: t}\n")
+    assert [d.body["metadata"]["name"] for d in manifests.load([tmp_path])] == ["s", "t"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InvalidInput, match=r"-f .*empty: no manifests found"):
+        manifests.load([empty])

@@ -27,11 +27,16 @@ class Document:
 
 
 def load(paths: Sequence[Path | str]) -> list[Document]:
-    """Every manifest in `paths`, in order; a directory gives its YAML/JSON files by name."""
+    """Every manifest in `paths`, in order; a directory gives the YAML/JSON files below it, by
+    path (recursively: `examples/` holds one folder per kind)."""
     documents: list[Document] = []
     for path in paths:
+        found: list[Document] = []
         for source, text in _sources(Path(path) if str(path) != "-" else None):
-            documents += _parse(source, text)
+            found += _parse(source, text)
+        if not found:
+            raise InvalidInput(f"-f {path}: no manifests found (YAML or JSON with a kind).")
+        documents += found
     return documents
 
 
@@ -39,7 +44,7 @@ def _sources(path: Path | None) -> Iterator[tuple[str, str]]:
     if path is None:
         yield "<stdin>", sys.stdin.read()
     elif path.is_dir():
-        for child in sorted(path.iterdir()):
+        for child in sorted(path.rglob("*")):
             if child.is_file() and child.suffix in SUFFIXES:
                 yield str(child), child.read_text()
     elif path.is_file():

@@ -4,6 +4,6 @@ The public surface is re-exported here; everything else is internal.
 """
 
 from mlservice._version import __version__
-from mlservice.model import Model
+from mlservice.model import Model, ModelServer
 
-__all__ = ["Model", "__version__"]
+__all__ = ["Model", "ModelServer", "__version__"]

@@ -10,6 +10,10 @@ Payloads: a V1 request arrives as its JSON document (`{"instances": [...]}`), a 
 content type is in `headers`). `predict` may return a dict (sent as is), a list or array (sent as
 V1 `predictions` or a V2 output named `output-0`), or an `InferResponse`.
 
+`ModelServer().start([model])` serves models built in code, as KServe's `ModelServer` does, so a
+KServe model file also runs on its own (`python model.py`); `mls serve DIR` imports `model.py`
+without running its `__main__` block.
+
 Transformer mode: when `predictor_host` is set (`mls serve --predictor-host`, or the
 `PREDICTOR_HOST` env var), the default `predict` and `explain` forward the payload to that
 predictor on the same path, so a transformer only overrides `preprocess` and `postprocess`.
@@ -94,3 +98,45 @@ class Model:
                 )
             )
         return await self._forwarder.send(payload, headers, model=self.name, verb=verb)
+
+
+class ModelServer:
+    """Serve `Model` instances built in code: `ModelServer().start([model])` blocks until stopped.
+
+    The port defaults to `$PORT`, then 8080, on 127.0.0.1 (pass `host="0.0.0.0"` to expose it).
+    """
+
+    def __init__(
+        self,
+        http_port: int | None = None,
+        *,
+        host: str = "127.0.0.1",
+        max_batch_size: int = 0,
+        max_batch_delay_ms: float = 5.0,
+    ) -> None:
+        self.http_port = http_port
+        self.host = host
+        self.max_batch_size = max_batch_size
+        self.max_batch_delay_ms = max_batch_delay_ms
+
+    def start(self, models: list[Model]) -> int:
+        """Serve until SIGINT/SIGTERM; returns the exit code (non-zero if a load failed)."""
+        import os
+        from pathlib import Path
+
+        from mlservice.server.config import ServerConfig
+        from mlservice.server.runner import serve_models, setup_logging
+
+        names = ", ".join(model.name for model in models)
+        port = self.http_port if self.http_port is not None else int(os.environ.get("PORT", 8080))
+        config = ServerConfig(
+            model_dir=Path("."),
+            name=names,
+            host=self.host,
+            port=port,
+            max_batch_size=self.max_batch_size,
+            max_batch_delay_ms=self.max_batch_delay_ms,
+            release=os.environ.get("MLS_RELEASE") or None,
+        )
+        setup_logging()
+        return serve_models(models, config, label=names)

@@ -12,7 +12,7 @@ from server_procs import MODELS
 from mlservice.errors import ModelFormatError
 from mlservice.server.formats import detect
 from mlservice.server.formats.base import BuildOptions
-from mlservice.server.formats.detect import build_model
+from mlservice.server.formats.detection import build_model
 
 LIGHTGBM_HEAD = "tree\nversion=v4\nnum_class=1\n"
 

@@ -14,6 +14,7 @@ import sys
 import uvicorn
 
 from mlservice.errors import Unavailable
+from mlservice.model import Model
 from mlservice.server.config import ServerConfig
 from mlservice.server.dataplane import BatchSettings, DataPlane
 from mlservice.server.formats import BuildOptions, build_model, detect
@@ -32,11 +33,17 @@ def run(config: ServerConfig) -> int:
         return supervise(config)
     detected = detect(config.model_dir, forced=config.format)
     model = build_model(detected, BuildOptions(config.name, config.predictor))
+    return serve_models([model], config, label=f"{config.name} ({detected.format.name})")
+
+
+def serve_models(models: list[Model], config: ServerConfig, *, label: str) -> int:
+    """Serve already-built models in this process (`model_dir` and `format` are not used)."""
     batching = None
     if config.batching:
         batching = BatchSettings(config.max_batch_size, config.max_batch_delay_ms / 1000.0)
     dataplane = DataPlane(batching=batching)
-    dataplane.register(model)
+    for model in models:
+        dataplane.register(model)
     sock = bind_socket(config.host, config.port, reuse_port=config.reuse_port)
     failures: list[BaseException] = []
 
@@ -67,9 +74,7 @@ def run(config: ServerConfig) -> int:
         )
     )
     host, port = sock.getsockname()[:2]
-    log.info(
-        "mls serve: model %s (%s) on http://%s:%d", config.name, detected.format.name, host, port
-    )
+    log.info("mls serve: model %s on http://%s:%d", label, host, port)
     server.run(sockets=[sock])
     return 1 if failures else 0
 

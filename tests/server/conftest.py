@@ -69,14 +69,16 @@ def xgboost_booster(iris: tuple[np.ndarray, np.ndarray]) -> Any:
     return xgboost.train(params, data, num_boost_round=5)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # only the format tests use it: stop it after them
 def xgboost_server(
     launcher: Launcher, xgboost_booster: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Served:
+) -> Iterator[Served]:
     folder = _model_dir(tmp_path_factory, "xgboost")
     xgboost_booster.save_model(str(folder / "model.json"))
     (folder / "config.json").write_text('{"labels": ["a", "b", "c"]}')  # not an XGBoost model
-    return launcher.start(folder, name="xgb")
+    served = launcher.start(folder, name="xgb")
+    yield served
+    served.stop()
 
 
 @pytest.fixture(scope="session")
@@ -88,13 +90,15 @@ def lightgbm_booster(iris: tuple[np.ndarray, np.ndarray]) -> Any:
     return lightgbm.train(params, data, num_boost_round=5)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # only the format tests use it: stop it after them
 def lightgbm_server(
     launcher: Launcher, lightgbm_booster: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Served:
+) -> Iterator[Served]:
     folder = _model_dir(tmp_path_factory, "lightgbm")
     lightgbm_booster.save_model(str(folder / "model.txt"))
-    return launcher.start(folder, name="lgbm")
+    served = launcher.start(folder, name="lgbm")
+    yield served
+    served.stop()
 
 
 @pytest.fixture(scope="session")
@@ -109,9 +113,11 @@ def onnx_path(sklearn_model: Any, tmp_path_factory: pytest.TempPathFactory) -> P
     return path
 
 
-@pytest.fixture(scope="session")
-def onnx_server(launcher: Launcher, onnx_path: Path) -> Served:
-    return launcher.start(onnx_path.parent, name="iris-onnx")
+@pytest.fixture(scope="module")  # only the format tests use it: stop it after them
+def onnx_server(launcher: Launcher, onnx_path: Path) -> Iterator[Served]:
+    served = launcher.start(onnx_path.parent, name="iris-onnx")
+    yield served
+    served.stop()
 
 
 @pytest.fixture(scope="session")
@@ -128,9 +134,11 @@ def torch_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def torch_server(launcher: Launcher, torch_path: Path) -> Served:
-    return launcher.start(torch_path.parent, name="net")
+@pytest.fixture(scope="module")  # only the format tests use it: stop it after them
+def torch_server(launcher: Launcher, torch_path: Path) -> Iterator[Served]:
+    served = launcher.start(torch_path.parent, name="net")
+    yield served
+    served.stop()
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import httpx
 import numpy as np
@@ -14,11 +15,13 @@ REQUESTS = 32
 
 
 @pytest.fixture(scope="module")
-def batching_server(launcher: Launcher) -> Served:
+def batching_server(launcher: Launcher) -> Iterator[Served]:
     args = ("--max-batch-size", "16", "--max-batch-delay-ms", "200")
     # A slow predict: the requests that arrive while it runs must wait and share the next call.
     env = {"ECHO_PREDICT_SLEEP": "0.2"}
-    return launcher.start(MODELS / "echo", *args, name="echo-batch", env=env)
+    served = launcher.start(MODELS / "echo", *args, name="echo-batch", env=env)
+    yield served
+    served.stop()
 
 
 def v2_body(index: int) -> dict[str, object]:

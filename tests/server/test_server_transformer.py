@@ -34,6 +34,7 @@ def transformer(launcher: Launcher, echo_server: Served) -> Iterator[httpx.Clien
     )
     with httpx.Client(base_url=served.url, timeout=30) as client:
         yield client
+    served.stop()
 
 
 def test_v1_goes_through_preprocess_predictor_and_postprocess(transformer: httpx.Client) -> None:

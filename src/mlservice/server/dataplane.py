@@ -105,6 +105,9 @@ class DataPlane:
     def model_names(self) -> list[str]:
         return list(self._models)
 
+    def serves(self, name: str) -> bool:
+        return name in self._models
+
     def live(self) -> bool:
         return True
 

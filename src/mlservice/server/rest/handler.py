@@ -61,7 +61,7 @@ async def handle(
         )
     finally:
         context.current.reset(token)
-    label = model if model in dataplane.model_names else "<unknown>"
+    label = model if dataplane.serves(model) else "<unknown>"  # bounded label values
     dataplane.metrics.observe_request(
         label, protocol, response.status_code, time.perf_counter() - started
     )

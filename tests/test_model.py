@@ -99,3 +99,12 @@ def test_a_model_that_loads_itself_is_ready_and_loaded_once(tmp_path: Path) -> N
 
     assert asyncio.run(scenario()) == {"predictions": [3]}
     assert model.loads == 1  # type: ignore[attr-defined]
+
+
+def test_sdk_clients_are_exported_lazily() -> None:
+    from mlservice.client import AsyncClient, Client
+
+    assert mlservice.Client is Client
+    assert mlservice.AsyncClient is AsyncClient
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _ = mlservice.Nope  # type: ignore[attr-defined]

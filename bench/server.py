@@ -51,6 +51,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--nice", type=int, default=0, help="niceness for the run (e.g. -10 as root on a busy box)"
     )
+    p.add_argument(
+        "--noisy-retries", type=int, default=1, help="reruns of a row other jobs disturbed"
+    )
     p.add_argument("--no-pin", action="store_true", help="let server and load share both cores")
     p.add_argument("--keep-openblas-env", action="store_true", help="keep OPENBLAS_CORETYPE")
     p.add_argument("--results", type=pathlib.Path, default=BENCH_DIR / "RESULTS.md")
@@ -98,6 +101,7 @@ def _context(args: argparse.Namespace, work: pathlib.Path) -> runner.Context:
         grpc_clients=args.grpc_clients,
         grpc_streams=args.grpc_streams,
         nice=args.nice,
+        noisy_retries=args.noisy_retries,
     )
     opts = targets.Options(
         model_dir=work / "model",

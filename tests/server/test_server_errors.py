@@ -151,6 +151,26 @@ def test_builtin_model_rejects_a_body_without_instances(sklearn_server: Served) 
     assert answer.json() == {"error": 'The V1 request for model iris needs "instances", a list.'}
 
 
+@pytest.mark.parametrize(
+    ("protocol", "body"),
+    [
+        ("v1/models/iris:predict", {"instances": [[1.0, 2.0]]}),
+        (
+            "v2/models/iris/infer",
+            {"inputs": [{"name": "input-0", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}]},
+        ),
+    ],
+)
+def test_wrong_feature_count_is_400_not_a_model_failure(
+    sklearn_server: Served, protocol: str, body: dict[str, object]
+) -> None:
+    answer = httpx.post(f"{sklearn_server.url}/{protocol}", json=body, timeout=30)
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "error": "Model iris expects rows of 4 features, shape [N, 4]; got shape [1, 2]."
+    }
+
+
 def test_unready_model_is_503(launcher: Launcher) -> None:
     # No --port: the port comes from $PORT, as the local engine passes it.
     argv = [sys.executable, "-m", "mlservice", "serve", str(MODELS / "notready"), "--name", "lazy"]

@@ -64,6 +64,19 @@ def features(request: InferRequest) -> NDArray:
         raise InvalidInput(f"The inputs have different row counts: {exc}.") from exc
 
 
+def tabular(payload: Any, *, model: str, width: int) -> NDArray:
+    """The rows a tabular model predicts on, from either protocol, checked against the number
+    of features the model was trained on (`width`, -1 when unknown) so a wrong shape is the
+    caller's 400 rather than the library's 500."""
+    x = features(payload) if isinstance(payload, InferRequest) else instances(payload, model=model)
+    if width >= 0 and (x.ndim != 2 or x.shape[1] != width):
+        raise InvalidInput(
+            f"Model {model} expects rows of {width} features, shape [N, {width}]; "
+            f"got shape {list(x.shape)}."
+        )
+    return x
+
+
 def requested_names(payload: Any) -> list[str] | None:
     if isinstance(payload, InferRequest) and payload.outputs is not None:
         return [o.name for o in payload.outputs]

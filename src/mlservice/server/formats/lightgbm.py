@@ -9,13 +9,12 @@ from mlservice.model import Model
 from mlservice.server.formats.base import (
     BuildOptions,
     Format,
-    features,
-    instances,
     requested_names,
     respond,
+    tabular,
     unknown_output,
 )
-from mlservice.server.types import InferRequest, ModelMetadata, TensorSpec
+from mlservice.server.types import ModelMetadata, TensorSpec
 
 
 class LightGBMModel(Model):
@@ -42,11 +41,7 @@ class LightGBMModel(Model):
         for name in requested_names(payload) or []:
             if name != "predict":
                 raise unknown_output(name, model=self.name, known=["predict"])
-        x = (
-            features(payload)
-            if isinstance(payload, InferRequest)
-            else instances(payload, model=self.name)
-        )
+        x = tabular(payload, model=self.name, width=self._booster.num_feature())
         return respond(payload, {"predict": self._booster.predict(x)}, model=self.name)
 
 

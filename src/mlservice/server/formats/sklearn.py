@@ -17,13 +17,12 @@ from mlservice.server.codecs.datatypes import datatype_of
 from mlservice.server.formats.base import (
     BuildOptions,
     Format,
-    features,
-    instances,
     requested_names,
     respond,
+    tabular,
     unknown_output,
 )
-from mlservice.server.types import InferRequest, ModelMetadata, NDArray, TensorSpec
+from mlservice.server.types import ModelMetadata, NDArray, TensorSpec
 
 SUFFIXES = (".joblib", ".pkl", ".pickle")
 METHODS = ("predict", "predict_proba")
@@ -59,11 +58,7 @@ class SKLearnModel(Model):
         )
 
     def predict(self, payload: Any, headers: Any = None) -> Any:
-        x = (
-            features(payload)
-            if isinstance(payload, InferRequest)
-            else instances(payload, model=self.name)
-        )
+        x = tabular(payload, model=self.name, width=getattr(self._estimator, "n_features_in_", -1))
         names = requested_names(payload) or [self._default]
         return respond(payload, {name: self._call(name, x) for name in names}, model=self.name)
 

@@ -9,13 +9,12 @@ from mlservice.model import Model
 from mlservice.server.formats.base import (
     BuildOptions,
     Format,
-    features,
-    instances,
     requested_names,
     respond,
+    tabular,
     unknown_output,
 )
-from mlservice.server.types import InferRequest, ModelMetadata, TensorSpec
+from mlservice.server.types import ModelMetadata, TensorSpec
 
 # XGBoost writes "learner" as the first key of its JSON models; a peek tells them apart from
 # any other JSON a model folder may carry (a config, a tokenizer).
@@ -50,11 +49,7 @@ class XGBoostModel(Model):
         for name in requested_names(payload) or []:
             if name != "predict":
                 raise unknown_output(name, model=self.name, known=["predict"])
-        x = (
-            features(payload)
-            if isinstance(payload, InferRequest)
-            else instances(payload, model=self.name)
-        )
+        x = tabular(payload, model=self.name, width=self._booster.num_features())
         result = self._booster.predict(xgboost.DMatrix(x))
         return respond(payload, {"predict": result}, model=self.name)
 

@@ -8,6 +8,7 @@ our ratios; a full run appends the tables, dated, to bench/RESULTS.md. See bench
 """
 
 import argparse
+import dataclasses
 import datetime
 import os
 import pathlib
@@ -66,7 +67,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def _servers(args: argparse.Namespace) -> list[str]:
+@dataclasses.dataclass
+class Outcome:
+    """Everything one run produced: rows, and what was skipped or failed (one line each)."""
+
+    rest: list[report.Row] = dataclasses.field(default_factory=list)
+    grpc: list[report.Row] = dataclasses.field(default_factory=list)
+    skipped: list[str] = dataclasses.field(default_factory=list)
+    failures: list[str] = dataclasses.field(default_factory=list)
+
+    def skip(self, message: str) -> None:
+        print(f"skipping {message}", flush=True)
+        self.skipped.append(message)
+
+
+def _servers(args: argparse.Namespace, outcome: Outcome) -> list[str]:
     names = [s.strip() for s in args.servers.split(",") if s.strip()]
     unknown = [n for n in names if n not in targets.ALL_TARGETS]
     if unknown:
@@ -74,17 +89,15 @@ def _servers(args: argparse.Namespace) -> list[str]:
             f"--servers {','.join(unknown)} is unknown; choose from {','.join(targets.ALL_TARGETS)}"
         )
     if any(n in report.OURS for n in names) and not targets.ours_supports("--port"):
-        print(
-            "skipping ours: `python -m mlservice serve --help` fails in this checkout", flush=True
-        )
+        outcome.skip("ours: `python -m mlservice serve --help` fails in this checkout")
         names = [n for n in names if n not in report.OURS]
     return names
 
 
-def _grpc_servers(names: list[str]) -> list[str]:
+def _grpc_servers(names: list[str], outcome: Outcome) -> list[str]:
     chosen = [n for n in names if n in targets.GRPC_TARGETS]
     if any(n in report.OURS for n in chosen) and not targets.ours_supports("--grpc-port"):
-        print("skipping ours over gRPC: `mls serve` has no --grpc-port yet", flush=True)
+        outcome.skip("ours over gRPC: `mls serve` has no --grpc-port yet")
         chosen = [n for n in chosen if n not in report.OURS]
     return chosen
 
@@ -148,77 +161,72 @@ def main(argv: list[str]) -> int:
     if args.nice:
         # Servers and load generators inherit it: other jobs on the machine get the leftovers.
         procs.prioritize(os.getpid(), args.nice)
-    names = _servers(args)
+    outcome = Outcome()
+    names = _servers(args, outcome)
     work = BENCH_DIR / ".work"
     work.mkdir(exist_ok=True)
     machine_line = report.machine()
     print(f"machine: {machine_line}", flush=True)
     ctx = _context(args, work)
-    failures: list[str] = []
-    rest_rows = [] if args.grpc_only else _rest(names, ctx, failures)
-    grpc_rows = _grpc(names, ctx, failures) if args.grpc or args.grpc_only else []
-    return _finish(args, ctx, rest_rows, grpc_rows, failures, machine_line)
+    if not args.grpc_only:
+        _rest(names, ctx, outcome)
+    if args.grpc or args.grpc_only:
+        _grpc(names, ctx, outcome)
+    return _finish(args, ctx, outcome, machine_line)
 
 
-def _rest(names: list[str], ctx: runner.Context, failures: list[str]) -> list[report.Row]:
+def _rest(names: list[str], ctx: runner.Context, outcome: Outcome) -> None:
     script = ctx.opts.work_dir / "infer.lua"
     script.write_text(wrk.lua_script(ctx.case.v2_body()))
-    rows: list[report.Row] = []
     for name in names:
         print(f"{name}: REST", flush=True)
         try:
-            rows += runner.measure_rest(name, ctx, script=script)
+            outcome.rest += runner.measure_rest(name, ctx, script=script)
         except (RuntimeError, ValueError) as exc:
-            failures.append(f"{name} (REST): {exc}")
-    return rows
+            outcome.failures.append(f"{name} (REST): {exc}")
 
 
-def _grpc(names: list[str], ctx: runner.Context, failures: list[str]) -> list[report.Row]:
+def _grpc(names: list[str], ctx: runner.Context, outcome: Outcome) -> None:
     body = ctx.opts.work_dir / "infer.grpc"
     body.write_bytes(grpcload.frame(grpcload.request_message(ctx.case.row)))
-    rows: list[report.Row] = []
-    for name in _grpc_servers(names):
+    for name in _grpc_servers(names, outcome):
         print(f"{name}: gRPC", flush=True)
         try:
-            rows.append(runner.measure_grpc(name, ctx, body=body))
+            outcome.grpc.append(runner.measure_grpc(name, ctx, body=body))
         except grpcload.GrpcUnavailable as exc:
             if name not in report.OURS:
-                failures.append(f"{name} (gRPC): {exc}")
-            # `mls serve` may take --grpc-port before it serves gRPC: a skip, not a failure.
-            print(f"skipping {name} over gRPC: mls serve took --grpc-port but {exc}", flush=True)
+                outcome.failures.append(f"{name} (gRPC): {exc}")
+            else:
+                # `mls serve` may take --grpc-port before it serves gRPC: a skip, not a failure.
+                outcome.skip(f"{name} over gRPC: mls serve took --grpc-port but {exc}")
         except (RuntimeError, ValueError) as exc:
-            failures.append(f"{name} (gRPC): {exc}")
-    return rows
+            outcome.failures.append(f"{name} (gRPC): {exc}")
 
 
 def _finish(
-    args: argparse.Namespace,
-    ctx: runner.Context,
-    rest_rows: list[report.Row],
-    grpc_rows: list[report.Row],
-    failures: list[str],
-    machine_line: str,
+    args: argparse.Namespace, ctx: runner.Context, outcome: Outcome, machine_line: str
 ) -> int:
     command = shlex.join(["python", "bench/server.py", *sys.argv[1:]])
-    today = datetime.date.today()
     notes = _notes(args, ctx)
     load_end = " ".join(f"{v:.2f}" for v in os.getloadavg())
     notes.append(f"Load average at the end: {load_end}.")
+    notes += [f"Skipped {message}." for message in outcome.skipped]
     sections = [
         report.Section(title, rows, notes)
-        for title, rows in (("server (REST)", rest_rows), ("server (gRPC)", grpc_rows))
+        for title, rows in (("server (REST)", outcome.rest), ("server (gRPC)", outcome.grpc))
         if rows
     ]
+    today = datetime.date.today()
     texts = [
         report.markdown(s, when=today, command=command, machine_line=machine_line) for s in sections
     ]
     print("\n" + "\n".join(texts))
-    for failure in failures:
+    for failure in outcome.failures:
         print(f"FAILED {failure}", file=sys.stderr)
-    if failures or args.quick or args.no_record:
+    if outcome.failures or args.quick or args.no_record:
         if texts:
             print(f"not recorded in {args.results} (failures, --quick or --no-record)")
-        return 1 if failures else 0
+        return 1 if outcome.failures else 0
     for text in texts:
         report.append(args.results, text)
     print(f"recorded in {args.results}")

@@ -114,9 +114,9 @@ def markdown(section: Section, *, when: datetime.date, command: str, machine_lin
     parts = [
         f"## {when.isoformat()} {section.title}",
         "",
-        f"Machine: {machine_line}.",
-        f"Command: `{command}`",
-        *(f"{note}" for note in section.notes),
+        f"- Machine: {machine_line}.",
+        f"- Command: `{command}`",
+        *(f"- {note}" for note in section.notes),
         "",
         rows_table(section.rows),
     ]

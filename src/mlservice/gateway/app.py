@@ -1,0 +1,67 @@
+"""Running a gateway: the proxy and the admin channel on one uvloop event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Iterator
+
+import uvicorn
+
+from mlservice.gateway.admin import create_admin_app
+from mlservice.gateway.config import GatewayConfig
+from mlservice.gateway.core import Core
+from mlservice.gateway.proxy import ClientConnection
+from mlservice.gateway.reqlog.logger import RequestLog
+from mlservice.gateway.sockets import url_of
+
+log = logging.getLogger("mlservice.gateway")
+
+
+class _AdminServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the gateway handles SIGTERM/SIGINT itself and stops the proxy too
+
+
+async def serve(
+    config: GatewayConfig, *, proxy: socket.socket, admin: socket.socket, token: str
+) -> None:
+    """Serve until SIGTERM or SIGINT; the request log is flushed to its file before returning."""
+    loop = asyncio.get_running_loop()
+    request_log = RequestLog(
+        folder=config.request_logs,
+        queue_limit=config.logger_queue_events,
+        body_limit=config.log_body_bytes,
+    )
+    core = Core(config, request_log=request_log)
+    closing = asyncio.Event()
+    admin_server = _AdminServer(
+        uvicorn.Config(
+            create_admin_app(core, token=token, closing=closing),
+            lifespan="off",
+            access_log=False,
+            log_level="warning",
+            timeout_graceful_shutdown=2,
+        )
+    )
+
+    def stop() -> None:
+        closing.set()
+        admin_server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    server = await loop.create_server(lambda: ClientConnection(core), sock=proxy, backlog=1024)
+    request_log.start()
+    core.start_reports()
+    log.warning("mls gateway: proxy on %s, admin on %s", url_of(proxy), url_of(admin))
+    try:
+        await admin_server.serve(sockets=[admin])
+    finally:
+        server.close()
+        await core.close()
+        await request_log.close()

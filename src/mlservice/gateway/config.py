@@ -1,0 +1,34 @@
+"""The gateway's settings: a value, built by the CLI, read by every part."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    request_logs: Path | None = None
+    """Folder of the local request log (`$MLS_HOME/logs/requests`); None keeps no local copy."""
+    activation_timeout: float = 60.0
+    """Longest a request waits for a revision with no ready replica (bounded further by the
+    revision's own `timeout_seconds`); then 503. Covers a cold start of most models."""
+    queue_limit: int = 1000
+    """Requests one revision may hold (waiting for a replica or a free slot); more get 503."""
+    connect_timeout: float = 5.0
+    """Opening a connection to a replica; loopback connects in microseconds or fails at once."""
+    connect_attempts: int = 3
+    """Replicas tried when connecting fails before anything was sent (the only retried case)."""
+    eject_seconds: float = 2.0
+    """A replica that refused a connection gets no new requests for this long (or until the
+    next snapshot lists it again with a new address)."""
+    idle_upstream_seconds: float = 2.0
+    """Idle keep-alive connections older than this are not reused. Below uvicorn's 5 s
+    keep-alive, so we never write to a connection the replica is closing."""
+    body_buffer_bytes: int = 256 * 1024
+    """Request body held while a replica is found; past it the client is paused, not buffered."""
+    log_body_bytes: int = 8 * 1024 * 1024
+    """Most of a body copied into a request-log event; the rest is cut (the event says so)."""
+    logger_queue_events: int = 10000
+    """Events waiting for delivery per sink URL; past it they are dropped (counted) while the
+    local file still gets every one."""

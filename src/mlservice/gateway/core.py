@@ -1,0 +1,73 @@
+"""What every part of a running gateway shares: the table, signals, request log, counters."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from mlservice.gateway.config import GatewayConfig
+from mlservice.gateway.hosts import HostKeys
+from mlservice.gateway.signals import LoadReport, RevisionLoad, SignalHub
+from mlservice.gateway.table import RoutingTable
+
+if TYPE_CHECKING:
+    from mlservice.gateway.proxy import ClientConnection
+    from mlservice.gateway.reqlog.logger import RequestLog
+
+LOAD_WINDOW = 1.0  # seconds between load reports, as Knative's queue-proxy reports
+
+
+class Core:
+    def __init__(self, config: GatewayConfig, *, request_log: RequestLog) -> None:
+        self.config = config
+        self.loop = asyncio.get_running_loop()
+        self.hub = SignalHub()
+        self.table = RoutingTable(config=config, hub=self.hub)
+        self.request_log = request_log
+        self.host_key = HostKeys()
+        self.connections: set[ClientConnection] = set()
+        self.unrouted_codes: dict[int, int] = {}  # answers given before any revision was chosen
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._ticker: asyncio.TimerHandle | None = None
+
+    def unrouted(self, code: int) -> None:
+        self.unrouted_codes[code] = self.unrouted_codes.get(code, 0) + 1
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run `coro` in the background, holding a reference so it is not collected midway."""
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def start_reports(self) -> None:
+        self._ticker = self.loop.call_later(LOAD_WINDOW, self._report)
+
+    def _report(self) -> None:
+        self._ticker = self.loop.call_later(LOAD_WINDOW, self._report)
+        now = time.monotonic()
+        loads = []
+        for state in self.table.revisions.values():
+            concurrency, requests = state.window.take(now)
+            loads.append(
+                RevisionLoad(
+                    revision=state.id,
+                    concurrency=round(concurrency, 4),
+                    requests=requests,
+                    in_flight=state.in_flight,
+                    queued=state.queued,
+                )
+            )
+        self.hub.publish(LoadReport(time=time.time(), window=LOAD_WINDOW, revisions=tuple(loads)))
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+        for conn in list(self.connections):
+            conn.abort()
+        self.table.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=2)

@@ -1,0 +1,377 @@
+"""One request through the gateway: route, wait for a replica, stream both ways, account.
+
+No coroutine runs per request on the fast path: the exchange is a small state machine driven
+by the client connection's parser, the upstream connection's parser, the revision's queue and
+one timer. A coroutine runs only to open a new upstream connection.
+
+Timeline: `begin` (route, split) -> `acquire` (a replica now, or queued: `granted` later) ->
+`send` on a pooled or new connection -> `response_head` / `response_body` /
+`response_complete` -> `finish` (free the slot, count, log), once, whatever happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+from mlservice.errors import Unavailable
+from mlservice.gateway import httpwire, split
+from mlservice.gateway.balancer import Replica
+from mlservice.gateway.snapshot import Backend, Route
+
+if TYPE_CHECKING:
+    from mlservice.gateway.core import Core
+    from mlservice.gateway.proxy import ClientConnection
+    from mlservice.gateway.reqlog.capture import Capture
+    from mlservice.gateway.revision import RevisionState
+    from mlservice.gateway.upstream import UpstreamConnection
+
+CLIENT_CLOSED = 499  # nginx's code for a client that left before its answer
+
+
+class Exchange:
+    __slots__ = (
+        "_timer",
+        "activity",
+        "attempts",
+        "backend",
+        "body",
+        "body_size",
+        "capture",
+        "code",
+        "conn",
+        "core",
+        "finished",
+        "head",
+        "headers",
+        "http11",
+        "keep_alive",
+        "method",
+        "replica",
+        "request_done",
+        "response",
+        "response_done",
+        "route",
+        "started",
+        "state",
+        "upstream",
+        "url",
+        "waiting",
+    )
+
+    def __init__(
+        self,
+        conn: ClientConnection,
+        method: bytes,
+        url: bytes,
+        headers: list[tuple[bytes, bytes]],
+        *,
+        keep_alive: bool,
+        http11: bool,
+    ) -> None:
+        self.conn = conn
+        self.core: Core = conn.core
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.keep_alive = keep_alive
+        self.http11 = http11
+        self.started = time.monotonic()
+        self.head = httpwire.RequestHead(method, url, headers)
+        self.route: Route | None = None
+        self.backend: Backend | None = None
+        self.state: RevisionState | None = None
+        self.replica: Replica | None = None
+        self.upstream: UpstreamConnection | None = None
+        self.response: httpwire.ResponseHead | None = None
+        self.capture: Capture | None = None
+        self.waiting = False
+        self.attempts = 0
+        self.body: list[bytes] = []  # request body that came before a connection was ready
+        self.body_size = 0
+        self.request_done = False
+        self.response_done = False
+        self.finished = False
+        self.code = 0
+        self.activity = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+
+    # -- routing
+    def begin(self) -> None:
+        """Route by Host; called when this exchange becomes its connection's current one."""
+        route = self.core.table.routes.get(self.core.host_key(self.head.host))
+        if route is None:
+            host = self.head.host.decode("latin-1")
+            self.reject(404, f"No service answers to host {host!r}.")
+            return
+        if route.paused:
+            self.reject(503, f"Service {route.namespace}/{route.service} is paused.")
+            return
+        self.route = route
+        if self.head.expect_continue and not self.request_done:
+            self.conn.write(httpwire.CONTINUE)
+        self.dispatch()
+
+    def dispatch(self) -> None:
+        route = self.route
+        assert route is not None
+        backend = split.choose(route.backends)
+        state = self.core.table.revisions.get(backend.revision) if backend else None
+        if state is None:
+            self.reject(503, f"Service {route.namespace}/{route.service} has no revision to serve.")
+            return
+        self.backend = backend
+        try:
+            replica = state.acquire(self)
+        except Unavailable as exc:
+            self.reject(503, exc.message)
+            return
+        self.state = state
+        revision = state.revision
+        if revision.logger is not None and self.capture is None:
+            self.capture = self.core.request_log.capture(revision, self)
+        if replica is not None:
+            self._arm(self.started + revision.timeout_seconds)
+            self.attach(replica)
+        else:
+            bound = revision.timeout_seconds
+            if not state.replicas:
+                bound = min(bound, self.core.config.activation_timeout)
+            self._arm(self.started + bound)
+
+    def redispatch(self) -> None:
+        """Our revision left the snapshot while we waited: route again (a rollout, say)."""
+        self.state = None
+        self.backend = None
+        route = self.core.table.routes.get(self.core.host_key(self.head.host))
+        if route is None or route.paused:
+            self.reject(503, f"Host {self.head.host.decode('latin-1')!r} stopped serving.")
+            return
+        self.route = route
+        self.dispatch()
+
+    def granted(self, replica: Replica) -> None:
+        assert self.state is not None
+        self._arm(self.started + self.state.revision.timeout_seconds)
+        self.attach(replica)
+
+    # -- connecting
+    def attach(self, replica: Replica) -> None:
+        self.replica = replica
+        upstream = replica.pool.take()
+        if upstream is not None:
+            self.send(upstream)
+        else:
+            self.core.spawn(self._connect(replica))
+
+    async def _connect(self, replica: Replica) -> None:
+        try:
+            upstream = await replica.pool.connect(within=self.core.config.connect_timeout)
+        except (OSError, TimeoutError) as exc:
+            if not self.finished and self.replica is replica:
+                self._connect_failed(replica, exc)
+            return
+        if self.finished or self.replica is not replica:
+            upstream.abort()
+            return
+        self.send(upstream)
+
+    def _connect_failed(self, replica: Replica, exc: Exception) -> None:
+        """Nothing was sent: the one case worth another replica (bounded)."""
+        state = self.state
+        assert state is not None
+        self.attempts += 1
+        if self.attempts >= self.core.config.connect_attempts:
+            replica.ejected_until = time.monotonic() + self.core.config.eject_seconds
+            reason = str(exc) or type(exc).__name__
+            self.reject(
+                502, f"Replica {replica.name} ({replica.address}) of {state.id} refused: {reason}."
+            )
+            return
+        self.replica = None
+        other = state.retry(self, replica)
+        if other is not None:
+            self.attach(other)
+
+    def send(self, upstream: UpstreamConnection) -> None:
+        self.upstream = upstream
+        upstream.start(self, head_only=self.method == b"HEAD")
+        if self.body:
+            upstream.write(self.head.data + b"".join(self.body))
+            self.body = []
+            if self.body_size > self.core.config.body_buffer_bytes:
+                self.conn.set_reading(False)
+            self.body_size = 0
+        else:
+            upstream.write(self.head.data)
+        if self.request_done and self.head.chunked:
+            upstream.write(httpwire.LAST_CHUNK)
+
+    # -- request body, from the client connection
+    def request_body(self, data: bytes) -> None:
+        if self.capture is not None:
+            self.capture.request(data)
+        if self.response_done or self.finished:
+            return  # answered already (an error, or a replica that answered early)
+        if self.head.chunked:
+            data = httpwire.chunk(data)
+        if self.upstream is not None:
+            self.upstream.write(data)
+            return
+        self.body.append(data)
+        self.body_size += len(data)
+        if self.body_size > self.core.config.body_buffer_bytes >= self.body_size - len(data):
+            self.conn.set_reading(True)
+
+    def request_complete(self) -> None:
+        self.request_done = True
+        if self.upstream is not None and self.head.chunked and not self.response_done:
+            self.upstream.write(httpwire.LAST_CHUNK)
+        if self.response_done:
+            self.conn.exchange_done(self)
+
+    def upstream_paused(self, paused: bool) -> None:
+        self.conn.set_reading(paused)
+
+    # -- response, from the upstream connection
+    def response_head(self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+        assert self.backend is not None
+        assert self.state is not None
+        self.code = status
+        release = self.backend.release
+        no_body = self.method == b"HEAD" or status in (204, 304)
+        self.response = response = httpwire.ResponseHead(
+            status,
+            reason,
+            headers,
+            release=release.encode() if release else None,
+            body_allowed=not no_body,
+            http11=self.http11,
+            keep_alive=self.keep_alive,
+        )
+        if response.close:
+            self.keep_alive = False
+        self.activity = time.monotonic()
+        self.conn.write(response.data)
+
+    def response_body(self, chunk: bytes) -> None:
+        if self.capture is not None:
+            self.capture.response(chunk)
+        self.activity = time.monotonic()
+        assert self.response is not None
+        self.conn.write(httpwire.chunk(chunk) if self.response.chunk_out else chunk)
+
+    def response_complete(self, keep_alive: bool) -> None:
+        upstream, self.upstream = self.upstream, None
+        assert self.response is not None
+        assert self.replica is not None
+        if self.response.chunk_out:
+            self.conn.write(httpwire.LAST_CHUNK)
+        if upstream is not None:
+            if keep_alive and self.request_done:
+                self.replica.pool.give(upstream)
+            else:
+                upstream.abort()
+        self.response_done = True
+        self.finish()
+        if self.request_done:
+            self.conn.exchange_done(self)
+
+    def upstream_lost(self, exc: Exception | None) -> None:
+        self.upstream = None
+        if self.finished:
+            return
+        if self.response is not None:
+            self.conn.abort()  # a half-sent answer: only a cut connection tells the client
+            self.finish()
+            return
+        replica = self.replica
+        assert replica is not None
+        assert self.state is not None
+        self.reject(
+            502,
+            f"Replica {replica.name} ({replica.address}) of {self.state.id} closed the "
+            "connection before answering.",
+        )
+
+    # -- the client side
+    def client_paused(self, paused: bool) -> None:
+        if self.upstream is not None:
+            self.upstream.set_reading(paused)
+
+    def client_gone(self) -> None:
+        if not self.finished:
+            self.code = self.code or CLIENT_CLOSED
+            self._drop_upstream()
+            self.finish()
+
+    # -- ending
+    def reject(self, status: int, message: str) -> None:
+        """Answer with an error of our own (or cut the connection if an answer had begun)."""
+        self._drop_upstream()
+        if self.response is not None:
+            self.conn.abort()
+            self.finish()
+            return
+        self.code = status
+        self.response_done = True
+        # A client waiting for "100 Continue" will not send its body now: close, don't wait.
+        if not self.request_done and self.head.expect_continue:
+            self.keep_alive = False
+        self.conn.write(httpwire.error_response(status, message, close=not self.keep_alive))
+        self.finish()
+        if not self.keep_alive:
+            self.conn.close()
+        elif self.request_done:
+            self.conn.exchange_done(self)
+
+    def finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        if self._timer is not None:
+            self._timer.cancel()
+        state = self.state
+        seconds = time.monotonic() - self.started
+        if state is None:
+            self.core.unrouted(self.code)
+            return
+        if self.waiting:
+            state.cancel(self)
+        state.release(self.replica, code=self.code, seconds=seconds)
+        if self.capture is not None:
+            self.capture.done(self)
+
+    def _drop_upstream(self) -> None:
+        upstream, self.upstream = self.upstream, None
+        if upstream is not None:
+            upstream.receiver = None
+            upstream.abort()
+
+    def _arm(self, deadline: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.core.loop.call_at(deadline, self._expired)
+
+    def _expired(self) -> None:
+        self._timer = None
+        state = self.state
+        if self.finished or state is None:
+            return
+        timeout = state.revision.timeout_seconds
+        if self.waiting:
+            waited = time.monotonic() - self.started
+            if not state.replicas:
+                self.reject(503, f"Revision {state.id} had no ready replica after {waited:.3g}s.")
+            else:
+                self.reject(504, f"Revision {state.id} had no free replica within {timeout:g}s.")
+        elif self.response is None:
+            self.reject(504, f"Revision {state.id} did not answer within {timeout:g}s.")
+        elif (idle := time.monotonic() - self.activity) < timeout:
+            self._arm(time.monotonic() + timeout - idle)  # still streaming: check again later
+        else:
+            self.code = 504
+            self._drop_upstream()
+            self.conn.abort()
+            self.finish()

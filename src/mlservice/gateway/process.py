@@ -1,0 +1,139 @@
+"""The gateway as a child of `mls up`: bound here, run there, restarted if it dies.
+
+`mls up` binds the proxy and admin sockets itself and hands them down, so the ports are known
+before the child starts and survive its restarts: connections that arrive while it restarts
+wait in the kernel's backlog instead of being refused. The child arms PR_SET_PDEATHSIG, so it
+never outlives `mls up`, even when `mls up` is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+import httpx
+
+from mlservice.errors import Unavailable
+from mlservice.gateway.sockets import bind_loopback, url_of
+
+log = logging.getLogger("mlservice.gateway")
+START_TIMEOUT = 30.0
+RESTART_BACKOFF_MAX = 10.0
+
+
+class GatewayProcess:
+    def __init__(
+        self,
+        *,
+        port: int,
+        token_file: Path,
+        request_logs: Path,
+        log_file: Path,
+        args: Sequence[str] = (),
+        on_restart: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.proxy = bind_loopback(port, what="gateway")
+        self.admin = bind_loopback(0, what="gateway admin")
+        self.token_file = token_file
+        self.request_logs = request_logs
+        self.log_file = log_file
+        self.args = list(args)
+        self.on_restart = on_restart
+        self.restarts = 0
+        self._proc: asyncio.subprocess.Process | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def url(self) -> str:
+        return url_of(self.proxy)
+
+    @property
+    def admin_url(self) -> str:
+        return url_of(self.admin)
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    async def start(self) -> None:
+        await self._spawn()
+        self._watch = asyncio.get_running_loop().create_task(self._supervise())
+
+    async def _spawn(self) -> None:
+        fds = (self.proxy.fileno(), self.admin.fileno())
+        argv = [sys.executable, "-m", "mlservice.gateway", "--token-file", str(self.token_file)]
+        argv += ["--listen-fd", str(fds[0]), "--admin-fd", str(fds[1])]
+        argv += ["--request-logs", str(self.request_logs), "--parent-pid", str(os.getpid())]
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        out = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            # Forked from the event loop's thread, which lives as long as `mls up`: the child's
+            # parent-death signal is tied to the forking thread, not the process.
+            self._proc = await asyncio.create_subprocess_exec(
+                *argv, *self.args, pass_fds=fds, stdin=asyncio.subprocess.DEVNULL,
+                stdout=out, stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
+        finally:
+            os.close(out)
+        await self._wait_healthy(self._proc)
+
+    async def _wait_healthy(self, proc: asyncio.subprocess.Process) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        async with httpx.AsyncClient(base_url=self.admin_url, timeout=2, trust_env=False) as http:
+            while time.monotonic() < deadline:
+                if proc.returncode is not None:
+                    raise Unavailable(
+                        f"The gateway exited with code {proc.returncode} while starting; "
+                        f"see {self.log_file}."
+                    )
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get("/healthz")).status_code == 200:
+                        return
+                await asyncio.sleep(0.05)
+        raise Unavailable(
+            f"The gateway did not answer within {START_TIMEOUT:g}s; see {self.log_file}."
+        )
+
+    async def _supervise(self) -> None:
+        backoff = 0.1
+        while True:
+            assert self._proc is not None
+            code = await self._proc.wait()
+            if self._stopping:
+                return
+            log.warning("gateway exited with code %s; restarting in %.1fs", code, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, RESTART_BACKOFF_MAX)
+            try:
+                await self._spawn()
+            except Unavailable as exc:
+                log.warning("%s", exc)
+                continue
+            self.restarts += 1
+            if self.on_restart is not None:
+                await self.on_restart()
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """SIGTERM (the request log is flushed), SIGKILL after `grace`; then close the sockets."""
+        self._stopping = True
+        proc = self._proc
+        if proc is not None and proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), grace)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        self.proxy.close()
+        self.admin.close()

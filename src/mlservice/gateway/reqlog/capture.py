@@ -1,0 +1,80 @@
+"""Copying an exchange's bodies for the request log, up to a size cap."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from mlservice.gateway.reqlog.events import LogEvent, Origin, make_event, new_id
+from mlservice.gateway.snapshot import LoggerSpec, Revision
+
+if TYPE_CHECKING:
+    from mlservice.gateway.exchange import Exchange
+
+
+class Emit(Protocol):
+    def __call__(self, events: list[LogEvent], *, urls: tuple[str, ...]) -> None: ...
+
+
+class Capture:
+    __slots__ = ("_emit", "_limit", "_request", "_response", "_sizes", "revision", "spec")
+
+    def __init__(self, revision: Revision, spec: LoggerSpec, *, limit: int, emit: Emit) -> None:
+        self.revision = revision
+        self.spec = spec
+        self._limit = limit
+        self._emit = emit
+        self._request: list[bytes] = []
+        self._response: list[bytes] = []
+        self._sizes = [0, 0]
+
+    def request(self, data: bytes) -> None:
+        self._keep(self._request, 0, data)
+
+    def response(self, data: bytes) -> None:
+        self._keep(self._response, 1, data)
+
+    def _keep(self, into: list[bytes], which: int, data: bytes) -> None:
+        room = self._limit - self._sizes[which]
+        if room > 0:
+            piece = data[:room]
+            into.append(piece)
+            self._sizes[which] += len(piece)
+
+    def done(self, exchange: Exchange) -> None:
+        """Emit the events `mode` asks for; a request never answered logs no response."""
+        revision = self.revision
+        response = exchange.response
+        release = revision.release or (response.release.decode("latin-1") if response else "")
+        origin = Origin(
+            namespace=revision.namespace,
+            service=revision.service,
+            component=revision.component,
+            release=release,
+            url=exchange.url.decode("latin-1"),
+            traceparent=exchange.head.traceparent.decode("latin-1"),
+        )
+        event_id = new_id()
+        events = []
+        if self.spec.mode in ("all", "request"):
+            content_type = exchange.head.content_type.decode("latin-1")
+            events.append(
+                make_event(
+                    origin,
+                    kind="request",
+                    event_id=event_id,
+                    data=b"".join(self._request),
+                    content_type=content_type,
+                )
+            )
+        if self.spec.mode in ("all", "response") and response is not None:
+            events.append(
+                make_event(
+                    origin,
+                    kind="response",
+                    event_id=event_id,
+                    data=b"".join(self._response),
+                    content_type=response.content_type.decode("latin-1"),
+                )
+            )
+        if events:
+            self._emit(events, urls=self.spec.urls)

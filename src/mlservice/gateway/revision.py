@@ -1,0 +1,203 @@
+"""A revision as the gateway runs it: replicas, requests held for it, load and counters.
+
+`acquire` hands out a replica at once or queues the caller; the queue drains as requests
+finish, as replicas appear in a new snapshot, or as an ejection expires. A revision with no
+ready replica is the activator's case: the first queued request sends an `Activation`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import time
+from collections import deque
+from typing import Protocol
+
+from mlservice.errors import Unavailable
+from mlservice.gateway.balancer import Replica, least_outstanding
+from mlservice.gateway.config import GatewayConfig
+from mlservice.gateway.signals import Activation, SignalHub, Window
+from mlservice.gateway.snapshot import Revision
+
+# Seconds; request latency as the client sees it through the gateway.
+BUCKETS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
+BUCKETS += (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+ACTIVATION_REPEAT = 1.0  # seconds between activation signals while requests keep waiting
+
+
+class Waiter(Protocol):
+    """A request waiting for a replica (an exchange)."""
+
+    waiting: bool
+
+    def granted(self, replica: Replica) -> None: ...
+
+    def redispatch(self) -> None:
+        """Its revision left the snapshot: route again from the top."""
+
+
+class Counters:
+    """Requests by status code and a latency histogram; read by the metrics collector."""
+
+    __slots__ = ("buckets", "codes", "count", "seconds")
+
+    def __init__(self) -> None:
+        self.codes: dict[int, int] = {}
+        self.buckets = [0] * (len(BUCKETS) + 1)
+        self.count = 0
+        self.seconds = 0.0
+
+    def observe(self, code: int, seconds: float) -> None:
+        self.codes[code] = self.codes.get(code, 0) + 1
+        self.buckets[bisect.bisect_left(BUCKETS, seconds)] += 1
+        self.count += 1
+        self.seconds += seconds
+
+
+class RevisionState:
+    def __init__(self, revision: Revision, *, config: GatewayConfig, hub: SignalHub) -> None:
+        self.revision = revision
+        self.config = config
+        self.hub = hub
+        self.replicas: list[Replica] = []
+        self.waiters: deque[Waiter] = deque()
+        self.queued = 0  # live entries in `waiters` (cancelled ones are skipped lazily)
+        self.in_flight = 0
+        self.window = Window(time.monotonic())
+        self.counters = Counters()
+        self.activations = 0
+        self._last_activation = -ACTIVATION_REPEAT
+        self._turn = 0
+        self._set_replicas(revision)
+
+    @property
+    def id(self) -> str:
+        return self.revision.id
+
+    # -- requests
+    def acquire(self, waiter: Waiter) -> Replica | None:
+        """A replica for `waiter` now, or None after queueing it; Unavailable when it can't wait."""
+        now = time.monotonic()
+        self.window.requests += 1
+        self.window.change(1, now)
+        replica = self._pick(now) if not self.queued else None
+        if replica is not None:
+            return replica
+        if not self.revision.activatable and not self.replicas:
+            self.window.change(-1, now)
+            raise Unavailable(f"Revision {self.id} has no ready replica and cannot be activated.")
+        if self.queued >= self.config.queue_limit:
+            self.window.change(-1, now)
+            raise Unavailable(f"Revision {self.id} has {self.queued} requests queued (queue full).")
+        self.waiters.append(waiter)
+        self.queued += 1
+        waiter.waiting = True
+        if not any(r.usable(now) for r in self.replicas):
+            self._activate(now)
+        return None
+
+    def retry(self, waiter: Waiter, failed: Replica) -> Replica | None:
+        """After a refused connection: eject `failed`, then acquire again (already counted)."""
+        now = time.monotonic()
+        failed.ejected_until = now + self.config.eject_seconds
+        self._release_slot(failed)
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.config.eject_seconds, self._drain)
+        replica = self._pick(now) if not self.queued else None
+        if replica is not None:
+            return replica
+        self.waiters.append(waiter)
+        self.queued += 1
+        waiter.waiting = True
+        return None
+
+    def cancel(self, waiter: Waiter) -> None:
+        """`waiter` gave up (timeout, client gone); it stays in the deque, skipped later."""
+        if waiter.waiting:
+            waiter.waiting = False
+            self.queued -= 1
+
+    def release(self, replica: Replica | None, *, code: int, seconds: float) -> None:
+        """A request ended (answered, failed or abandoned): free its slot, record it."""
+        self.window.change(-1, time.monotonic())
+        self.counters.observe(code, seconds)
+        if replica is not None:
+            self._release_slot(replica)
+            self._drain()
+
+    def _release_slot(self, replica: Replica) -> None:
+        replica.outstanding -= 1
+        self.in_flight -= 1
+        if replica.removed and replica.outstanding == 0:
+            replica.pool.close()
+
+    def _pick(self, now: float) -> Replica | None:
+        self._turn += 1
+        replica = least_outstanding(
+            self.replicas, limit=self.revision.container_concurrency, now=now, start=self._turn
+        )
+        if replica is not None:
+            replica.outstanding += 1
+            self.in_flight += 1
+        return replica
+
+    def _drain(self) -> None:
+        now = time.monotonic()
+        while self.queued:
+            waiter = self.waiters[0]
+            if not waiter.waiting:
+                self.waiters.popleft()
+                continue
+            replica = self._pick(now)
+            if replica is None:
+                return
+            self.waiters.popleft()
+            self.queued -= 1
+            waiter.waiting = False
+            waiter.granted(replica)
+
+    def _activate(self, now: float) -> None:
+        if now - self._last_activation >= ACTIVATION_REPEAT:
+            self._last_activation = now
+            self.activations += 1
+            self.hub.publish(Activation(revision=self.id, time=time.time(), queued=self.queued))
+
+    # -- snapshots
+    def update(self, revision: Revision) -> None:
+        self.revision = revision
+        self._set_replicas(revision)
+        self._drain()
+
+    def _set_replicas(self, revision: Revision) -> None:
+        """Keep replicas still listed (their counts and pools), add new ones, retire the rest."""
+        known = {r.address: r for r in self.replicas}
+        listed = []
+        for endpoint in revision.endpoints:
+            replica = known.pop(endpoint.address, None)
+            if replica is not None and replica.name != endpoint.replica:
+                self._retire(replica)  # a new replica on a port the old one had
+                replica = None
+            if replica is None:
+                replica = Replica(endpoint, idle_seconds=self.config.idle_upstream_seconds)
+            listed.append(replica)
+        for gone in known.values():
+            self._retire(gone)
+        self.replicas = listed
+
+    def _retire(self, replica: Replica) -> None:
+        replica.removed = True
+        if replica.outstanding == 0:
+            replica.pool.close()
+
+    def close(self) -> None:
+        """The revision left the snapshot: its waiters route again, its replicas retire."""
+        for replica in self.replicas:
+            self._retire(replica)
+        self.replicas = []
+        waiters, self.waiters = self.waiters, deque()
+        now = time.monotonic()
+        for waiter in waiters:
+            if waiter.waiting:
+                self.cancel(waiter)
+                self.window.change(-1, now)  # it counts against the revision it lands on next
+                waiter.redispatch()

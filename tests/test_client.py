@@ -49,7 +49,10 @@ def mlservice(name: str, *, percent: int = 0) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
-    with UpProcess(tmp_path_factory.mktemp("home")) as running:
+    # The API alone: controllers would write the status these tests write themselves.
+    with UpProcess(
+        tmp_path_factory.mktemp("home"), args=("--api-port", "0", "--api-only")
+    ) as running:
         yield running
 
 

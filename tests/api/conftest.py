@@ -14,8 +14,9 @@ _serial = itertools.count()
 
 @pytest.fixture(scope="session")
 def mls_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
-    """One real `mls up` for the API tests; each test works in its own namespace."""
-    with UpProcess(tmp_path_factory.mktemp("home")) as up:
+    """One real `mls up` for the API tests; each test works in its own namespace. The API alone:
+    controllers would write the status these tests write themselves."""
+    with UpProcess(tmp_path_factory.mktemp("home"), args=("--api-port", "0", "--api-only")) as up:
         yield up
 
 

@@ -229,6 +229,8 @@ def test_discovery_documents(api: AppClient) -> None:
         "secrets/status",
         "persistentvolumeclaims",
         "persistentvolumeclaims/status",
+        "events",
+        "events/status",
     }
 
 

@@ -56,7 +56,9 @@ def test_restart_keeps_every_object_and_version(tmp_path: Path) -> None:
     home = tmp_path / "home"
     manifest = tmp_path / "m.yaml"
     manifest.write_text(MANIFEST)
-    first = UpProcess(home, args=["--api-port", "0", "--apply", str(manifest)]).start()
+    # The API alone: controllers would move the status between the two snapshots.
+    only_api = ["--api-port", "0", "--api-only"]
+    first = UpProcess(home, args=[*only_api, "--apply", str(manifest)]).start()
     try:
         endpoints = json.loads((home / "endpoints.json").read_text())
         assert endpoints["api"].startswith("http://127.0.0.1:")
@@ -79,7 +81,7 @@ def test_restart_keeps_every_object_and_version(tmp_path: Path) -> None:
         assert first.stop() == 0
     assert not (home / "endpoints.json").exists()
 
-    with UpProcess(home) as second:
+    with UpProcess(home, args=only_api) as second:
         after = snapshot(second)
         assert second.endpoints["pid"] != endpoints["pid"]
     assert after == before  # same uid, resourceVersion, generation, timestamps, everything

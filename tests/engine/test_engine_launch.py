@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,7 +108,8 @@ def test_launch_env_engine_variables_win_and_secrets_stay_home(
     launched = build_launch(spec, ctx)
     assert launched.env["PORT"] == "21000"
     assert (launched.env["A"], launched.env["B"]) == ("21000", "21000/x")
-    assert launched.env["PATH"] == "/usr/bin"
+    # Our interpreter's folder comes first, so built-in runtimes find our `mls` and `python`.
+    assert launched.env["PATH"] == f"{os.path.dirname(sys.executable)}:/usr/bin"
     assert "MLS_TOKEN" not in launched.env
     assert "MODEL_DIR" not in launched.env  # no model: nothing to point at
     assert launched.cwd == ctx.dirs.workdir("user-container")

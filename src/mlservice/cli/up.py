@@ -1,4 +1,5 @@
-"""`mls up`: the supervisor process. For now it runs the API; later components join it here."""
+"""`mls up`: the supervisor process: the API, then the local engine, the built-in runtimes
+and the controllers, in one process; later components (gateway, autoscaler) join `run()`."""
 
 from __future__ import annotations
 
@@ -12,12 +13,17 @@ import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mlservice.errors import InvalidInput, MLServiceError
 from mlservice.home import Home
+
+if TYPE_CHECKING:
+    from mlservice.controller import Controllers
+    from mlservice.engine.local import LocalEngine
+    from mlservice.store import Store
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,11 @@ class UpConfig:
     """Machine-wide cap on replica processes; None: no cap beyond each service's own."""
     port_range: tuple[int, int] = (20000, 29999)
     """Replica ports, below the kernel's ephemeral range so they never collide with clients."""
+    backoff_cap: float = 10.0
+    """Longest wait, in seconds, before restarting a crashed replica."""
+    api_only: bool = False
+    """Serve the API alone: objects are stored but nothing runs them (no engine, controllers
+    or replicas), as a bare Kubernetes API server; for tools and tests of the API itself."""
 
 
 def parse_port_range(text: str) -> tuple[int, int]:
@@ -70,18 +81,20 @@ def write_endpoints(home: Home, endpoints: dict[str, Any]) -> None:
 
 
 async def run(config: UpConfig, *, out: IO[str]) -> None:
-    """Serve until SIGINT or SIGTERM, then stop cleanly."""
+    """Serve until SIGINT or SIGTERM, then stop cleanly: replicas first, then the API."""
     from mlservice.api.app import create_app
     from mlservice.api.auth import load_or_create_token
     from mlservice.api.server import ApiServer, bind_loopback
     from mlservice.cli.objects import apply_paths
     from mlservice.client import Client
+    from mlservice.controller import install_builtin_runtimes
     from mlservice.store.sqlite import SqliteStore
 
     home = config.home
     store = SqliteStore(home.state_db)
     token = load_or_create_token(home)
     api = ApiServer(create_app(store=store, home=home, token=token), bind_loopback(config.api_port))
+    engine, controllers = _supervision(config, store) if not config.api_only else (None, None)
 
     def stop() -> None:
         api.stop()
@@ -93,6 +106,12 @@ async def run(config: UpConfig, *, out: IO[str]) -> None:
     serving = asyncio.create_task(api.serve())
     try:
         await api.wait_started(serving)
+        if engine is not None and controllers is not None:
+            reaped = await engine.start()
+            if reaped:
+                print(f"stopped {len(reaped)} leftover replica process(es)", file=out, flush=True)
+            install_builtin_runtimes(store)
+            await controllers.start()
         endpoints = {"api": api.url, "gateway": None, "domain": config.domain, "pid": os.getpid()}
         write_endpoints(home, endpoints)
         print(f"mlservice API listening on {api.url} (data dir {home.root})", file=out, flush=True)
@@ -102,10 +121,39 @@ async def run(config: UpConfig, *, out: IO[str]) -> None:
         await serving
     finally:
         stop()
+        if controllers is not None:
+            await controllers.close()
+        if engine is not None:
+            await engine.close()
         await asyncio.wait_for(serving, timeout=10)
         with contextlib.suppress(FileNotFoundError):
             home.endpoints.unlink()
         store.close()
+
+
+def _supervision(config: UpConfig, store: Store) -> tuple[LocalEngine, Controllers]:
+    """The engine and the controllers over it, not started yet."""
+    from mlservice.controller import ControllerConfig, Controllers, MemorySink, RouteSink
+    from mlservice.engine.local import LocalEngine, LocalEngineConfig
+
+    home = config.home
+    engine = LocalEngine(
+        LocalEngineConfig(home=home, port_range=config.port_range, backoff_cap=config.backoff_cap)
+    )
+    # Routing snapshots go to every sink here; the gateway, once it joins, adds its own.
+    sinks: list[RouteSink] = [MemorySink()]
+    controllers = Controllers(
+        store=store,
+        engine=engine,
+        config=ControllerConfig(
+            home=home,
+            domain=config.domain,
+            gateway_port=config.gateway_port,
+            max_replicas=config.max_replicas,
+        ),
+        sinks=sinks,
+    )
+    return engine, controllers
 
 
 def register(app: typer.Typer) -> None:
@@ -126,8 +174,14 @@ def register(app: typer.Typer) -> None:
             int | None, typer.Option(min=1, help="Cap on replica processes, machine-wide.")
         ] = None,
         port_range: Annotated[str, typer.Option(help="Replica port pool, A-B.")] = "20000-29999",
+        backoff_cap: Annotated[
+            float, typer.Option(min=0.1, help="Longest wait before restarting a crashed replica.")
+        ] = 10.0,
+        api_only: Annotated[
+            bool, typer.Option(help="Serve only the API: store objects, run nothing.")
+        ] = False,
     ) -> None:
-        """Run mlservice in the foreground: the API (and, later, gateway and replicas)."""
+        """Run mlservice in the foreground: the API, the controllers and the replicas."""
         from mlservice.cli.output import fail
 
         try:
@@ -139,6 +193,8 @@ def register(app: typer.Typer) -> None:
                 apply=tuple(apply or ()),
                 max_replicas=max_replicas,
                 port_range=parse_port_range(port_range),
+                backoff_cap=backoff_cap,
+                api_only=api_only,
             )
             with exclusive_home(config.home):
                 asyncio.run(run(config, out=typer.get_text_stream("stdout")))

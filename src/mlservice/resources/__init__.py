@@ -4,6 +4,7 @@
 controllers the typed model.
 """
 
+from mlservice.resources.event import Event
 from mlservice.resources.meta import Envelope, ObjectMeta
 from mlservice.resources.mlservice import MLService, Predictor, Release, Transformer
 from mlservice.resources.mlserviceruntime import MLServiceRuntime, SupportedModelFormat
@@ -17,6 +18,7 @@ __all__ = [
     "MODELS",
     "Container",
     "Envelope",
+    "Event",
     "MLService",
     "MLServiceRuntime",
     "ObjectMeta",

@@ -43,6 +43,7 @@ KINDS: tuple[KindInfo, ...] = (
         "persistentvolumeclaim",
         ("pvc",),
     ),
+    KindInfo("Event", "", "v1", "events", "event", ("ev",)),
 )
 
 

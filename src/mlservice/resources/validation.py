@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from mlservice.errors import FieldCause, InvalidObject
 from mlservice.resources import kinds
 from mlservice.resources._base import Model
+from mlservice.resources.event import Event
 from mlservice.resources.meta import Envelope
 from mlservice.resources.mlservice import MLService
 from mlservice.resources.mlserviceruntime import MLServiceRuntime
@@ -19,7 +20,7 @@ from mlservice.resources.pvc import PersistentVolumeClaim
 from mlservice.resources.secret import Secret
 from mlservice.resources.simplemlservice import SimpleMLService
 
-Resource = MLService | SimpleMLService | MLServiceRuntime | Secret | PersistentVolumeClaim
+Resource = MLService | SimpleMLService | MLServiceRuntime | Secret | PersistentVolumeClaim | Event
 R = TypeVar("R", bound=Envelope)
 
 MODELS: dict[str, type[Envelope]] = {
@@ -28,6 +29,7 @@ MODELS: dict[str, type[Envelope]] = {
     "MLServiceRuntime": MLServiceRuntime,
     "Secret": Secret,
     "PersistentVolumeClaim": PersistentVolumeClaim,
+    "Event": Event,
 }
 
 

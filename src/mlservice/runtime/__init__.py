@@ -7,7 +7,7 @@ picks the runtime first.
 
 from mlservice.runtime.expand import expand, expand_env
 from mlservice.runtime.merge import POD_SPEC, strategic_merge
-from mlservice.runtime.render import render_replica, render_transformer
+from mlservice.runtime.render import render_pod, render_replica, render_transformer
 from mlservice.runtime.replica import (
     EnvVar,
     Port,
@@ -33,6 +33,7 @@ __all__ = [
     "expand",
     "expand_env",
     "render",
+    "render_pod",
     "render_replica",
     "render_transformer",
     "select_runtime",

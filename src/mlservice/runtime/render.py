@@ -69,6 +69,15 @@ def render_transformer(service: MLService) -> RenderedReplica:
     )
 
 
+def render_pod(
+    pod: PodSpec, *, component: str, resources: ResourceRequirements | None = None
+) -> RenderedReplica:
+    """A pod given in full (a SimpleMLService's): no runtime, no templates, `resources`
+    overriding the serving container's."""
+    spec = pod.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return _replica(component, spec, {}, resources)
+
+
 def _dump(template: PodTemplate) -> dict[str, Any]:
     return template.model_dump(mode="json", by_alias=True, exclude_none=True)
 

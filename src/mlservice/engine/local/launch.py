@@ -1,14 +1,16 @@
 """Turning a rendered container into a process launch: env, `$(VAR)` expansion, mount paths.
 
 The engine's variables (`PORT`, `GRPC_PORT`, `MODEL_DIR`, `MLS_*`) exist only once a replica
-has ports, so the renderer leaves `$(PORT)` in args for the engine to expand here, with the
-Kubernetes rule: a reference to an unknown variable stays as written.
+has ports, so the renderer leaves `$(PORT)` in args for the engine to expand here, once, with
+the kubelet's rules (`mlservice.runtime.expand`): a reference to an unknown variable stays as
+written and `$$` is a literal `$`.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +18,8 @@ from pathlib import Path
 from mlservice.engine.base import DEFAULT_CONTAINER_PORT, ContainerSpec, ReplicaId, RevisionSpec
 from mlservice.engine.local.paths import ReplicaDir
 from mlservice.engine.local.process import Launch
+from mlservice.runtime.expand import expand
 
-_REF = re.compile(r"\$\(([-._a-zA-Z][-._a-zA-Z0-9]*)\)")
 # Never hand the control plane's credentials to user code.
 _NOT_INHERITED = frozenset({"MLS_TOKEN"})
 # Logs are files, not a terminal: unbuffered Python output keeps `mls logs -f` and crash
@@ -36,10 +38,6 @@ class ReplicaContext:
     dirs: ReplicaDir
     port: int
     grpc_port: int
-
-
-def expand(text: str, variables: Mapping[str, str]) -> str:
-    return _REF.sub(lambda m: variables.get(m.group(1), m.group(0)), text)
 
 
 def rewrite_mounts(text: str, mounts: Mapping[str, Path]) -> str:
@@ -103,6 +101,7 @@ def build_launch(
     argv = tuple(rewrite_mounts(expand(a, variables), mounts) for a in container.command)
     argv += tuple(rewrite_mounts(expand(a, variables), mounts) for a in container.args)
     inherited = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
+    inherited["PATH"] = _search_path(inherited.get("PATH"))
     return Launch(
         argv=argv,
         env={**_LOCAL_DEFAULTS, **inherited, **variables},
@@ -110,6 +109,14 @@ def build_launch(
         log_path=ctx.dirs.log(container.name),
         cpus=cpus,
     )
+
+
+def _search_path(path: str | None) -> str:
+    """PATH with this interpreter's folder first: built-in runtimes run `mls` and `python`,
+    which must be ours even when `mls up` was started as `.venv/bin/mls` outside the venv."""
+    ours = os.path.dirname(sys.executable)
+    rest = [p for p in (path or os.defpath).split(os.pathsep) if p and p != ours]
+    return os.pathsep.join([ours, *rest])
 
 
 def _working_dir(

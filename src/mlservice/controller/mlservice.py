@@ -1,0 +1,271 @@
+"""The MLService reconciler: one track per release's predictor, one for the transformer.
+
+Each pass renders every component from the store's current spec and runtimes, lets its track
+converge the engine on it, and writes the status computed from what the tracks report. The
+pass is idempotent: an unchanged spec renders to the same hash and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+from mlservice.controller.context import Context, plan_hash
+from mlservice.controller.events import Involved
+from mlservice.controller.podspec import (
+    RuntimeUnavailable,
+    check_programs,
+    containers,
+    secret_values,
+    volume_dirs,
+)
+from mlservice.controller.routing import ServiceRoutes, Settings, routed_revision
+from mlservice.controller.status import mlservice_status
+from mlservice.controller.storage import ModelSource, prepare_model
+from mlservice.controller.track import Failure, Plan, Track, TrackView
+from mlservice.engine import DEFAULT_MOUNT_PATH, RevisionSpec
+from mlservice.engine.local import storage_log
+from mlservice.errors import InvalidInput, MLServiceError, NotFound
+from mlservice.gateway.snapshot import Component, LoggerSpec
+from mlservice.resources import MLService, MLServiceRuntime, Release, parse_as
+from mlservice.resources.kinds import API_VERSION
+from mlservice.resources.mlservice import Logger
+from mlservice.runtime import RenderedReplica, render_replica, render_transformer, select_runtime
+from mlservice.runtime.builtin import required_programs
+from mlservice.store import Key, Obj
+
+KIND: Final = "MLService"
+
+
+@dataclass
+class _Service:
+    tracks: dict[str, Track] = field(default_factory=dict)  # "" is the transformer
+
+
+class MLServiceReconciler:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.routes: dict[Key, ServiceRoutes] = {}
+        self._services: dict[Key, _Service] = {}
+
+    def keys(self) -> list[Key]:
+        return list(self._services)
+
+    async def reconcile(self, key: Key) -> float | None:
+        try:
+            obj = self.ctx.store.get(key)
+        except NotFound:
+            await self.forget(key)
+            return None
+        service = parse_as(MLService, obj)
+        state = self._services.setdefault(key, _Service())
+        runtimes = self.ctx.runtimes(service.namespace)
+        paused = service.spec.paused
+        views: dict[str, TrackView] = {}
+        delays = []
+        for release in service.spec.releases:
+            track = self._track(state, key, obj, release.name)
+            predictor = release.predictor
+            scale = self.ctx.replicas(
+                track,
+                min_replicas=predictor.min_replicas,
+                max_replicas=predictor.max_replicas,
+                paused=paused,
+            )
+            outcome = self._predictor_plan(service, release, runtimes)
+            delays.append(await track.step(outcome, scale=scale))
+            views[release.name] = await track.view()
+        transformer = await self._transformer(service, state, key, obj)
+        await self._drop_removed(state, service)
+        status = mlservice_status(
+            service,
+            releases=views,
+            transformer=transformer,
+            hosts=self.ctx.hosts,
+            previous=obj.get("status"),
+            now=self.ctx.now(),
+        )
+        self.ctx.write_status(obj, status)
+        self.routes[key] = self._routes(service, views, transformer)
+        return min((d for d in delays if d is not None), default=None)
+
+    async def forget(self, key: Key) -> None:
+        state = self._services.pop(key, None)
+        for track in (state.tracks if state else {}).values():
+            await track.stop()
+        self.routes.pop(key, None)
+        self.ctx.events.forget(Involved(API_VERSION, KIND, key.namespace, key.name))
+
+    # -- components ----------------------------------------------------------------------
+
+    def _track(self, state: _Service, key: Key, obj: Obj, release: str) -> Track:
+        if release not in state.tracks:
+            token = "predict" if release else "transform"
+            state.tracks[release] = self.ctx.track(key, obj, token=token, release=release)
+        return state.tracks[release]
+
+    async def _transformer(
+        self, service: MLService, state: _Service, key: Key, obj: Obj
+    ) -> TrackView | None:
+        transformer = service.spec.transformer
+        if transformer is None:
+            return None
+        track = self._track(state, key, obj, "")
+        scale = self.ctx.replicas(
+            track,
+            min_replicas=transformer.min_replicas,
+            max_replicas=transformer.max_replicas,
+            paused=service.spec.paused,
+        )
+        await track.step(self._transformer_plan(service), scale=scale)
+        return await track.view()
+
+    async def _drop_removed(self, state: _Service, service: MLService) -> None:
+        wanted = {r.name for r in service.spec.releases}
+        if service.spec.transformer is not None:
+            wanted.add("")
+        for release in [r for r in state.tracks if r not in wanted]:
+            await state.tracks.pop(release).stop()
+
+    def _predictor_plan(
+        self, service: MLService, release: Release, runtimes: list[MLServiceRuntime]
+    ) -> Plan | Failure:
+        ns, model = service.namespace, release.predictor.model
+        try:
+            runtime = select_runtime(model, namespace=ns, runtimes=runtimes)
+            rendered = render_replica(service=service, release=release, runtime=runtime)
+        except MLServiceError as err:
+            return Failure(_reason(err), err.message)
+        where = f"MLServiceRuntime {runtime.ref}"
+        s3 = release.predictor.storage.s3_storage if release.predictor.storage else None
+        uri = model.model_uri
+        secret = s3.secret_name if s3 and uri and uri.startswith("s3://") else None
+        source = ModelSource(uri, secret) if uri else None
+        return self._plan(
+            service, rendered, release.name, source, required_programs(runtime), where=where
+        )
+
+    def _transformer_plan(self, service: MLService) -> Plan | Failure:
+        try:
+            rendered = render_transformer(service)
+        except MLServiceError as err:
+            return Failure(_reason(err), err.message)
+        hosts, name, ns = self.ctx.hosts, service.name, service.namespace
+        env = {
+            "PREDICTOR_HOST": f"127.0.0.1:{hosts.port}",
+            "PREDICTOR_HOST_HEADER": hosts.predictor(name, ns),
+        }
+        where = f"MLService {service.ref} transformer"
+        return self._plan(service, rendered, "", None, [], where=where, extra_env=env)
+
+    def _plan(
+        self,
+        service: MLService,
+        rendered: RenderedReplica,
+        release: str,
+        source: ModelSource | None,
+        required: list[str],
+        *,
+        where: str,
+        extra_env: dict[str, str] | None = None,
+    ) -> Plan | Failure:
+        ctx, ns = self.ctx, service.namespace
+        try:
+            specs = containers(
+                rendered, value_from=secret_values(ctx.store, ns), extra_env=extra_env or {}
+            )
+            check_programs(specs[0].command, required, where=where)
+        except RuntimeUnavailable as err:
+            return Failure("RuntimeUnavailable", str(err))
+        except InvalidInput as err:
+            return Failure("CreateContainerConfigError", err.message)
+        hash_ = plan_hash(rendered.digest, source, specs)
+        component: Component = "predict" if release else "transform"
+
+        labels = {
+            "tensorstack.dev/mlservice": service.name,
+            "tensorstack.dev/component": component,
+            "tensorstack.dev/release": release,
+            "tensorstack.dev/revision-hash": hash_,
+        }
+
+        async def build(name: str) -> RevisionSpec:
+            model_dir = None
+            if source is not None:
+                log_path = storage_log(ctx.home, ns, name)
+                model_dir = await prepare_model(
+                    source, namespace=ns, store=ctx.store, home=ctx.home, log_path=log_path
+                )
+            return RevisionSpec(
+                namespace=ns,
+                name=name,
+                service=service.name,
+                component=component,
+                release=release,
+                containers=specs,
+                model_dir=model_dir,
+                mount_path=DEFAULT_MOUNT_PATH,
+                volumes=volume_dirs(rendered, home=ctx.home),
+                labels=labels,
+            )
+
+        return Plan(hash_, build)
+
+    def _routes(
+        self, service: MLService, views: dict[str, TrackView], transformer: TrackView | None
+    ) -> ServiceRoutes:
+        spec, paused = service.spec, service.spec.paused
+        releases = {}
+        for release in spec.releases:
+            predictor, view = release.predictor, views[release.name]
+            settings = Settings(
+                container_concurrency=predictor.container_concurrency or 0,
+                timeout_seconds=float(predictor.timeout_seconds or 300),
+                logger=_logger(predictor.logger),
+            )
+            revision = routed_revision(
+                view,
+                namespace=service.namespace,
+                service=service.name,
+                component="predict",
+                release=release.name,
+                settings=settings,
+                activatable=_activatable(view, paused),
+            )
+            if revision is not None:
+                releases[release.name] = revision
+        chain = None
+        if transformer is not None and spec.transformer is not None:
+            chain = routed_revision(
+                transformer,
+                namespace=service.namespace,
+                service=service.name,
+                component="transform",
+                release="",
+                settings=Settings(logger=_logger(spec.transformer.logger)),
+                activatable=_activatable(transformer, paused),
+            )
+        return ServiceRoutes(
+            kind=KIND,
+            namespace=service.namespace,
+            name=service.name,
+            releases=releases,
+            transformer=chain,
+            default=spec.default,
+            canary=spec.canary,
+            canary_percent=spec.canary_traffic_percent or 0,
+            paused=paused,
+        )
+
+
+def _reason(err: MLServiceError) -> str:
+    return err.reason if err.reason not in ("BadRequest", "InternalError") else "InvalidSpec"
+
+
+def _logger(logger: Logger | None) -> LoggerSpec | None:
+    # Without urls a logger still writes the local request log.
+    return None if logger is None else LoggerSpec(urls=tuple(logger.urls or ()), mode=logger.mode)
+
+
+def _activatable(view: TrackView, paused: bool) -> bool:
+    return not paused and (view.serving is not None or view.failure is None)

@@ -1,0 +1,62 @@
+"""How many replicas a revision runs: the `ScaleSource` seam and the bounds around it.
+
+The autoscaler (a later issue) writes a desired scale per revision into a `ScaleSource`; the
+controller stays the only one that tells the engine what to run, clamping that wish to the
+component's `minReplicas`/`maxReplicas` and `mls up --max-replicas`. Without a wish (no
+autoscaler, or a revision it has not seen yet) a component runs `minReplicas`, at least one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from mlservice.engine import RevisionId
+
+ScaleListener = Callable[[RevisionId], None]
+
+
+class ScaleSource(Protocol):
+    def desired(self, revision_id: RevisionId) -> int | None:
+        """The wished replica count of a revision, or None for "no opinion"."""
+        ...
+
+    def subscribe(self, listener: ScaleListener) -> Callable[[], None]:
+        """Call `listener(revision_id)` whenever a wish changes; returns an unsubscribe."""
+        ...
+
+
+class ManualScale(ScaleSource):
+    """Wishes set by hand (`set`); what runs until the autoscaler joins, and in tests."""
+
+    def __init__(self) -> None:
+        self._wishes: dict[RevisionId, int] = {}
+        self._listeners: list[ScaleListener] = []
+
+    def desired(self, revision_id: RevisionId) -> int | None:
+        return self._wishes.get(revision_id)
+
+    def set(self, revision_id: RevisionId, replicas: int | None) -> None:
+        if replicas is None:
+            self._wishes.pop(revision_id, None)
+        else:
+            self._wishes[revision_id] = replicas
+        for listener in list(self._listeners):
+            listener(revision_id)
+
+    def subscribe(self, listener: ScaleListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+
+def replica_count(
+    *, wanted: int | None, min_replicas: int, max_replicas: int | None, cap: int | None
+) -> int:
+    """`wanted` (default: `min_replicas`, at least 1) within the component's bounds and the
+    machine-wide cap; `max_replicas` 0 or None means no upper bound."""
+    count = max(1, min_replicas) if wanted is None else max(wanted, min_replicas)
+    if max_replicas:
+        count = min(count, max_replicas)
+    if cap is not None:
+        count = min(count, cap)
+    return max(count, 0)

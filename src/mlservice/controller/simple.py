@@ -1,0 +1,224 @@
+"""The SimpleMLService reconciler: a fixed number of replicas of one framework's server.
+
+`custom` runs the given PodSpec; `tensorflow` and `pytorch` run the commands the reference
+documents (TensorFlow Serving, TorchServe), which need those programs installed: without them
+the service reports `RuntimeUnavailable`. The serving container listens on the engine's
+`$(PORT)`, or on the service port (default 8080) when it declares none and never asks for
+`$(PORT)`. Status has `address{dns, ports}` (the gateway's port) and the conditions
+`ModelDownloaded` and `Ready`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from mlservice.controller.conditions import Condition, conditions_json
+from mlservice.controller.context import Context, plan_hash
+from mlservice.controller.events import Involved
+from mlservice.controller.podspec import (
+    RuntimeUnavailable,
+    check_programs,
+    containers,
+    secret_values,
+    volume_dirs,
+)
+from mlservice.controller.routing import ServiceRoutes, Settings, routed_revision
+from mlservice.controller.status import component_status, health
+from mlservice.controller.storage import ModelSource, prepare_model
+from mlservice.controller.track import Failure, Plan, Track, TrackView
+from mlservice.engine import RevisionSpec
+from mlservice.engine.local import storage_log
+from mlservice.errors import InvalidInput, MLServiceError, NotFound
+from mlservice.resources import PodSpec, SimpleMLService, parse_as
+from mlservice.resources.kinds import API_VERSION
+from mlservice.resources.pod import USER_CONTAINER, ResourceRequirements
+from mlservice.resources.simplemlservice import MODEL_PATH
+from mlservice.runtime import render_pod
+from mlservice.store import Key
+
+KIND: Final = "SimpleMLService"
+TORCHSERVE_LAUNCHER = ["python", "-m", "mlservice.runtime.builtin.torchserve"]
+
+
+class SimpleMLServiceReconciler:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.routes: dict[Key, ServiceRoutes] = {}
+        self._tracks: dict[Key, Track] = {}
+
+    def keys(self) -> list[Key]:
+        return list(self._tracks)
+
+    async def reconcile(self, key: Key) -> float | None:
+        try:
+            obj = self.ctx.store.get(key)
+        except NotFound:
+            await self.forget(key)
+            return None
+        svc = parse_as(SimpleMLService, obj)
+        if key not in self._tracks:
+            self._tracks[key] = self.ctx.track(key, obj, token="simple", release="")
+        track = self._tracks[key]
+        cap = self.ctx.max_replicas
+        scale = min(svc.spec.replicas, cap) if cap is not None else svc.spec.replicas
+        delay = await track.step(self._plan(svc), scale=scale)
+        view = await track.view()
+        self.ctx.write_status(obj, self._status(svc, view, obj.get("status")))
+        revision = routed_revision(
+            view,
+            namespace=svc.namespace,
+            service=svc.name,
+            component="predict",
+            release="",
+            settings=Settings(),
+            activatable=False,  # fixed replicas: nothing scales it up on demand
+        )
+        self.routes[key] = ServiceRoutes(
+            kind=KIND,
+            namespace=svc.namespace,
+            name=svc.name,
+            releases={"": revision} if revision else {},
+        )
+        return delay
+
+    async def forget(self, key: Key) -> None:
+        track = self._tracks.pop(key, None)
+        if track is not None:
+            await track.stop()
+        self.routes.pop(key, None)
+        self.ctx.events.forget(Involved(API_VERSION, KIND, key.namespace, key.name))
+
+    def _plan(self, svc: SimpleMLService) -> Plan | Failure:
+        ctx, ns = self.ctx, svc.namespace
+        source, mount = model_source(svc)
+        try:
+            pod, required = pod_spec(svc, mount=mount)
+            resources = _framework_resources(svc)
+            rendered = render_pod(pod, component="predict", resources=resources)
+            specs = containers(rendered, value_from=secret_values(ctx.store, ns), extra_env={})
+            check_programs(specs[0].command, required, where=f"SimpleMLService {svc.ref}")
+        except RuntimeUnavailable as err:
+            return Failure("RuntimeUnavailable", str(err))
+        except MLServiceError as err:
+            return Failure("InvalidSpec", err.message)
+        hash_ = plan_hash(rendered.digest, source, mount, specs)
+
+        async def build(name: str) -> RevisionSpec:
+            model_dir = None
+            if source is not None:
+                log_path = storage_log(ctx.home, ns, name)
+                model_dir = await prepare_model(
+                    source, namespace=ns, store=ctx.store, home=ctx.home, log_path=log_path
+                )
+            return RevisionSpec(
+                namespace=ns,
+                name=name,
+                service=svc.name,
+                component="predict",
+                release="",
+                containers=specs,
+                model_dir=model_dir,
+                mount_path=mount,
+                volumes=volume_dirs(rendered, home=ctx.home),
+                labels={"tensorstack.dev/simplemlservice": svc.name, "revision-hash": hash_},
+            )
+
+        return Plan(hash_, build)
+
+    def _status(
+        self, svc: SimpleMLService, view: TrackView, previous: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        wanted, hosts = svc.spec.replicas, self.ctx.hosts
+        ready_count = view.ready_count()
+        state = health(view, paused=False)
+        ready = wanted > 0 and view.serving is not None and ready_count >= wanted
+        if ready:
+            ready_condition = Condition(
+                "Ready", True, "MinimumReplicasAvailable", f"{ready_count}/{wanted} replicas ready."
+            )
+        else:
+            reason = state.reason or ("NoReplicas" if wanted == 0 else "MinimumReplicasUnavailable")
+            message = state.message or f"{ready_count}/{wanted} replicas ready."
+            ready_condition = Condition("Ready", False, reason, message)
+        conditions = [downloaded(svc, view), ready_condition]
+        return {
+            "observedGeneration": svc.metadata.generation,
+            "address": {
+                "dns": hosts.simple(svc.name, svc.namespace),
+                "ports": [{"port": hosts.port, "protocol": "TCP"}],
+            },
+            "conditions": conditions_json(
+                conditions, (previous or {}).get("conditions"), now=self.ctx.now()
+            ),
+            "replicas": wanted,
+            **component_status(view, state),
+            "ready": ready,
+        }
+
+
+def model_source(svc: SimpleMLService) -> tuple[ModelSource | None, str]:
+    """Where the model comes from, and the path the containers expect it at."""
+    storage = svc.spec.storage
+    if storage is not None and storage.s3 is not None:
+        return ModelSource(storage.s3.uri, storage.s3.secret_name), storage.s3.container_path
+    if storage is not None and storage.pvc is not None:
+        pvc = storage.pvc
+        return ModelSource(f"pvc://{pvc.name}/{pvc.sub_path or ''}"), pvc.container_path
+    return None, MODEL_PATH
+
+
+def downloaded(svc: SimpleMLService, view: TrackView) -> Condition:
+    if svc.spec.storage is None or (svc.spec.storage.s3 is None and svc.spec.storage.pvc is None):
+        return Condition("ModelDownloaded", True, "NoStorage", "spec.storage is not set.")
+    failure = view.failure
+    if failure is not None and failure.reason == "ModelDownloadFailed":
+        return Condition("ModelDownloaded", False, failure.reason, failure.message)
+    if view.built or view.serving is not None:
+        return Condition("ModelDownloaded", True, "ModelReady", "The model is in place.")
+    return Condition("ModelDownloaded", False, "Downloading", "The model is being fetched.")
+
+
+def pod_spec(svc: SimpleMLService, *, mount: str) -> tuple[PodSpec, list[str]]:
+    """The pod to run and the programs it needs besides its command."""
+    spec = svc.spec
+    port = spec.service.ports[0].port
+    if spec.custom is not None:
+        raw = spec.custom.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return PodSpec.model_validate(_with_port(raw, port)), []
+    if spec.tensorflow is not None:
+        command = ["tensorflow_model_server"]
+        args = [
+            "--port=$(GRPC_PORT)",
+            "--rest_api_port=$(PORT)",
+            f"--model_name={svc.name}",
+            f"--model_base_path={mount}",
+        ]
+        required: list[str] = []
+    else:
+        assert spec.pytorch is not None
+        command = TORCHSERVE_LAUNCHER
+        args = ["--port", "$(PORT)", "--grpc-port", "$(GRPC_PORT)", "--model-store", mount]
+        args += ["--models", spec.pytorch.models_flag or "all"]
+        required = ["torchserve"]
+    container: dict[str, Any] = {"name": USER_CONTAINER, "command": command, "args": args}
+    container["ports"] = [{"containerPort": port}]
+    try:
+        return PodSpec.model_validate({"containers": [container]}), required
+    except ValueError as err:  # pydantic's error: unreachable for the shapes above
+        raise InvalidInput(f"SimpleMLService {svc.ref} makes an invalid pod: {err}.") from None
+
+
+def _with_port(raw: dict[str, Any], port: int) -> dict[str, Any]:
+    """The serving container (user-container, else the first) gets `port` if it has none."""
+    containers_ = [dict(c) for c in raw.get("containers", [])]
+    names = [c.get("name") for c in containers_]
+    index = names.index(USER_CONTAINER) if USER_CONTAINER in names else 0
+    if containers_ and not containers_[index].get("ports"):
+        containers_[index]["ports"] = [{"containerPort": port}]
+    return {**raw, "containers": containers_}
+
+
+def _framework_resources(svc: SimpleMLService) -> ResourceRequirements | None:
+    spec = svc.spec
+    framework = spec.tensorflow or spec.pytorch
+    return framework.resources if framework is not None else None

@@ -1,0 +1,39 @@
+"""The built-in runtimes `mls up` installs in namespace `mls-system`, as YAML package data.
+
+`sklearn`, `xgboost`, `lightgbm`, `onnx`, `pytorch` and `python` run `mls serve`; `torchserve`
+runs the real TorchServe through `torchserve.py`. A runtime may list programs it needs under
+the `REQUIRES` annotation (comma-separated): the controllers report `RuntimeUnavailable`
+instead of starting replicas that could never run.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from mlservice.resources import MLServiceRuntime, parse_as, validate_object
+
+BUILTIN_LABEL = "tensorstack.dev/builtin"
+REQUIRES = "mlservice.tensorstack.dev/requires"
+
+
+def manifests() -> list[dict[str, Any]]:
+    """Every built-in runtime as stored: validated, defaults filled in, sorted by name."""
+    folder = resources.files(__name__)
+    found = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            found.append(validate_object(yaml.safe_load(entry.read_text())))
+    return found
+
+
+def runtimes() -> list[MLServiceRuntime]:
+    return [parse_as(MLServiceRuntime, manifest) for manifest in manifests()]
+
+
+def required_programs(runtime: MLServiceRuntime) -> list[str]:
+    """Programs the runtime says it needs on PATH, besides its command."""
+    listed = (runtime.metadata.annotations or {}).get(REQUIRES, "")
+    return [name.strip() for name in listed.split(",") if name.strip()]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -79,6 +79,25 @@ class Context:
         return replica_count(
             wanted=wanted, min_replicas=min_replicas, max_replicas=max_replicas, cap=cap
         )
+
+    def autoscale(
+        self,
+        track: Track,
+        *,
+        annotations: Mapping[str, str],
+        min_replicas: int,
+        max_replicas: int | None,
+        container_concurrency: int | None = None,
+    ) -> None:
+        """Tell the scale source how to scale the revisions the track runs."""
+        for rev in {id(r): r for r in (track.serving, track.latest) if r}.values():
+            self.scale.configure(
+                track.revision_id(rev.name),
+                annotations=annotations,
+                min_replicas=min_replicas,
+                max_replicas=max_replicas,
+                container_concurrency=container_concurrency,
+            )
 
     def runtimes(self, namespace: str) -> list[MLServiceRuntime]:
         """The namespace's runtimes and the built-in ones (selection decides precedence)."""

@@ -74,6 +74,14 @@ class MLServiceReconciler:
             )
             outcome = self._predictor_plan(service, release, runtimes)
             delays.append(await track.step(outcome, scale=scale))
+            if isinstance(outcome, Plan):
+                self.ctx.autoscale(
+                    track,
+                    annotations=outcome.annotations,
+                    min_replicas=predictor.min_replicas,
+                    max_replicas=predictor.max_replicas,
+                    container_concurrency=predictor.container_concurrency,
+                )
             views[release.name] = await track.view()
         transformer = await self._transformer(service, state, key, obj)
         await self._drop_removed(state, service)
@@ -117,7 +125,15 @@ class MLServiceReconciler:
             max_replicas=transformer.max_replicas,
             paused=service.spec.paused,
         )
-        await track.step(self._transformer_plan(service), scale=scale)
+        outcome = self._transformer_plan(service)
+        await track.step(outcome, scale=scale)
+        if isinstance(outcome, Plan):
+            self.ctx.autoscale(
+                track,
+                annotations=outcome.annotations,
+                min_replicas=transformer.min_replicas,
+                max_replicas=transformer.max_replicas,
+            )
         return await track.view()
 
     async def _drop_removed(self, state: _Service, service: MLService) -> None:
@@ -209,7 +225,7 @@ class MLServiceReconciler:
                 labels=labels,
             )
 
-        return Plan(hash_, build)
+        return Plan(hash_, build, annotations=dict(rendered.annotations))
 
     def _routes(
         self, service: MLService, views: dict[str, TrackView], transformer: TrackView | None

@@ -8,7 +8,7 @@ autoscaler, or a revision it has not seen yet) a component runs `minReplicas`, a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from mlservice.engine import RevisionId
@@ -23,6 +23,19 @@ class ScaleSource(Protocol):
 
     def subscribe(self, listener: ScaleListener) -> Callable[[], None]:
         """Call `listener(revision_id)` whenever a wish changes; returns an unsubscribe."""
+        ...
+
+    def configure(
+        self,
+        revision_id: RevisionId,
+        *,
+        annotations: Mapping[str, str] | None,
+        min_replicas: int,
+        max_replicas: int | None,
+        container_concurrency: int | None,
+    ) -> None:
+        """What the autoscaler scales a running revision by; the controller calls it every
+        pass (the autoscaler forgets a revision once it is no longer in `Context.owners`)."""
         ...
 
 
@@ -47,6 +60,17 @@ class ManualScale(ScaleSource):
     def subscribe(self, listener: ScaleListener) -> Callable[[], None]:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def configure(
+        self,
+        revision_id: RevisionId,
+        *,
+        annotations: Mapping[str, str] | None,
+        min_replicas: int,
+        max_replicas: int | None,
+        container_concurrency: int | None,
+    ) -> None:
+        pass  # wishes are set by hand here
 
 
 def replica_count(

@@ -36,6 +36,7 @@ class Plan:
 
     hash: str
     build: Callable[[str], Awaitable[RevisionSpec]]
+    annotations: Mapping[str, str] = field(default_factory=dict)  # the KPA reads its own keys
 
 
 @dataclass

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mlservice import __version__
+from mlservice._version import __version__
 from mlservice.errors import InferenceError, MLServiceError, ModelNotFound, Unavailable
 from mlservice.model import Model
 from mlservice.server.batching import Batcher

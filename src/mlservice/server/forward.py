@@ -9,7 +9,15 @@ from typing import Any
 import httpx
 import orjson
 
-from mlservice import errors
+from mlservice.errors import (
+    InferenceError,
+    InvalidInput,
+    MLServiceError,
+    NotFound,
+    NotImplementedByModel,
+    PayloadTooLarge,
+    Unavailable,
+)
 from mlservice.server import context
 from mlservice.server.codecs import v2
 from mlservice.server.codecs.payload import JSON, dumps
@@ -26,12 +34,12 @@ PASSED_HEADERS = (
     "x-b3-sampled",
 )
 RELEASE_HEADER = "x-mls-release"
-_ERRORS: dict[int, type[errors.MLServiceError]] = {
-    400: errors.InvalidInput,
-    404: errors.NotFound,
-    413: errors.PayloadTooLarge,
-    501: errors.NotImplementedByModel,
-    503: errors.Unavailable,
+_ERRORS: dict[int, type[MLServiceError]] = {
+    400: InvalidInput,
+    404: NotFound,
+    413: PayloadTooLarge,
+    501: NotImplementedByModel,
+    503: Unavailable,
 }
 
 
@@ -81,7 +89,7 @@ class Forwarder:
         try:
             answer = await self._http().post(path, content=content, headers=out_headers)
         except httpx.HTTPError as exc:
-            raise errors.Unavailable(
+            raise Unavailable(
                 f"Predictor {self.config.host} is unreachable: {type(exc).__name__} {exc}."
             ) from exc
         release = answer.headers.get(RELEASE_HEADER)
@@ -125,10 +133,10 @@ def _body(payload: Any, headers: Mapping[str, str]) -> tuple[bytes, str]:
     return dumps(payload), JSON
 
 
-def _error(answer: httpx.Response, *, host: str) -> errors.MLServiceError:
+def _error(answer: httpx.Response, *, host: str) -> MLServiceError:
     try:
         message = orjson.loads(answer.content).get("error") or answer.text
     except (orjson.JSONDecodeError, AttributeError):
         message = answer.text
-    cls = _ERRORS.get(answer.status_code, errors.InferenceError)
+    cls = _ERRORS.get(answer.status_code, InferenceError)
     return cls(f"Predictor {host} answered {answer.status_code}: {message}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import typer
 
 from mlservice import __version__
-from mlservice.cli import objects, serve, up, volume
+from mlservice.cli import logs, objects, serve, up, volume
 
 app = typer.Typer(
     name="mls",
@@ -25,7 +25,7 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _module in (up, objects, volume, serve):
+for _module in (up, objects, logs, volume, serve):
     _module.register(app)
 
 

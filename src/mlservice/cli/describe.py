@@ -1,4 +1,5 @@
-"""`mls describe`: one object as a person reads it. Secret values are never printed."""
+"""`mls describe`: one object as a person reads it: spec, status, the replicas that serve it and
+where they listen, and the events recorded about it. Secret values are never printed."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from mlservice.cli.output import age
 Obj = dict[str, Any]
 
 
-def render(obj: Obj) -> str:
+def render(obj: Obj, *, events: list[Obj] | None = None) -> str:
+    """The description; `events` None means "look them up through the API" (best effort)."""
     meta = obj.get("metadata") or {}
     status = obj.get("status") or {}
     created, observed = meta.get("creationTimestamp"), status.get("observedGeneration", "-")
@@ -53,16 +55,78 @@ def render(obj: Obj) -> str:
     )
     if transformer := status.get("transformer"):
         lines.append(f"Transformer:  ready={transformer.get('ready')} url={transformer.get('url')}")
+    lines += _replicas(status)
     rest = {k: v for k, v in status.items() if k not in _SHOWN_STATUS}
     if rest:
         lines += ["Status:", _indented(rest)]
-    lines += _section(
-        "Events", status.get("events"), fields=("type", "reason", "message", "lastTimestamp")
-    )
+    lines += _events(events if events is not None else events_of(obj))
     return "\n".join(lines)
 
 
-_SHOWN_STATUS = {"address", "conditions", "releases", "transformer", "observedGeneration", "events"}
+_SHOWN_STATUS = {
+    "address",
+    "conditions",
+    "releases",
+    "transformer",
+    "observedGeneration",
+    "endpoints",
+}
+
+
+def _replicas(status: Obj) -> list[str]:
+    """Each ready replica with its HTTP and gRPC address, by release (or transformer)."""
+    groups = [(r.get("name"), r) for r in status.get("releases") or []]
+    if status.get("transformer"):
+        groups.append(("transformer", status["transformer"]))
+    if "endpoints" in status:
+        groups.append(("", status))
+    rows = []
+    for label, part in groups:
+        for e in part.get("endpoints") or []:
+            where = f"http={e.get('http')}" + (f"  grpc={e['grpc']}" if e.get("grpc") else "")
+            prefix = f"{label}  " if label else ""
+            rows.append(f"  {prefix}{e.get('replica')}  {where}")
+    return ["Ready replicas:", *rows] if rows else []
+
+
+def _events(events: list[Obj]) -> list[str]:
+    if not events:
+        return ["Events:       <none>"]
+    ordered = sorted(events, key=lambda e: int(e["metadata"].get("resourceVersion") or 0))
+    rows = [("Type", "Reason", "Age", "Count", "Message")]
+    for event in ordered:
+        message = str(event.get("message") or "").split("\n", 1)[0]
+        when = age(event.get("lastTimestamp"))
+        rows.append(
+            (event.get("type", ""), event.get("reason", ""), when, event.get("count", 1), message)
+        )
+    widths = [max(len(str(row[i])) for row in rows) for i in range(4)]
+    lines = ["Events:"]
+    for row in rows:
+        cells = [str(cell).ljust(width) for cell, width in zip(row[:4], widths, strict=False)]
+        lines.append("  " + "  ".join([*cells, str(row[4])]))
+    return lines
+
+
+def events_of(obj: Obj) -> list[Obj]:
+    """The events about `obj`, read through the API as `mls` finds it; none if unreachable."""
+    from mlservice.client import Client
+    from mlservice.errors import MLServiceError
+
+    meta = obj.get("metadata") or {}
+    try:
+        with Client() as client:
+            found = client.list("event", namespace=meta.get("namespace"))
+    except MLServiceError:
+        return []
+    return [e for e in found if _about(e, obj)]
+
+
+def _about(event: Obj, obj: Obj) -> bool:
+    ref = event.get("involvedObject") or {}
+    meta = obj.get("metadata") or {}
+    same = (ref.get("kind"), ref.get("name")) == (obj.get("kind"), meta.get("name"))
+    return same and ref.get("uid") in (None, meta.get("uid"))
 
 
 def _pairs(mapping: dict[str, str] | None) -> str:

@@ -124,7 +124,8 @@ class Controllers:
     async def close(self) -> None:
         """Stop watching and reconciling; the engine (closed by its owner) stops replicas."""
         self._closing = True
-        for unsubscribe in self._unsubscribe:
+        unsubscribes, self._unsubscribe = self._unsubscribe, []
+        for unsubscribe in unsubscribes:
             unsubscribe()
         for task in self._tasks:
             task.cancel()

@@ -34,6 +34,8 @@ class WorkQueue(Generic[K]):
         self._idle = asyncio.Event()
         self._idle.set()
         self._closed = False
+        self.passes = 0
+        """Handler calls so far: tests wait for it to stop moving."""
 
     def add(self, key: K, *, after: float = 0.0) -> None:
         if self._closed:
@@ -89,6 +91,7 @@ class WorkQueue(Generic[K]):
                 self._idle.set()
 
     async def _run(self, key: K) -> float | None:
+        self.passes += 1
         try:
             delay = await self._handler(key)
         except asyncio.CancelledError:

@@ -150,7 +150,7 @@ def _split(svc: ServiceRoutes) -> list[Backend]:
     takes it all, so the percents still sum to 100."""
     canary = svc.canary_percent if svc.canary else 0
     weights = [(svc.default, 100 - canary), *([(svc.canary, canary)] if svc.canary else [])]
-    present = [(r, p) for r, p in weights if r in svc.releases and p > 0]
+    present = [(r, p) for r, p in weights if r in svc.releases]
     if len(present) == 1:
         present = [(present[0][0], 100)]
-    return [Backend(svc.releases[r].id, r, p) for r, p in present]
+    return [Backend(svc.releases[r].id, r, p) for r, p in present if p > 0]

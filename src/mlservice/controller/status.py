@@ -72,11 +72,16 @@ def endpoints(view: TrackView) -> list[dict[str, Any]]:
     return found
 
 
-def component_status(view: TrackView, state: Health) -> dict[str, Any]:
+def component_status(
+    view: TrackView, state: Health, *, between: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The documented fields (`between` goes after the replica counts, as the reference
+    orders them), then which revisions run and their endpoints."""
     out: dict[str, Any] = {
         "ready": state.ready,
         "readyReplicas": view.ready_count(),
         "totalReplicas": view.total_count(),
+        **(between or {}),
     }
     if state.message:
         out["message"] = state.message
@@ -105,13 +110,11 @@ def mlservice_status(
     rows = []
     for release in spec.releases:
         view, state = releases[release.name], states[release.name]
-        row = {
-            "name": release.name,
-            **component_status(view, state),
+        where = {
             "trafficPercent": traffic_percent(spec, release.name),
             "url": hosts.url(hosts.release(name, ns, release.name)),
         }
-        rows.append(row)
+        rows.append({"name": release.name, **component_status(view, state, between=where)})
     status: dict[str, Any] = {
         "observedGeneration": service.metadata.generation,
         "address": {"url": hosts.url(hosts.service(name, ns))},
@@ -123,8 +126,8 @@ def mlservice_status(
     if transformer is not None:
         state = health(transformer, paused=spec.paused)
         serving.append(("transformer", state))
-        url = hosts.url(hosts.transformer(name, ns))
-        status["transformer"] = {**component_status(transformer, state), "url": url}
+        where = {"url": hosts.url(hosts.transformer(name, ns))}
+        status["transformer"] = component_status(transformer, state, between=where)
     ready = _overall(serving)
     conditions = [
         Condition("Paused", spec.paused, "Paused" if spec.paused else "", ""),

@@ -1,0 +1,49 @@
+"""Controllers over a FakeEngine and a real in-memory store, on a temporary data dir."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from controller_helpers import World
+
+from mlservice.controller import ControllerConfig, Controllers, MemorySink
+from mlservice.controller.builtin import install_builtin_runtimes
+from mlservice.engine.fake import FakeEngine
+from mlservice.home import Home
+from mlservice.storage import create_volume
+from mlservice.store.sqlite import SqliteStore
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    home = Home(tmp_path / "home")
+    create_volume(home, "models")
+    for name in ("iris", "iris2"):
+        folder = home.volume("models") / name
+        folder.mkdir(parents=True)
+        (folder / "model.joblib").write_bytes(b"not really a model; the fake engine never reads it")
+    return home
+
+
+@pytest.fixture
+async def world(home: Home) -> AsyncIterator[World]:
+    store = SqliteStore.in_memory()
+    install_builtin_runtimes(store)
+    engine = FakeEngine()
+    sink = MemorySink()
+    config = ControllerConfig(home=home, domain="example.test", gateway_port=8080)
+    controllers = Controllers(store=store, engine=engine, config=config, sinks=[sink])
+    await controllers.start()
+    try:
+        yield World(store=store, engine=engine, controllers=controllers, sink=sink, home=home)
+    finally:
+        await controllers.close()
+        await engine.close()
+        store.close()

@@ -143,3 +143,9 @@ def test_settings_from_env() -> None:
 def test_bad_env_settings_name_the_variable(name: str, value: str, phrase: str) -> None:
     with pytest.raises(InvalidInput, match=re.escape(phrase)):
         AutoscalerSettings.from_env({f"MLS_AUTOSCALER_{name}": value})
+
+
+def test_window_counts_a_report_reaching_back_before_it_began() -> None:
+    window = LoadWindow(start=10.2, keep=6.0)
+    window.record(9.7, concurrency=3.0, requests=2, seconds=1.0)
+    assert window.average("concurrency", end=9.7, span=6.0) == pytest.approx(3.0)

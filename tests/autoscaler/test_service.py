@@ -109,3 +109,15 @@ def test_ready_counts_follow_replica_events() -> None:
     decision = sim.scaler.last_decision(REV)
     assert decision is not None
     assert decision.ready == 3
+
+
+def test_revisions_the_controller_stopped_are_forgotten() -> None:
+    running = {REV}
+    scaler = Autoscaler(alive=lambda revision: revision in running)
+    scaler.configure(REV)
+    scaler.observe(LoadReport(time=time.time(), window=1.0, revisions=()))
+    scaler.tick()
+    assert scaler.revisions() == [REV]
+    running.clear()
+    scaler.tick()
+    assert scaler.revisions() == []

@@ -2,8 +2,9 @@
 
 `Autoscaler` is the `ScaleSource` the controller reads (`desired`, `subscribe`); the
 controller alone tells the engine what to run. The controller declares each revision it runs
-with `configure` (annotations, bounds, containerConcurrency) and drops it with `forget`; the
-engine's replica events keep the ready counts; `observe` takes the gateway's signals. Every
+with `configure` (annotations, bounds, containerConcurrency) on every pass; one it no longer
+runs (`alive` says so) is dropped at the next tick. The engine's replica events keep the
+ready counts; `observe` takes the gateway's signals. Every
 `tick` seconds each revision gets a KPA decision; an `Activation` (a request waiting at zero)
 gets one at once. Decisions hold while the gateway is silent, so a dead gateway never scales
 anything to zero. A change of scale is reported to `on_decision` with its inputs.
@@ -52,8 +53,10 @@ class Autoscaler:
         cap: int | None = None,
         clock: Callable[[], float] = time.time,
         on_decision: DecisionListener | None = None,
+        alive: Callable[[RevisionId], bool] | None = None,
     ) -> None:
         self.settings = settings or AutoscalerSettings()
+        self._alive = alive  # False once the controller stopped a revision: forget it
         self.cap = cap  # `mls up --max-replicas`
         self._clock = clock
         self._on_decision = on_decision
@@ -139,6 +142,9 @@ class Autoscaler:
             return  # no word from the gateway: no basis for a decision
         assert self._report_end is not None
         for revision_id, entry in list(self._revisions.items()):
+            if self._alive is not None and not self._alive(revision_id):
+                self.forget(revision_id)
+                continue
             seen = self._observation(entry, end=self._report_end, now=now)
             decision = decide(entry.policy, entry.state, seen, ready=entry.ready_count, now=now)
             entry.state = decision.state

@@ -46,6 +46,7 @@ class LoadWindow:
     def record(self, at: float, *, concurrency: float, requests: int, seconds: float) -> None:
         """A report covering `seconds` of time centred on `at`."""
         index = self._index(at)
+        self.start = min(self.start, at)  # a report may reach back before tracking began
         bucket = self._buckets.setdefault(index, _Bucket())
         bucket.concurrency += concurrency * seconds
         bucket.requests += requests

@@ -68,6 +68,7 @@ class RevisionState:
         self.activations = 0
         self._last_activation = -ACTIVATION_REPEAT
         self._turn = 0
+        self._wake: asyncio.TimerHandle | None = None
         self._set_replicas(revision)
 
     @property
@@ -94,6 +95,7 @@ class RevisionState:
         waiter.waiting = True
         if not any(r.usable(now) for r in self.replicas):
             self._activate(now)
+            self._drain_after_ejections(now)
         return None
 
     def retry(self, waiter: Waiter, failed: Replica) -> Replica | None:
@@ -101,14 +103,13 @@ class RevisionState:
         now = time.monotonic()
         failed.ejected_until = now + self.config.eject_seconds
         self._release_slot(failed)
-        loop = asyncio.get_running_loop()
-        loop.call_later(self.config.eject_seconds, self._drain)
         replica = self._pick(now) if not self.queued else None
         if replica is not None:
             return replica
         self.waiters.append(waiter)
         self.queued += 1
         waiter.waiting = True
+        self._drain_after_ejections(now)
         return None
 
     def cancel(self, waiter: Waiter) -> None:
@@ -150,11 +151,24 @@ class RevisionState:
                 continue
             replica = self._pick(now)
             if replica is None:
+                self._drain_after_ejections(now)
                 return
             self.waiters.popleft()
             self.queued -= 1
             waiter.waiting = False
             waiter.granted(replica)
+
+    def _drain_after_ejections(self, now: float) -> None:
+        """Waiters blocked only by ejected replicas try again when the first ejection ends."""
+        ends = [r.ejected_until for r in self.replicas if not r.removed and r.ejected_until > now]
+        if ends and self._wake is None:
+            # A little late rather than early: the loop's clock may run behind time.monotonic.
+            delay = min(ends) - now + 0.005
+            self._wake = asyncio.get_running_loop().call_later(delay, self._woken)
+
+    def _woken(self) -> None:
+        self._wake = None
+        self._drain()
 
     def _activate(self, now: float) -> None:
         if now - self._last_activation >= ACTIVATION_REPEAT:
@@ -166,6 +180,8 @@ class RevisionState:
     def update(self, revision: Revision) -> None:
         self.revision = revision
         self._set_replicas(revision)
+        if self.replicas:
+            self._last_activation = -ACTIVATION_REPEAT  # the next time it hits zero is news
         self._drain()
 
     def _set_replicas(self, revision: Revision) -> None:

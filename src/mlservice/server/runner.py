@@ -76,14 +76,19 @@ def serve_models(models: list[Model], config: ServerConfig, *, label: str) -> in
     host, port = sock.getsockname()[:2]
     log.info("mls serve: model %s on http://%s:%d", label, host, port)
     server.run(sockets=[sock])
-    return 1 if failures else 0
+    # A service that failed to start (the gRPC port taken) fails the lifespan: nothing served.
+    return 1 if failures or not server.started else 0
 
 
 def services(config: ServerConfig, dataplane: DataPlane) -> list[Service]:
-    """Servers that run beside REST on the same data plane; V2 gRPC (issue 3) plugs in here."""
-    if config.grpc_port is not None:
-        log.warning("--grpc-port %d is recorded, but this build serves REST only", config.grpc_port)
-    return []
+    """Servers that run beside REST on the same loop and data plane: V2 gRPC with --grpc-port."""
+    if config.grpc_port is None:
+        return []
+    # Imported here: a REST-only server does not pay for grpc and the stubs.
+    from mlservice.server.grpc.server import GrpcSettings, serve_grpc
+
+    settings = GrpcSettings.from_config(config)
+    return [lambda: serve_grpc(dataplane, settings)]
 
 
 def freeze_heap() -> None:

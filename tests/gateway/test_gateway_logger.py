@@ -1,0 +1,137 @@
+"""The request logger through a real gateway: events at a real sink, and with the sink down,
+requests unharmed and every event in the local file."""
+
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cloudevents.core.bindings.http import HTTPMessage, from_binary_event
+from gateway_procs import Gateway, Proc, revision, route, snapshot, start_upstream
+
+from mlservice.gateway.reqlog import localfile
+
+pytestmark = pytest.mark.e2e
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(100))
+
+
+def _wait(check: Any, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError("not in time")
+
+
+def test_sink_gets_matching_request_and_response_events(
+    gateway: Gateway, up_a: Proc, logs: Path
+) -> None:
+    sink = start_upstream("sink", logs)
+    try:
+        rid = "example/torch-mnist-predict-v1-00001"
+        logger = {"urls": [f"{sink.urls[0]}/events"], "mode": "all"}
+        gateway.put(
+            snapshot(
+                1,
+                [revision(rid, up_a, service="torch-mnist", namespace="example", logger=logger)],
+                [route("torch-mnist.example.localhost", (rid, "v1", 100), namespace="example")],
+            )
+        )
+        answer = httpx.post(
+            f"{gateway.url}/v1/models/mnist:predict",
+            content=PNG,
+            headers={"host": "torch-mnist.example.localhost", "content-type": "image/png"},
+        )
+        assert answer.status_code == 200
+        received = _wait(
+            lambda: (r := httpx.get(f"{sink.urls[0]}/events").json()) and len(r) >= 2 and r
+        )
+        events = [
+            from_binary_event(HTTPMessage(headers=e["headers"], body=base64.b64decode(e["body"])))
+            for e in received
+        ]
+        request = next(e for e in events if e.get_type().endswith(".request"))
+        response = next(e for e in events if e.get_type().endswith(".response"))
+        assert request.get_id() == response.get_id()
+        assert request.get_source() == "torch-mnist-predict-v1"
+        assert request.get_data() == PNG
+        assert response.get_data() == answer.json()
+        traceparent = answer.json()["headers"]["traceparent"]  # what the replica saw
+        for event in (request, response):
+            assert event.get_specversion() == "1.0"
+            assert event.get_extension("component") == "predict"
+            assert event.get_extension("inferenceurl") == "/v1/models/mnist:predict"
+            assert event.get_extension("mlservicename") == "torch-mnist"
+            assert event.get_extension("namespace") == "example"
+            assert event.get_extension("traceparent") == traceparent
+        assert "mls_gateway_logger_events_total" in gateway.metrics()
+    finally:
+        sink.stop()
+
+
+def test_with_the_sink_down_requests_succeed_and_the_file_has_every_event(
+    gateway: Gateway, up_a: Proc
+) -> None:
+    rid = "ns/down-predict-v1-00001"
+    logger = {"urls": ["http://127.0.0.1:9/nothing-listens"], "mode": "all"}
+    gateway.put(
+        snapshot(
+            2,
+            [revision(rid, up_a, service="down", logger=logger)],
+            [route("down.ns.localhost", (rid, "v1", 100), service="down")],
+        )
+    )
+    started = time.monotonic()
+    with httpx.Client(base_url=gateway.url, timeout=10) as http:
+        for i in range(50):
+            answer = http.post("/infer", json={"i": i}, headers={"host": "down.ns.localhost"})
+            assert answer.status_code == 200
+    assert time.monotonic() - started < 10  # generous: the dead sink never slows requests
+
+    def all_written() -> list[dict[str, Any]]:
+        docs = [
+            d
+            for d in localfile.read_events(gateway.request_logs)
+            if d.get("mlservicename") == "down"
+        ]
+        return docs if len(docs) >= 100 else []
+
+    docs = _wait(all_written)
+    assert len(docs) == 100
+    ids = {d["id"] for d in docs}
+    assert len(ids) == 50
+    assert sorted(d["type"].rsplit(".", 1)[1] for d in docs).count("request") == 50
+    assert all(d["data"]["i"] in range(50) for d in docs if d["type"].endswith("request"))
+
+
+def test_mode_request_logs_only_requests(gateway: Gateway, up_a: Proc) -> None:
+    rid = "ns/req-predict-v1-00001"
+    logger = {"urls": [], "mode": "request"}
+    gateway.put(
+        snapshot(
+            3,
+            [revision(rid, up_a, service="reqonly", logger=logger)],
+            [route("reqonly.ns.localhost", (rid, "v1", 100), service="reqonly")],
+        )
+    )
+    httpx.post(f"{gateway.url}/x", json={"only": 1}, headers={"host": "reqonly.ns.localhost"})
+    docs = _wait(
+        lambda: [
+            d
+            for d in localfile.read_events(gateway.request_logs)
+            if d.get("mlservicename") == "reqonly"
+        ]
+    )
+    time.sleep(0.2)
+    docs = [
+        d
+        for d in localfile.read_events(gateway.request_logs)
+        if d.get("mlservicename") == "reqonly"
+    ]
+    assert [d["type"] for d in docs] == ["tensorstack.dev.mlservice.request"]

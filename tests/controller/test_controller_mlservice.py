@@ -89,7 +89,12 @@ async def test_a_new_model_uri_rolls_without_a_gap(world: World) -> None:
     assert world.stopped("iris-predict-v1-00001")
     assert world.status()["releases"][0]["readyRevision"] == "iris-predict-v1-00002"
     reasons = [r for r, _ in world.events()]
-    assert reasons[-3:] == ["RevisionCreated", "RevisionReady", "RevisionStopped"]
+    assert reasons[-4:] == [
+        "RevisionCreated",
+        "RevisionReady",
+        "RevisionStopped",
+        "RolloutComplete",
+    ]
     (backend,) = world.sink.last.routes["iris.ns.example.test"].backends
     assert backend.revision == "ns/iris-predict-v1-00002"
 

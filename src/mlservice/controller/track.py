@@ -122,8 +122,13 @@ class Track:
             if self.latest.spec is None:
                 await self._run_serving_only()
                 return delay
+        try:
+            await self.engine.ensure(self.latest.spec, scale)
+        except InvalidInput as err:  # the engine cannot run this spec at all
+            self._fail(Failure("InvalidSpec", err.message))
+            await self._run_serving_only()
+            return None
         self.failure = None
-        await self.engine.ensure(self.latest.spec, scale)
         if self.serving is not None and self.serving is not self.latest:
             assert self.serving.spec is not None
             await self.engine.ensure(self.serving.spec, scale)
@@ -212,6 +217,7 @@ class Track:
             await self._stop(old)
             message = f"Stopped revision {old.name}: {latest.name} serves."
             self._note("RevisionStopped", message, False)
+            self._note("RolloutComplete", f"Rolled out revision {latest.name}.", False)
 
     async def _stop(self, rev: Revision) -> None:
         await self.engine.stop(self._id(rev.name))

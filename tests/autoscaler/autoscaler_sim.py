@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from mlservice.autoscaler import Autoscaler, AutoscalerSettings, Decision
+from mlservice.autoscaler import Autoscaler, AutoscalerSettings, ScaleChange
 from mlservice.engine import ReplicaEvent, ReplicaId, ReplicaState, RevisionId
 from mlservice.gateway.signals import Activation, LoadReport, RevisionLoad
 
@@ -33,14 +33,14 @@ class Sim:
     cap: int | None = None
     instant_ready: bool = True
     now: float = 1_000_000.0
-    decisions: list[tuple[Decision, str]] = field(default_factory=list)
+    changes: list[ScaleChange] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.scaler = Autoscaler(
             settings=self.settings,
             cap=self.cap,
             clock=lambda: self.now,
-            on_decision=lambda _rev, decision, message: self.decisions.append((decision, message)),
+            on_decision=self.changes.append,
         )
         self.scaler.configure(
             REV,

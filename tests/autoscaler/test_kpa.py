@@ -123,9 +123,9 @@ def test_activation_brings_a_revision_at_zero_up_at_once() -> None:
     assert sim.desired == 0
     sim.activate()  # no tick in between
     assert sim.desired == 3
-    decision, message = sim.decisions[-1]
-    assert decision.mode == "activation"
-    assert "from 0 to 3 replicas" in message
+    change = sim.changes[-1]
+    assert (change.decision.mode, change.previous, change.reason) == ("activation", 0, "ScaledUp")
+    assert "from 0 to 3 replicas" in change.message
     # Load that wants one replica still gets activation-scale, and no zero inside the window.
     steps = sim.run([1.0] * 4 + [0.0] * 4)
     assert all(s.desired == 3 for s in steps)
@@ -189,8 +189,9 @@ def test_decision_events_carry_their_inputs() -> None:
     sim = Sim()
     sim.run([0.0] * 10)
     sim.run([10 * TARGET] * 2)
-    decision, message = sim.decisions[-1]
-    assert decision.mode == "panic"
+    change = sim.changes[-1]
+    assert (change.decision.mode, change.reason) == ("panic", "ScaledUp")
+    message = change.message
     assert message.startswith("Scaled revision demo-predict-v1-00001 from 1 to ")
     assert "panic mode, observed concurrency" in message
     assert "target 70 per replica" in message

@@ -6,7 +6,7 @@ revision's settings from `settings` and its annotations; `service` runs it insid
 
 from mlservice.autoscaler.kpa import Decision, KpaState, Observation, activate, decide
 from mlservice.autoscaler.policy import Bounds, Policy, policy_for
-from mlservice.autoscaler.service import Autoscaler, describe
+from mlservice.autoscaler.service import Autoscaler, ScaleChange, describe
 from mlservice.autoscaler.settings import AutoscalerSettings
 from mlservice.autoscaler.window import LoadWindow
 
@@ -19,6 +19,7 @@ __all__ = [
     "LoadWindow",
     "Observation",
     "Policy",
+    "ScaleChange",
     "activate",
     "decide",
     "describe",

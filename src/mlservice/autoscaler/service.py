@@ -28,7 +28,23 @@ from mlservice.gateway.signals import Activation, LoadReport, Signal
 
 log = logging.getLogger(__name__)
 ScaleListener = Callable[[RevisionId], None]
-DecisionListener = Callable[[RevisionId, Decision, str], None]  # (revision, decision, message)
+
+
+@dataclass(frozen=True)
+class ScaleChange:
+    """A decision that moved a revision's scale, as events record it."""
+
+    revision_id: RevisionId
+    previous: int
+    decision: Decision
+    message: str  # one sentence with the decision's inputs
+
+    @property
+    def reason(self) -> str:
+        return "ScaledUp" if self.decision.desired > self.previous else "ScaledDown"
+
+
+DecisionListener = Callable[[ScaleChange], None]
 
 
 @dataclass
@@ -152,7 +168,7 @@ class Autoscaler:
 
     async def run(self, signals: AsyncIterator[Signal]) -> None:
         """Consume `signals` and tick until cancelled (or until `signals` ends)."""
-        ticker = asyncio.create_task(self._tick_forever())
+        ticker = asyncio.create_task(self.ticking())
         try:
             async for signal in signals:
                 self.observe(signal)
@@ -161,15 +177,17 @@ class Autoscaler:
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
 
-    # -- internals ------------------------------------------------------------------------
-
-    async def _tick_forever(self) -> None:
+    async def ticking(self) -> None:
+        """Tick every `settings.tick` seconds until cancelled (when signals arrive by callback:
+        `observe` is a listener)."""
         while True:
             await asyncio.sleep(self.settings.tick)
             try:
                 self.tick()
             except Exception:  # a bug in one decision must not stop scaling for good
                 log.exception("autoscaler tick failed")
+
+    # -- internals ------------------------------------------------------------------------
 
     def _record(self, report: LoadReport) -> None:
         middle = report.time - report.window / 2
@@ -210,7 +228,7 @@ class Autoscaler:
         entry.last = decision
         if self._set(revision_id, entry, decision.desired) and self._on_decision:
             message = describe(revision_id, decision, previous, entry.policy)
-            self._on_decision(revision_id, decision, message)
+            self._on_decision(ScaleChange(revision_id, previous, decision, message))
 
     def _set(self, revision_id: RevisionId, entry: _Revision, desired: int) -> bool:
         if desired == entry.desired:

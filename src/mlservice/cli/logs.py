@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -99,12 +100,33 @@ def follow(path: Path, *, offset: int, out: IO[str], period: float = FOLLOW_PERI
         time.sleep(period)
 
 
-def show_requests(name: str, *, namespace: str | None, follow: bool, tail: int | None) -> None:
-    """`--requests`: the service's request log in the reference's human format.
+def show_requests(
+    name: str,
+    *,
+    namespace: str | None,
+    release: str | None,
+    follow: bool,
+    tail: int | None,
+    out: IO[str],
+) -> None:
+    """`--requests`: the service's request log (the gateway writes it under the data dir) in
+    the reference's human format; `--release` keeps one release's events."""
+    from mlservice.gateway.reqlog import human, localfile
 
-    The request log is written by the gateway; printing it belongs with that work, which
-    replaces this function."""
-    raise InvalidInput("mls logs --requests needs the gateway, which this mls up does not run.")
+    folder = Home.from_env().request_logs
+    ns = namespace or "default"
+
+    def mine(docs: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        return (d for d in docs if human.matches(d, service=name, namespace=ns, release=release))
+
+    shown = collections.deque(mine(localfile.read_events(folder)), maxlen=tail)
+    for doc in shown:
+        out.write(human.format_event(doc))
+    out.flush()
+    if follow:
+        for doc in mine(localfile.follow(folder, poll=FOLLOW_PERIOD)):
+            out.write(human.format_event(doc))
+            out.flush()
 
 
 def _ref(obj: Obj) -> str:
@@ -149,7 +171,9 @@ def register(app: typer.Typer) -> None:
         out = typer.get_text_stream("stdout")
         try:
             if requests:
-                show_requests(name, namespace=namespace, follow=follow_, tail=tail)
+                show_requests(
+                    name, namespace=namespace, release=release, follow=follow_, tail=tail, out=out
+                )
                 return
             if component not in ("predictor", "transformer"):
                 raise InvalidInput(f"--component {component!r} is not predictor or transformer.")

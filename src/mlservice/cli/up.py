@@ -1,5 +1,5 @@
-"""`mls up`: the supervisor process: the API, then the local engine, the built-in runtimes
-and the controllers, in one process; later components (gateway, autoscaler) join `run()`."""
+"""`mls up`: the supervisor process: the API, then the local engine, the built-in runtimes,
+the gateway (a child process) and the controllers; the autoscaler joins `run()` later."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from mlservice.home import Home
 if TYPE_CHECKING:
     from mlservice.controller import Controllers
     from mlservice.engine.local import LocalEngine
+    from mlservice.gateway.link import GatewayLink
     from mlservice.store import Store
 
 
@@ -34,7 +35,7 @@ class UpConfig:
     api_port: int = 8787
     """Loopback port of the control-plane API; 0 picks a free one (see `endpoints.json`)."""
     gateway_port: int = 8080
-    """Loopback port of the gateway (used once the gateway joins `mls up`)."""
+    """Loopback port of the gateway; 0 picks a free one (see `endpoints.json`)."""
     domain: str = "localhost"
     """Host suffix of service URLs: `{name}.{namespace}.{domain}`."""
     apply: tuple[Path, ...] = ()
@@ -94,7 +95,10 @@ async def run(config: UpConfig, *, out: IO[str]) -> None:
     store = SqliteStore(home.state_db)
     token = load_or_create_token(home)
     api = ApiServer(create_app(store=store, home=home, token=token), bind_loopback(config.api_port))
-    engine, controllers = _supervision(config, store) if not config.api_only else (None, None)
+    gateway = None if config.api_only else _gateway(config, token)
+    engine, controllers = (
+        _supervision(config, store, gateway) if gateway is not None else (None, None)
+    )
 
     def stop() -> None:
         api.stop()
@@ -111,8 +115,13 @@ async def run(config: UpConfig, *, out: IO[str]) -> None:
             if reaped:
                 print(f"stopped {len(reaped)} leftover replica process(es)", file=out, flush=True)
             install_builtin_runtimes(store)
+            if gateway is not None:
+                await gateway.start()
+                print(f"mlservice gateway listening on {gateway.url}", file=out, flush=True)
             await controllers.start()
-        endpoints = {"api": api.url, "gateway": None, "domain": config.domain, "pid": os.getpid()}
+        gateway_url = gateway.url if gateway is not None else None
+        endpoints: dict[str, Any] = {"api": api.url, "gateway": gateway_url}
+        endpoints.update(domain=config.domain, pid=os.getpid())
         write_endpoints(home, endpoints)
         print(f"mlservice API listening on {api.url} (data dir {home.root})", file=out, flush=True)
         if config.apply:
@@ -125,13 +134,24 @@ async def run(config: UpConfig, *, out: IO[str]) -> None:
             await controllers.close()
         if engine is not None:
             await engine.close()
+        if gateway is not None:
+            await gateway.close()
         await asyncio.wait_for(serving, timeout=10)
         with contextlib.suppress(FileNotFoundError):
             home.endpoints.unlink()
         store.close()
 
 
-def _supervision(config: UpConfig, store: Store) -> tuple[LocalEngine, Controllers]:
+def _gateway(config: UpConfig, token: str) -> GatewayLink:
+    """The gateway child, its ports bound now so the controllers know the real one."""
+    from mlservice.gateway.link import GatewayLink
+
+    return GatewayLink(home=config.home, port=config.gateway_port, token=token)
+
+
+def _supervision(
+    config: UpConfig, store: Store, gateway: GatewayLink
+) -> tuple[LocalEngine, Controllers]:
     """The engine and the controllers over it, not started yet."""
     from mlservice.controller import ControllerConfig, Controllers, MemorySink, RouteSink
     from mlservice.engine.local import LocalEngine, LocalEngineConfig
@@ -140,15 +160,16 @@ def _supervision(config: UpConfig, store: Store) -> tuple[LocalEngine, Controlle
     engine = LocalEngine(
         LocalEngineConfig(home=home, port_range=config.port_range, backoff_cap=config.backoff_cap)
     )
-    # Routing snapshots go to every sink here; the gateway, once it joins, adds its own.
-    sinks: list[RouteSink] = [MemorySink()]
+    # Routing snapshots go to every sink here: memory (for tests) and the gateway. The gateway's
+    # load reports and activations are `gateway.subscribe(...)`'s, for the autoscaler.
+    sinks: list[RouteSink] = [MemorySink(), gateway.sink]
     controllers = Controllers(
         store=store,
         engine=engine,
         config=ControllerConfig(
             home=home,
             domain=config.domain,
-            gateway_port=config.gateway_port,
+            gateway_port=gateway.port,
             max_replicas=config.max_replicas,
         ),
         sinks=sinks,

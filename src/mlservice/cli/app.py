@@ -1,33 +1,59 @@
 from __future__ import annotations
 
+import importlib
+import sys
+
 import typer
 
-from mlservice import __version__
-from mlservice.cli import logs, objects, serve, up, volume
+from mlservice._version import __version__
 
-app = typer.Typer(
-    name="mls",
-    help="mlservice: serve ML models from one manifest.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-
-
-@app.callback()
-def _root() -> None:
-    """mlservice: serve ML models from one manifest."""
-
-
-@app.command()
-def version() -> None:
-    """Print the mlservice version."""
-    typer.echo(__version__)
+# The module that registers each top-level command. Only the one asked for is imported:
+# `mls serve` starts every replica and must not pay for the control-plane client, its
+# resource models and rich (about 250 ms of imports).
+COMMAND_MODULES: dict[str, str] = {
+    "up": "up",
+    "apply": "objects",
+    "get": "objects",
+    "describe": "objects",
+    "delete": "objects",
+    "wait": "objects",
+    "logs": "logs",
+    "volume": "volume",
+    "serve": "serve",
+}
 
 
-for _module in (up, objects, logs, volume, serve):
-    _module.register(app)
+def build_app(command: str | None = None) -> typer.Typer:
+    """The `mls` app with `command`'s module registered, or every module when None."""
+    app = typer.Typer(
+        name="mls",
+        help="mlservice: serve ML models from one manifest.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+
+    @app.callback()
+    def _root() -> None:
+        """mlservice: serve ML models from one manifest."""
+
+    @app.command()
+    def version() -> None:
+        """Print the mlservice version."""
+        typer.echo(__version__)
+
+    wanted = COMMAND_MODULES.get(command or "")
+    for name in dict.fromkeys(COMMAND_MODULES.values()):
+        if wanted in (None, name):
+            importlib.import_module(f"mlservice.cli.{name}").register(app)
+    return app
+
+
+def _command(argv: list[str]) -> str | None:
+    """The subcommand named on the command line; None for help, options or a typo."""
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    return first if first in COMMAND_MODULES else None
 
 
 def main() -> None:
-    app()
+    build_app(_command(sys.argv[1:]))()

@@ -1,5 +1,5 @@
 """`mls up`: the supervisor process: the API, then the local engine, the built-in runtimes,
-the gateway (a child process) and the controllers; the autoscaler joins `run()` later."""
+the gateway (a child process), the controllers and the autoscaler between them."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from mlservice.errors import InvalidInput, MLServiceError
 from mlservice.home import Home
 
 if TYPE_CHECKING:
+    from mlservice.autoscaler import Autoscaler, ScaleChange
     from mlservice.controller import Controllers
     from mlservice.engine.local import LocalEngine
     from mlservice.gateway.link import GatewayLink
@@ -96,8 +97,8 @@ async def run(config: UpConfig, *, out: IO[str]) -> None:
     token = load_or_create_token(home)
     api = ApiServer(create_app(store=store, home=home, token=token), bind_loopback(config.api_port))
     gateway = None if config.api_only else _gateway(config, token)
-    engine, controllers = (
-        _supervision(config, store, gateway) if gateway is not None else (None, None)
+    engine, controllers, autoscaler = (
+        _supervision(config, store, gateway) if gateway is not None else (None, None, None)
     )
 
     def stop() -> None:
@@ -119,6 +120,8 @@ async def run(config: UpConfig, *, out: IO[str]) -> None:
                 await gateway.start()
                 print(f"mlservice gateway listening on {gateway.url}", file=out, flush=True)
             await controllers.start()
+            if autoscaler is not None:
+                autoscaler.start()
         gateway_url = gateway.url if gateway is not None else None
         endpoints: dict[str, Any] = {"api": api.url, "gateway": gateway_url}
         endpoints.update(domain=config.domain, pid=os.getpid())
@@ -130,6 +133,8 @@ async def run(config: UpConfig, *, out: IO[str]) -> None:
         await serving
     finally:
         stop()
+        if autoscaler is not None:
+            await autoscaler.close()
         if controllers is not None:
             await controllers.close()
         if engine is not None:
@@ -151,8 +156,9 @@ def _gateway(config: UpConfig, token: str) -> GatewayLink:
 
 def _supervision(
     config: UpConfig, store: Store, gateway: GatewayLink
-) -> tuple[LocalEngine, Controllers]:
-    """The engine and the controllers over it, not started yet."""
+) -> tuple[LocalEngine, Controllers, Autoscaler]:
+    """The engine, the controllers over it and the autoscaler feeding them, not started yet."""
+    from mlservice.autoscaler import Autoscaler, AutoscalerSettings
     from mlservice.controller import ControllerConfig, Controllers, MemorySink, RouteSink
     from mlservice.engine.local import LocalEngine, LocalEngineConfig
 
@@ -160,6 +166,16 @@ def _supervision(
     engine = LocalEngine(
         LocalEngineConfig(home=home, port_range=config.port_range, backoff_cap=config.backoff_cap)
     )
+    # The KPA reads the gateway's load and the engine's readiness, and writes a scale per
+    # revision that the controllers (alone) apply; `MLS_AUTOSCALER_*` env shortens its timings.
+    autoscaler = Autoscaler(
+        settings=AutoscalerSettings.from_env(),
+        cap=config.max_replicas,
+        alive=lambda revision: revision in controllers.context.owners,
+        on_decision=lambda change: _record_scale(controllers, change),
+    )
+    engine.subscribe(autoscaler.replica_changed)
+    gateway.subscribe(autoscaler.observe)
     # Routing snapshots go to every sink here: memory (for tests) and the gateway. The gateway's
     # load reports and activations are `gateway.subscribe(...)`'s, for the autoscaler.
     sinks: list[RouteSink] = [MemorySink(), gateway.sink]
@@ -172,9 +188,23 @@ def _supervision(
             gateway_port=gateway.port,
             max_replicas=config.max_replicas,
         ),
+        scale=autoscaler,
         sinks=sinks,
     )
-    return engine, controllers
+    return engine, controllers, autoscaler
+
+
+def _record_scale(controllers: Controllers, change: ScaleChange) -> None:
+    """An event on the object that owns the revision, e.g. ScaledUp with the KPA's inputs."""
+    from mlservice.controller.events import Involved
+    from mlservice.resources.kinds import by_kind
+    from mlservice.store import Key
+
+    owner = controllers.context.owners.get(change.revision_id)
+    info = by_kind(owner.kind) if isinstance(owner, Key) else None
+    if isinstance(owner, Key) and info is not None:
+        involved = Involved(info.api_version, owner.kind, owner.namespace, owner.name)
+        controllers.context.events.normal(involved, change.reason, change.message)
 
 
 def register(app: typer.Typer) -> None:

@@ -121,3 +121,18 @@ def test_revisions_the_controller_stopped_are_forgotten() -> None:
     running.clear()
     scaler.tick()
     assert scaler.revisions() == []
+
+
+async def test_start_ticks_in_the_background_until_closed() -> None:
+    settings = AutoscalerSettings(tick=0.01, stable_window=6.0)
+    scaler = Autoscaler(settings=settings)
+    scaler.configure(REV, max_replicas=4)
+    scaler.start()
+    try:
+        load = RevisionLoad(REV, concurrency=700.0, requests=50, in_flight=700, queued=0)
+        scaler.observe(LoadReport(time=time.time(), window=1.0, revisions=(load,)))
+        await _until(lambda: scaler.desired(REV) == 4)
+    finally:
+        await scaler.close()
+    names = {t.get_coro().__qualname__ for t in asyncio.all_tasks()}  # type: ignore[union-attr]
+    assert not any("tick" in name for name in names)

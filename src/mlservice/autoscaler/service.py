@@ -80,6 +80,7 @@ class Autoscaler:
         self._listeners: list[ScaleListener] = []
         self._report_end: float | None = None  # midpoint of the newest second reported
         self._report_seen: float | None = None  # when it arrived, by our clock
+        self._ticker: asyncio.Task[None] | None = None
 
     # -- the controller's side (ScaleSource) ----------------------------------------------
 
@@ -173,6 +174,18 @@ class Autoscaler:
             async for signal in signals:
                 self.observe(signal)
         finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+
+    def start(self) -> None:
+        """Tick in the background (signals come in through `observe`, a listener)."""
+        if self._ticker is None:
+            self._ticker = asyncio.get_running_loop().create_task(self.ticking(), name="kpa")
+
+    async def close(self) -> None:
+        ticker, self._ticker = self._ticker, None
+        if ticker is not None:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker

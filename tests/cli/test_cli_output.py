@@ -99,7 +99,7 @@ def test_describe_reports_status_sections() -> None:
             "defaultRelease": "v1",
         },
     }
-    text = render(svc)
+    text = render(svc, events=[])
     assert "  type=Ready  status=False  reason=CrashLoopBackOff" in text
     assert "  name=v1  ready=False  trafficPercent=100" in text
     assert "  defaultRelease: v1" in text

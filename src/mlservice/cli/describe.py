@@ -10,12 +10,14 @@ from typing import Any
 import yaml
 
 from mlservice.cli.output import age
+from mlservice.client import Client
+from mlservice.errors import MLServiceError
 
 Obj = dict[str, Any]
 
 
-def render(obj: Obj, *, events: list[Obj] | None = None) -> str:
-    """The description; `events` None means "look them up through the API" (best effort)."""
+def render(obj: Obj, *, events: list[Obj]) -> str:
+    """The description, with the events recorded about `obj` (see `events_of`)."""
     meta = obj.get("metadata") or {}
     status = obj.get("status") or {}
     created, observed = meta.get("creationTimestamp"), status.get("observedGeneration", "-")
@@ -59,7 +61,7 @@ def render(obj: Obj, *, events: list[Obj] | None = None) -> str:
     rest = {k: v for k, v in status.items() if k not in _SHOWN_STATUS}
     if rest:
         lines += ["Status:", _indented(rest)]
-    lines += _events(events if events is not None else events_of(obj))
+    lines += _events(events)
     return "\n".join(lines)
 
 
@@ -108,15 +110,12 @@ def _events(events: list[Obj]) -> list[str]:
     return lines
 
 
-def events_of(obj: Obj) -> list[Obj]:
-    """The events about `obj`, read through the API as `mls` finds it; none if unreachable."""
-    from mlservice.client import Client
-    from mlservice.errors import MLServiceError
-
+def events_of(client: Client, obj: Obj) -> list[Obj]:
+    """The events about `obj`; none when the API has no events to give (describe still
+    shows the object)."""
     meta = obj.get("metadata") or {}
     try:
-        with Client() as client:
-            found = client.list("event", namespace=meta.get("namespace"))
+        found = client.list("event", namespace=meta.get("namespace"))
     except MLServiceError:
         return []
     return [e for e in found if _about(e, obj)]

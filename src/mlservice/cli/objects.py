@@ -152,12 +152,13 @@ def register(app: typer.Typer) -> None:
         namespace: Namespace = None,
     ) -> None:
         """Show one object in detail: spec, status, conditions, releases."""
-        from mlservice.cli.describe import render
+        from mlservice.cli.describe import events_of, render
 
         info = guarded(lambda: _kind(kind))
         with connect() as client:
             obj = guarded(lambda: client.get(info, name, namespace=namespace))
-        console().print(render(obj), markup=False, highlight=False)
+            events = events_of(client, obj)
+        console().print(render(obj, events=events), markup=False, highlight=False)
 
     @app.command()
     def delete(

@@ -122,8 +122,9 @@ async def run(config: UpConfig, *, out: IO[str]) -> None:
             await controllers.start()
             if autoscaler is not None:
                 autoscaler.start()
-        gateway_url = gateway.url if gateway is not None else None
-        endpoints: dict[str, Any] = {"api": api.url, "gateway": gateway_url}
+        endpoints: dict[str, Any] = {"api": api.url, "gateway": None, "gateway_admin": None}
+        if gateway is not None:  # the admin channel serves /metrics and, with the token, routes
+            endpoints.update(gateway=gateway.url, gateway_admin=gateway.process.admin_url)
         endpoints.update(domain=config.domain, pid=os.getpid())
         write_endpoints(home, endpoints)
         print(f"mlservice API listening on {api.url} (data dir {home.root})", file=out, flush=True)

@@ -1,0 +1,165 @@
+"""Helpers for the gateway's end-to-end tests against a real `mls up`: manifests, `mls` as a
+user runs it, the gateway's admin view, replica processes, bounded client loads."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from mlservice.cli.background import UpProcess
+
+UP_ARGS = ("--api-port", "0", "--gateway-port", "0", "--backoff-cap", "2")
+IRIS_ROW = {
+    "inputs": [
+        {"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": [6.3, 3.3, 6.0, 2.5]}
+    ]
+}
+Obj = dict[str, Any]
+
+
+def mls(up: UpProcess, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("MLS_API", "MLS_TOKEN")}
+    env["MLS_HOME"] = str(up.home.root)
+    return subprocess.run(
+        [sys.executable, "-m", "mlservice", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def apply(up: UpProcess, manifest: Obj, namespace: str) -> None:
+    done = mls(up, "apply", "-f", "-", "-n", namespace, stdin=yaml.safe_dump(manifest))
+    assert done.returncode == 0, done.stderr
+
+
+def wait_ready(up: UpProcess, name: str, namespace: str, timeout: int = 90) -> None:
+    done = mls(up, "wait", "mlsvc", name, "-n", namespace, "--timeout", str(timeout))
+    assert done.returncode == 0, f"{done.stderr}\n{up.log()[-3000:]}"
+
+
+def release(name: str, uri: str, *, fmt: str = "sklearn", **predictor: Any) -> Obj:
+    return {
+        "name": name,
+        "predictor": {"model": {"modelFormat": {"name": fmt}, "modelUri": uri}, **predictor},
+    }
+
+
+def mlservice(name: str, *releases: Obj, **spec: Any) -> Obj:
+    return {
+        "apiVersion": "tensorstack.dev/v1beta1",
+        "kind": "MLService",
+        "metadata": {"name": name},
+        "spec": {"default": releases[0]["name"], "releases": list(releases), **spec},
+    }
+
+
+def gateway(up: UpProcess, **options: Any) -> httpx.Client:
+    return httpx.Client(base_url=up.endpoints["gateway"], trust_env=False, **options)
+
+
+def admin_routes(up: UpProcess) -> Obj:
+    answer = httpx.get(
+        f"{up.endpoints['gateway_admin']}/admin/routes",
+        headers={"authorization": f"Bearer {up.token}"},
+        timeout=10,
+    )
+    answer.raise_for_status()
+    doc: Obj = answer.json()
+    return doc
+
+
+def revisions_of(up: UpProcess, namespace: str, service: str) -> list[Obj]:
+    return [
+        r
+        for r in admin_routes(up)["revisions"]
+        if r["namespace"] == namespace and r["service"] == service
+    ]
+
+
+def until(check: Callable[[], Any], *, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"{what} did not happen within {timeout:g}s")
+
+
+def replica_pid(up: UpProcess, namespace: str, replica: str) -> int | None:
+    """The pid of a replica's user-container, from the engine's pidfile (None between runs)."""
+    for path in (up.home.replicas / namespace).glob(f"*/{replica}/user-container.pid"):
+        try:
+            return int(json.loads(path.read_text())["pid"])
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+@dataclass
+class Load:
+    """A bounded client load: `threads` clients sending one request after another."""
+
+    send: Callable[[httpx.Client], httpx.Response]
+    up: UpProcess
+    threads: int = 2
+    results: list[tuple[float, int, str, str]] = field(
+        default_factory=list
+    )  # t, code, release, body
+    errors: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _workers: list[threading.Thread] = field(default_factory=list)
+
+    def __enter__(self) -> Load:
+        for _ in range(self.threads):
+            worker = threading.Thread(target=self._run, daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        return self
+
+    def _run(self) -> None:
+        with gateway(self.up, timeout=30) as http:
+            while not self._stop.is_set():
+                try:
+                    answer = self.send(http)
+                except httpx.HTTPError as exc:
+                    self.errors.append(f"{type(exc).__name__}: {exc}")
+                    continue
+                row = (
+                    time.monotonic(),
+                    answer.status_code,
+                    answer.headers.get("x-mls-release", ""),
+                    answer.text,
+                )
+                self.results.append(row)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for worker in self._workers:
+            worker.join(30)
+
+    @property
+    def failures(self) -> list[str]:
+        bad = [f"{code}: {body[:200]}" for _, code, _, body in self.results if code != 200]
+        return self.errors + bad
+
+
+def copy_model(src: Path, dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in src.iterdir():
+        if item.is_file():
+            (dest / item.name).write_bytes(item.read_bytes())

@@ -25,12 +25,15 @@ _FLOW, _PIPELINE = 1, 2  # reasons to pause reading, as bits
 class ClientConnection(asyncio.Protocol):
     __slots__ = (
         "_closing",
+        "_flush",
         "_headers",
+        "_out",
         "_parser",
         "_paused",
         "_receiving",
         "_url",
         "core",
+        "corked",
         "current",
         "pending",
         "transport",
@@ -47,6 +50,11 @@ class ClientConnection(asyncio.Protocol):
         self._headers: list[tuple[bytes, bytes]] = []
         self._paused = 0
         self._closing = False
+        # While a read is parsed, exchanges gather their writes to replicas (`corked`) and
+        # are flushed after; while a replica's read is parsed, our writes gather in `_out`.
+        self.corked = False
+        self._flush: list[Exchange] = []
+        self._out: list[bytes] | None = None
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -54,12 +62,19 @@ class ClientConnection(asyncio.Protocol):
         self.core.connections.add(self)
 
     def data_received(self, data: bytes) -> None:
+        self.corked = True
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._refuse(501, "The gateway does not support protocol upgrades.")
         except httptools.HttpParserError as exc:
             self._refuse(400, f"Malformed HTTP request: {exc}.")
+        finally:
+            self.corked = False
+            if self._flush:
+                flush, self._flush = self._flush, []
+                for exchange in flush:
+                    exchange.flush_upstream()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.core.connections.discard(self)
@@ -120,8 +135,22 @@ class ClientConnection(asyncio.Protocol):
 
     # -- used by exchanges
     def write(self, data: bytes) -> None:
-        if self.transport is not None and not self._closing:
+        if self._out is not None:
+            self._out.append(data)
+        elif self.transport is not None and not self._closing:
             self.transport.write(data)
+
+    def cork(self) -> None:
+        if self._out is None:
+            self._out = []
+
+    def uncork(self) -> None:
+        out, self._out = self._out, None
+        if out:
+            self.write(b"".join(out))
+
+    def flush_later(self, exchange: Exchange) -> None:
+        self._flush.append(exchange)
 
     def exchange_done(self, exchange: Exchange) -> None:
         """`exchange` is answered and fully read: start the next one, or close."""
@@ -149,11 +178,13 @@ class ClientConnection(asyncio.Protocol):
 
     def close(self) -> None:
         """Close once what is written has gone out."""
+        self.uncork()
         self._closing = True
         if self.transport is not None:
             self.transport.close()
 
     def abort(self) -> None:
+        self._out = None
         self._closing = True
         if self.transport is not None:
             self.transport.abort()

@@ -31,6 +31,9 @@ class Receiver(Protocol):
     def upstream_paused(self, paused: bool) -> None:
         """The replica reads slower than we send: stop or resume reading the client."""
 
+    def batch(self, on: bool) -> None:
+        """A read is being parsed (True) or done (False): writes between may be gathered."""
+
 
 class UpstreamConnection(asyncio.Protocol):
     __slots__ = (
@@ -59,10 +62,16 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
+        receiver = self.receiver
+        if receiver is not None:
+            receiver.batch(True)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self.abort(exc)
+        finally:
+            if receiver is not None:
+                receiver.batch(False)
 
     def eof_received(self) -> bool | None:
         return False  # close our side too

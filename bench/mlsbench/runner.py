@@ -128,15 +128,16 @@ def _measured(
 
     row = once()
     for _ in range(plan.noisy_retries):
-        if _others(row) <= RETRY_ABOVE_PCT:
+        if _badness(row) <= RETRY_ABOVE_PCT:
             break
         again = once()
-        row = again if _others(again) < _others(row) else row
+        row = again if _badness(again) < _badness(row) else row
     return row
 
 
-def _others(row: Row) -> float:
-    return row.cpu.others_pct or 0.0
+def _badness(row: Row) -> float:
+    """How disturbed a run was; a run whose latencies contradict its throughput is worst."""
+    return 1000.0 if row.latency_suspect() else row.cpu.others_pct or 0.0
 
 
 def _announce(row: Row) -> Row:
@@ -177,6 +178,7 @@ def measure_grpc(name: str, ctx: Context, *, body: pathlib.Path) -> Row:
 
         def load() -> LoadResult:
             out, latencies = _h2load(url, body=body, seconds=plan.duration, plan=plan)
+            (ctx.opts.work_dir / "logs" / f"{name}-h2load.txt").write_text(out)
             return grpcload.parse(out, latencies_ms=latencies, response_bytes=least)
 
         concurrency = plan.grpc_clients * plan.grpc_streams

@@ -1,5 +1,6 @@
 """Ratios and verdicts in the tables the benchmark prints and records."""
 
+import dataclasses
 import datetime
 
 from mlsbench import report
@@ -63,3 +64,13 @@ def test_a_row_is_noisy_when_others_took_the_servers_core():
     assert quiet.noise_note() == ""
     assert "other processes took 40%" in noisy.noise_note()
     assert (unpinned.others(), unpinned.noise_note()) == ("n/a", "")
+
+
+def test_a_median_beyond_littles_law_is_suspect():
+    # 16 in flight at 2,000 rps means 8 ms on average: a 117 ms median cannot be right.
+    load = LoadResult(requests=20_000, seconds=10.0, p50_ms=117.0, p99_ms=150.0, errors=0)
+    row = report.Row("ours", "grpc", 16, load, CpuUse(server_ms=1.0, others_pct=0.0))
+    assert row.latency_suspect()
+    assert "Little's law" in row.noise_note()
+    sane = dataclasses.replace(load, p50_ms=7.5)
+    assert not dataclasses.replace(row, load=sane).latency_suspect()

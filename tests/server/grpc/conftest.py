@@ -9,13 +9,14 @@ be imported here: servers run as separate processes, and the pure conversions in
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 from grpc_procs import GrpcServed, grpc_target
 from server_procs import MODELS, Launcher
-from tritonclient.grpc import service_pb2_grpc
+
+MODELS_HERE = Path(__file__).parent / "models"
 
 
 @pytest.fixture(scope="session")
@@ -34,8 +35,8 @@ def iris_grpc(
 def echo_grpc(launcher: Launcher) -> GrpcServed:
     # GRPC_PORT as the local engine sets it; batching on, so concurrent calls can share one
     # predict (requests that run alone are not delayed); a small message limit to hit it.
-    args = ("--max-body-bytes", str(1 << 20), "--max-batch-size", "16")
-    args += ("--max-batch-delay-ms", "200")
+    args = ["--max-body-bytes", str(1 << 20), "--max-batch-size", "16"]
+    args += ["--max-batch-delay-ms", "200"]
     env = {"GRPC_PORT": "0", "MLS_RELEASE": "v7"}
     served = launcher.start(MODELS / "echo", *args, name="echo", env=env)
     return GrpcServed(served, grpc_target(served), "echo")
@@ -43,6 +44,12 @@ def echo_grpc(launcher: Launcher) -> GrpcServed:
 
 @pytest.fixture
 def stub(echo_grpc: GrpcServed) -> Iterator[Any]:
-    """A plain generated stub (tritonclient's copy of the service) for hand-built messages."""
-    with grpc.insecure_channel(echo_grpc.target) as channel:
-        yield service_pb2_grpc.GRPCInferenceServiceStub(channel)
+    with echo_grpc.stub() as echo_stub:
+        yield echo_stub
+
+
+@pytest.fixture(scope="module")  # one test module uses it: stop it after that module
+def answers_grpc(launcher: Launcher) -> Iterator[GrpcServed]:
+    served = launcher.start(MODELS_HERE / "answers", "--grpc-port", "0", name="answers")
+    yield GrpcServed(served, grpc_target(served), "answers")
+    served.stop()

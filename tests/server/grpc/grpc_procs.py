@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
+import grpc
 import httpx
 import tritonclient.grpc as triton
 from server_procs import Served
+from tritonclient.grpc import service_pb2_grpc
 
 GRPC_ADDRESS = re.compile(r"V2 gRPC on 127\.0\.0\.1:(\d+)")
 
@@ -23,6 +28,12 @@ class GrpcServed:
 
     def client(self) -> triton.InferenceServerClient:
         return triton.InferenceServerClient(self.target)
+
+    @contextmanager
+    def stub(self) -> Iterator[Any]:
+        """A plain generated stub (tritonclient's copy of the service) for hand-built messages."""
+        with grpc.insecure_channel(self.target) as channel:
+            yield service_pb2_grpc.GRPCInferenceServiceStub(channel)
 
     def metrics(self) -> str:
         return httpx.get(f"{self.rest.url}/metrics", timeout=10).text

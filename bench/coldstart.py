@@ -15,6 +15,7 @@ import argparse
 import collections
 import datetime
 import itertools
+import json
 import os
 import pathlib
 import platform
@@ -128,18 +129,17 @@ def wait_at_zero(up: UpProcess, *, within: float = 120.0) -> None:
 
 
 def servers(up: UpProcess) -> list[int]:
-    """Pids of live `mls serve` processes started for this data dir."""
-    marker = f"MLS_HOME={up.home.root}".encode()
+    """Pids of live replica processes of the benchmark's service (from the engine's pidfiles;
+    a replica born from a warm standby does not say `serve` in its command line)."""
     found = []
-    for proc in pathlib.Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
+    for path in _pidfiles(up):
         try:
-            cmdline = (proc / "cmdline").read_bytes()
-            if b"serve" in cmdline and marker in (proc / "environ").read_bytes():
-                found.append(int(proc.name))
-        except OSError:
+            pid = int(json.loads(path.read_text())["pid"])
+            state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, ValueError, KeyError):
             continue
+        if state != "Z":
+            found.append(pid)
     return found
 
 
@@ -189,8 +189,8 @@ def report(
 PHASES = (
     ("activation", "request sent -> gateway's activation signal"),
     ("decision", "activation -> autoscaler's scale-up (event time)"),
-    ("spawn", "decision -> replica process started (controller, engine; 10 ms ticks)"),
-    ("imports", "process start -> `mls serve` logs its address (Python, imports, detection)"),
+    ("spawn", "decision -> replica launched (controller, engine: pidfile written)"),
+    ("imports", "launched -> `mls serve` logs its address (cold: Python and imports)"),
     ("ready", "logged -> /v2/health/ready answers 200 (bind, uvicorn, model load)"),
     ("routed", "ready -> in the gateway's routes (probe, status, snapshot push)"),
     ("forward", "routed -> answer (gateway forwards the held request, inference)"),
@@ -259,19 +259,21 @@ def _watch_routes(up: UpProcess, marks: dict[str, float], stop: threading.Event)
 
 
 def _watch_replica(up: UpProcess, marks: dict[str, float], stop: threading.Event) -> None:
-    pid = None
-    while not stop.is_set() and pid is None:
-        found = servers(up)
-        pid = found[0] if found else None
+    """The replica's pidfile (launched), then its /v2/health/ready answering 200 (ready)."""
+    pidfile = None
+    while not stop.is_set() and pidfile is None:
+        pidfile = next(iter(_pidfiles(up, since=marks.get("sent", 0.0))), None)
         time.sleep(0.002)
-    if pid is None:
+    if pidfile is None:
         return
-    marks["spawn"] = _started_at(pid)
-    port = _env_of(pid).get("PORT")
+    marks["spawn"] = pidfile.stat().st_mtime
+    log = pidfile.with_suffix(".log")
     with httpx.Client(timeout=1) as http:
-        while port and not stop.is_set():
+        while not stop.is_set():
+            found = re.search(r"mls serve: model .* on http://[^:]+:(\d+)", _text(log))
             try:
-                if http.get(f"http://127.0.0.1:{port}/v2/health/ready").status_code == 200:
+                url = f"http://127.0.0.1:{found[1]}/v2/health/ready" if found else None
+                if url and http.get(url).status_code == 200:
                     marks["ready"] = time.time()
                     return
             except httpx.TransportError:
@@ -279,18 +281,22 @@ def _watch_replica(up: UpProcess, marks: dict[str, float], stop: threading.Event
             time.sleep(0.005)
 
 
-def _started_at(pid: int) -> float:
-    """Wall-clock start of a process: its age from /proc (clock ticks) taken from now."""
-    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[19])  # field 22, counted after the command name
-    uptime = float(pathlib.Path("/proc/uptime").read_text().split()[0])
-    return time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
+def _pidfiles(up: UpProcess, *, since: float = 0.0) -> list[pathlib.Path]:
+    found = []
+    for path in up.home.replicas.glob(f"{NAMESPACE}/*/*/user-container.pid"):
+        try:
+            if path.stat().st_mtime >= since:
+                found.append(path)
+        except OSError:
+            continue  # removed meanwhile
+    return found
 
 
-def _env_of(pid: int) -> dict[str, str]:
-    raw = pathlib.Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    pairs = (item.decode(errors="replace").split("=", 1) for item in raw if b"=" in item)
-    return dict(pairs)
+def _text(path: pathlib.Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def _decision_and_log_times(up: UpProcess, *, since: float) -> dict[str, float]:

@@ -40,14 +40,16 @@ class Row:
         """Whether p50 contradicts Little's law: with `concurrency` requests always in flight
         the mean latency is concurrency / rps, and a median three times that cannot happen."""
         mean_ms = 1000.0 * self.concurrency / self.load.rps if self.load.rps else 0.0
-        return self.load.p50_ms > 3 * mean_ms
+        return bool(self.load.suspect) or self.load.p50_ms > 3 * mean_ms
 
     def noise_note(self) -> str:
         notes = []
         pct = self.cpu.others_pct
         if pct is not None and pct > NOISY_PCT:
             notes.append(f"noisy: other processes took {pct:.0f}% of the server's core")
-        if self.latency_suspect():
+        if self.load.suspect:
+            notes.append(self.load.suspect)
+        elif self.latency_suspect():
             notes.append("latencies contradict the throughput (Little's law)")
         return f" ({'; '.join(notes)})" if notes else ""
 

@@ -173,12 +173,13 @@ def measure_grpc(name: str, ctx: Context, *, body: pathlib.Path) -> Row:
         message = body.read_bytes()[5:]
         least = check_grpc(name, target, message=message, expected=ctx.case.expected)
         url = f"http://{target}"
+        log = ctx.opts.work_dir / "logs" / f"{name}-h2load.log"
         if plan.warmup:
-            _h2load(url, body=body, seconds=plan.warmup, plan=plan)
+            _h2load(url, body=body, seconds=plan.warmup, plan=plan, log=log)
 
         def load() -> LoadResult:
-            out, latencies = _h2load(url, body=body, seconds=plan.duration, plan=plan)
-            (ctx.opts.work_dir / "logs" / f"{name}-h2load.txt").write_text(out)
+            out, latencies = _h2load(url, body=body, seconds=plan.duration, plan=plan, log=log)
+            log.with_suffix(".txt").write_text(out)
             return grpcload.parse(out, latencies_ms=latencies, response_bytes=least)
 
         concurrency = plan.grpc_clients * plan.grpc_streams
@@ -187,10 +188,13 @@ def measure_grpc(name: str, ctx: Context, *, body: pathlib.Path) -> Row:
     return row
 
 
-def _h2load(url: str, *, body: pathlib.Path, seconds: int, plan: Plan) -> tuple[str, list[float]]:
+def _h2load(
+    url: str, *, body: pathlib.Path, seconds: int, plan: Plan, log: pathlib.Path
+) -> tuple[str, list[float]]:
     return grpcload.run(
         url,
         body=body,
+        log=log,
         clients=plan.grpc_clients,
         streams=plan.grpc_streams,
         seconds=seconds,

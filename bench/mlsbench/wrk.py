@@ -37,6 +37,8 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     errors: int
+    suspect: str = ""
+    """Why the latency columns cannot be trusted, when the generator contradicted itself."""
 
     @property
     def rps(self) -> float:

@@ -80,7 +80,10 @@ def test_h2load_replays_the_frame_and_counts_failed_calls(tmp_path, infer_server
     body = tmp_path / "infer.grpc"
     body.write_bytes(grpcload.frame(message))
     url = f"http://127.0.0.1:{port}"
-    out, latencies = grpcload.run(url, body=body, clients=2, streams=1, seconds=1, core=None)
+    log = tmp_path / "h2load.log"
+    out, latencies = grpcload.run(
+        url, body=body, log=log, clients=2, streams=1, seconds=1, core=None
+    )
     ok_response = service_pb2.ModelInferResponse(model_name="iris")
     ok_response.outputs.add(name="predict", datatype="INT64", shape=[1])
     ok_response.outputs[0].contents.int64_contents.append(2)
@@ -95,6 +98,7 @@ def test_h2load_replays_the_frame_and_counts_failed_calls(tmp_path, infer_server
     else:
         assert result.requests == len(latencies) > 0
         assert result.errors == 0
+        assert result.suspect == ""
         assert grpcload.prediction_of(grpcload.call_once(f"127.0.0.1:{port}", message)) == 2
 
 
@@ -102,3 +106,25 @@ def test_wait_serving_gives_up_on_a_closed_port():
     target = f"127.0.0.1:{procs.free_port()}"
     with pytest.raises(grpcload.GrpcUnavailable, match=f"nothing serves gRPC on {target}"):
         grpcload.wait_serving(target, timeout=0.5)
+
+
+H2LOAD_SUMMARY = """finished in 10.00s, 2000.00 req/s, 300KB/s
+requests: 20000 total, 20016 started, 20000 done, 20000 succeeded, 0 failed, 0 errored, 0 timeout
+traffic: 1.2MB (1200000) total, 12KB (12000) headers (space savings 95.00%), 1.1MB (1100000) data
+                     min         max         mean         sd        +/- sd
+time for request:      622us     36.52ms      7.01ms      1.59ms    84.27%
+"""
+
+
+def test_a_log_that_contradicts_the_summary_is_flagged():
+    slow = [590.0, 600.0, 610.0] * 6667
+    bad = grpcload.parse(H2LOAD_SUMMARY, latencies_ms=slow, response_bytes=55)
+    assert bad.suspect == "h2load's log mean 600.0 ms disagrees with its summary mean 7.0 ms"
+    good = grpcload.parse(H2LOAD_SUMMARY, latencies_ms=[6.0, 7.0, 8.0] * 6667, response_bytes=55)
+    assert good.suspect == ""
+    assert (good.requests, good.errors) == (20000, 0)
+
+
+def test_a_log_missing_calls_is_flagged():
+    partial = grpcload.parse(H2LOAD_SUMMARY, latencies_ms=[7.0] * 5000, response_bytes=55)
+    assert partial.suspect == "h2load logged 5000 of its 20000 calls"

@@ -59,6 +59,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--keep-openblas-env", action="store_true", help="keep OPENBLAS_CORETYPE")
     p.add_argument("--results", type=pathlib.Path, default=BENCH_DIR / "RESULTS.md")
     p.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
+    p.add_argument(
+        "--record-noisy", action="store_true", help="record even with badly disturbed rows"
+    )
     p.add_argument("--skip-setup", action="store_true", help="do not check venvs and tools")
     p.add_argument("--python", default="python3", help="interpreter for the peers' venvs")
     args = p.parse_args(argv)
@@ -223,9 +226,19 @@ def _finish(
     print("\n" + "\n".join(texts))
     for failure in outcome.failures:
         print(f"FAILED {failure}", file=sys.stderr)
-    if outcome.failures or args.quick or args.no_record:
+    disturbed = [
+        f"{r.server} {r.protocol} c={r.concurrency}"
+        for r in outcome.rest + outcome.grpc
+        if runner.badness(r) > runner.RETRY_ABOVE_PCT
+    ]
+    if disturbed and not args.record_noisy:
+        print(f"disturbed rows even after reruns: {', '.join(disturbed)}")
+    if outcome.failures or args.quick or args.no_record or (disturbed and not args.record_noisy):
         if texts:
-            print(f"not recorded in {args.results} (failures, --quick or --no-record)")
+            print(
+                f"not recorded in {args.results} (failures, disturbed rows without "
+                "--record-noisy, --quick or --no-record)"
+            )
         return 1 if outcome.failures else 0
     for text in texts:
         report.append(args.results, text)

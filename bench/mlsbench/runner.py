@@ -128,14 +128,14 @@ def _measured(
 
     row = once()
     for _ in range(plan.noisy_retries):
-        if _badness(row) <= RETRY_ABOVE_PCT:
+        if badness(row) <= RETRY_ABOVE_PCT:
             break
         again = once()
-        row = again if _badness(again) < _badness(row) else row
+        row = again if badness(again) < badness(row) else row
     return row
 
 
-def _badness(row: Row) -> float:
+def badness(row: Row) -> float:
     """How disturbed a run was; a run whose latencies contradict its throughput is worst."""
     return 1000.0 if row.latency_suspect() else row.cpu.others_pct or 0.0
 

@@ -57,15 +57,19 @@ def build_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with contextlib.AsyncExitStack() as stack:
-            for service in services:
-                await stack.enter_async_context(service())
-            task = asyncio.create_task(_load_all(dataplane, on_fatal, on_loaded))
-            try:
-                yield
-            finally:
-                task.cancel()
-                await dataplane.stop()
+        # The data plane stops only after the side services (gRPC) have drained: a call that
+        # reached them in between would otherwise wait on a stopped inference thread.
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                for service in services:
+                    await stack.enter_async_context(service())
+                task = asyncio.create_task(_load_all(dataplane, on_fatal, on_loaded))
+                try:
+                    yield
+                finally:
+                    task.cancel()
+        finally:
+            await dataplane.stop()
 
     return Starlette(
         routes=routes,

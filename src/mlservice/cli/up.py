@@ -164,8 +164,15 @@ def _supervision(
     from mlservice.engine.local import LocalEngine, LocalEngineConfig
 
     home = config.home
+    # A warm standby (scikit-learn already imported) makes a sklearn scale-from-zero take
+    # tenths of a second instead of seconds (bench/coldstart.py).
     engine = LocalEngine(
-        LocalEngineConfig(home=home, port_range=config.port_range, backoff_cap=config.backoff_cap)
+        LocalEngineConfig(
+            home=home,
+            port_range=config.port_range,
+            backoff_cap=config.backoff_cap,
+            warm_standby=True,
+        )
     )
     # The KPA reads the gateway's load and the engine's readiness, and writes a scale per
     # revision that the controllers (alone) apply; `MLS_AUTOSCALER_*` env shortens its timings.

@@ -24,6 +24,10 @@ class LocalEngineConfig:
     """Seconds between readiness checks when the probe sets no `periodSeconds`. Shorter than
     Kubernetes' 10 s: a local replica should be routable as soon as it answers."""
 
+    startup_probe_period: float = 0.025
+    """Seconds between readiness checks until a replica is first ready (when the probe sets
+    no `periodSeconds`): a scale-from-zero waits on this, not on `probe_period`."""
+
     probe_timeout: float = 1.0
     """Seconds one readiness check may take when the probe sets no `timeoutSeconds`."""
 
@@ -50,6 +54,10 @@ class LocalEngineConfig:
 
     log_max_bytes: int = 10 * 2**20
     """A container log past this size moves to `<container>.log.1` at the next start."""
+
+    warm_standby: bool = False
+    """Keep one `mls serve` standby with scikit-learn imported, for fast sklearn replica
+    starts (`standby.py`); costs an idle process of ~150 MB. `mls up` turns it on."""
 
     address_in_use_retries: int = 5
     """Restarts on a fresh port after "address in use" before it counts as a crash after all

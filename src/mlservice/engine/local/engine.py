@@ -70,7 +70,7 @@ class LocalEngine(Engine):
             self.config.home.replicas.mkdir(parents=True, exist_ok=True)
             reaped = await asyncio.to_thread(reap_leftovers, self.config.home)
             self._owner = current_process()
-            self._spawner = Spawner()
+            self._spawner = Spawner(warm=self.config.warm_standby)
             self._watchdog = asyncio.create_task(
                 watch(self._limited, period=self.config.watchdog_period),
                 name="mls-memory-watchdog",

@@ -88,6 +88,13 @@ class ProbePlan:
     period: float
     success_threshold: int
     failure_threshold: int
+    startup_period: float | None = None  # until first ready, when the probe sets no period
+
+    def delay(self, *, ready: bool) -> float:
+        """Seconds to the next check: quick before the replica is first seen ready."""
+        if ready or self.startup_period is None:
+            return self.period
+        return min(self.period, self.startup_period)
 
 
 def plan_probe(
@@ -100,7 +107,7 @@ def plan_probe(
         if not is_server:
             return None
         check = Check("default", port, timeout=config.probe_timeout)
-        return ProbePlan(check, 0.0, config.probe_period, 1, 3)
+        return ProbePlan(check, 0.0, config.probe_period, 1, 3, config.startup_probe_period)
     timeout = probe.timeout_seconds or config.probe_timeout
     if probe.http_get is not None:
         target = _target_port(container, probe.http_get.port, is_server=is_server, port=port)
@@ -115,6 +122,7 @@ def plan_probe(
         period=probe.period_seconds or config.probe_period,
         success_threshold=probe.success_threshold,
         failure_threshold=probe.failure_threshold,
+        startup_period=None if probe.period_seconds else config.startup_probe_period,
     )
 
 

@@ -14,11 +14,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlservice.engine.local import procfs, shim
+from mlservice.engine.local import procfs, shim, standby
+
+REFILL_DELAY = 3.0  # seconds before a taken standby is replaced: let the new replica start first
 
 
 @dataclass(frozen=True)
@@ -72,23 +76,62 @@ class Process:
 
 
 class Spawner:
-    """Forks every replica process from one thread that lives as long as the engine."""
+    """Forks every replica process from one thread that lives as long as the engine.
 
-    def __init__(self) -> None:
+    With `warm`, a scikit-learn `mls serve` launch is handed to a standby that has its
+    imports done (`standby.py`); one is started at once, and again after each is taken."""
+
+    def __init__(self, *, warm: bool = False) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mls-spawner")
+        self._standbys = standby.Standbys(_popen_standby) if warm else None
+        if self._standbys is not None:
+            self._thread.submit(self._standbys.refill, standby.base_environment())
 
     async def spawn(self, launch: Launch) -> Process:
         loop = asyncio.get_running_loop()
-        popen = await loop.run_in_executor(self._thread, _popen, launch)
+        popen = await loop.run_in_executor(self._thread, self._start, launch)
         return Process(popen, loop)
 
+    def _start(self, launch: Launch) -> subprocess.Popen[bytes]:
+        standbys = self._standbys
+        if standbys is None or not standby.qualifies(launch):
+            return _popen(launch)
+        taken = standbys.take(launch)
+        timer = threading.Timer(REFILL_DELAY, self._refill, args=(launch.env,))
+        timer.daemon = True
+        timer.start()
+        return taken if taken is not None else _popen(launch)
+
+    def _refill(self, env: dict[str, str]) -> None:
+        if self._standbys is not None:
+            with contextlib.suppress(RuntimeError):  # shut down meanwhile
+                self._thread.submit(self._standbys.refill, env)
+
     def close(self) -> None:
+        if self._standbys is not None:
+            with contextlib.suppress(RuntimeError):
+                self._thread.submit(self._standbys.close)
         self._thread.shutdown(wait=True)
 
 
 def shim_argv(launch: Launch) -> list[str]:
     cpus = ",".join(str(c) for c in sorted(launch.cpus)) if launch.cpus else "-"
     return [sys.executable, "-I", "-S", shim.__file__, str(os.getpid()), cpus, "--", *launch.argv]
+
+
+def _popen_standby(argv: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """A standby: as a replica, but its stdin is the pipe its launch will come through."""
+    launch = Launch(argv=tuple(argv), env=dict(env), cwd=Path("/"), log_path=Path(os.devnull))
+    return subprocess.Popen(
+        shim_argv(launch),
+        cwd=launch.cwd,
+        env=launch.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+    )
 
 
 def _popen(launch: Launch) -> subprocess.Popen[bytes]:

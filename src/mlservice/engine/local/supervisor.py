@@ -204,7 +204,7 @@ class ContainerRunner:
             self._set(phase="Running", ready=True, reason="", message="")
             return
         await asyncio.sleep(plan.initial_delay)
-        check, successes, failures = plan.check, 0, 0
+        check, successes, failures, seen_ready = plan.check, 0, 0, False
         while True:
             outcome = await run_check(check)
             if outcome.fall_back_to_tcp:
@@ -215,7 +215,8 @@ class ContainerRunner:
                 self._set(phase="Running", ready=True, reason="", message="")
             elif self._status.ready and failures >= plan.failure_threshold:
                 self._set(ready=False, reason="Unready", message="readiness probe failing")
-            await asyncio.sleep(plan.period)
+            seen_ready = seen_ready or self._status.ready
+            await asyncio.sleep(plan.delay(ready=seen_ready))
 
     def _set(self, **changes: object) -> None:
         if self._stopping.is_set() and changes.get("phase", "Terminating") != "Terminating":

@@ -66,6 +66,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=5, help="timed cold starts (median reported)")
     p.add_argument("--breakdown", type=int, default=3, help="instrumented runs for phases")
+    p.add_argument(
+        "--cold", action="store_true", help="mls up --no-warm-standby: every start is cold"
+    )
     p.add_argument("--no-record", action="store_true", help="print only; RESULTS.md untouched")
     p.add_argument("--results", type=pathlib.Path, default=BENCH_DIR / "RESULTS.md")
     return p.parse_args(argv)
@@ -80,6 +83,7 @@ def main(argv: list[str]) -> int:
     load_before = os.getloadavg()
     env = {**os.environ, **ENV, "MLS_HOME": str(home.root)}
     up_args = ["--api-port", "0", "--gateway-port", "0"]
+    up_args += ["--no-warm-standby"] if args.cold else []
     with UpProcess(home.root, args=up_args, env=env) as up, httpx.Client(timeout=60) as http:
         with up.client() as client:
             client.apply(yaml.safe_load(MANIFEST))
@@ -94,7 +98,7 @@ def main(argv: list[str]) -> int:
             wait_at_zero(up)
             phases.append(instrumented_run(up, lambda: cold_request(up, http, case)))
     imports = import_profile(case.model_dir, work)
-    lines = report(totals, phases, imports, load_before=load_before, argv=argv)
+    lines = report(totals, phases, imports, load_before=load_before, argv=argv, cold=args.cold)
     print("\n".join(lines))
     if not args.no_record:
         with args.results.open("a") as out:
@@ -150,6 +154,7 @@ def report(
     *,
     load_before: tuple[float, float, float],
     argv: list[str],
+    cold: bool,
 ) -> list[str]:
     median = statistics.median(totals)
     verdict = "met" if median < TARGET_SECONDS else "not met"
@@ -157,14 +162,16 @@ def report(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     ).stdout.strip()
     lines = [
-        f"## {datetime.date.today().isoformat()} coldstart",
+        f"## {datetime.date.today().isoformat()} coldstart"
+        + (" (no warm standby)" if cold else ""),
         "",
         f"- Machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
         f"Linux {platform.release()}, load average {_load(load_before)} before, "
         f"{_load(os.getloadavg())} after.",
         f"- Command: `{' '.join(['python bench/coldstart.py', *argv])}`",
         f"- At commit {commit}; iris LogisticRegression on a volume, `minReplicas: 0`, "
-        "sklearn runtime (`mls serve ... --grpc-port`), V2 REST infer through the gateway.",
+        "sklearn runtime (`mls serve ... --grpc-port`), V2 REST infer through the gateway; "
+        + ("every replica starts cold." if cold else "replicas start in the warm standby."),
         f"- Cold start, first request at zero replicas to its answer: median "
         f"**{median:.3f} s** of {len(totals)} "
         f"({', '.join(f'{t:.3f}' for t in totals)}); target {TARGET_SECONDS} s: {verdict}.",

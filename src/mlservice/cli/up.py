@@ -47,6 +47,9 @@ class UpConfig:
     """Replica ports, below the kernel's ephemeral range so they never collide with clients."""
     backoff_cap: float = 10.0
     """Longest wait, in seconds, before restarting a crashed replica."""
+    warm_standby: bool = True
+    """Keep a `mls serve` standby with scikit-learn imported (~150 MB idle), so a sklearn
+    replica, a scale-from-zero above all, starts in tenths of a second."""
     api_only: bool = False
     """Serve the API alone: objects are stored but nothing runs them (no engine, controllers
     or replicas), as a bare Kubernetes API server; for tools and tests of the API itself."""
@@ -164,14 +167,12 @@ def _supervision(
     from mlservice.engine.local import LocalEngine, LocalEngineConfig
 
     home = config.home
-    # A warm standby (scikit-learn already imported) makes a sklearn scale-from-zero take
-    # tenths of a second instead of seconds (bench/coldstart.py).
     engine = LocalEngine(
         LocalEngineConfig(
             home=home,
             port_range=config.port_range,
             backoff_cap=config.backoff_cap,
-            warm_standby=True,
+            warm_standby=config.warm_standby,
         )
     )
     # The KPA reads the gateway's load and the engine's readiness, and writes a scale per
@@ -236,6 +237,9 @@ def register(app: typer.Typer) -> None:
         backoff_cap: Annotated[
             float, typer.Option(min=0.1, help="Longest wait before restarting a crashed replica.")
         ] = 10.0,
+        warm_standby: Annotated[
+            bool, typer.Option(help="Keep a warm sklearn replica process ready (~150 MB).")
+        ] = True,
         api_only: Annotated[
             bool, typer.Option(help="Serve only the API: store objects, run nothing.")
         ] = False,
@@ -253,6 +257,7 @@ def register(app: typer.Typer) -> None:
                 max_replicas=max_replicas,
                 port_range=parse_port_range(port_range),
                 backoff_cap=backoff_cap,
+                warm_standby=warm_standby,
                 api_only=api_only,
             )
             with exclusive_home(config.home):

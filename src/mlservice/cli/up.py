@@ -48,7 +48,7 @@ class UpConfig:
     backoff_cap: float = 10.0
     """Longest wait, in seconds, before restarting a crashed replica."""
     warm_standby: bool = True
-    """Keep a `mls serve` standby with scikit-learn imported (~150 MB idle), so a sklearn
+    """Keep a `mls serve` standby with scikit-learn imported (~165 MB RSS idle), so a sklearn
     replica, a scale-from-zero above all, starts in tenths of a second."""
     api_only: bool = False
     """Serve the API alone: objects are stored but nothing runs them (no engine, controllers
@@ -238,7 +238,7 @@ def register(app: typer.Typer) -> None:
             float, typer.Option(min=0.1, help="Longest wait before restarting a crashed replica.")
         ] = 10.0,
         warm_standby: Annotated[
-            bool, typer.Option(help="Keep a warm sklearn replica process ready (~150 MB).")
+            bool, typer.Option(help="Keep a warm sklearn replica process ready (~165 MB).")
         ] = True,
         api_only: Annotated[
             bool, typer.Option(help="Serve only the API: store objects, run nothing.")

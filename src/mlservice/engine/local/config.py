@@ -57,7 +57,7 @@ class LocalEngineConfig:
 
     warm_standby: bool = False
     """Keep one `mls serve` standby with scikit-learn imported, for fast sklearn replica
-    starts (`standby.py`); costs an idle process of ~150 MB. `mls up` turns it on."""
+    starts (`standby.py`); costs an idle process of ~165 MB RSS. `mls up` turns it on."""
 
     address_in_use_retries: int = 5
     """Restarts on a fresh port after "address in use" before it counts as a crash after all

@@ -21,8 +21,9 @@ $(DEV_STAMP): $(BIN)/python $(INSTALL_INPUTS)
 	$(PIP) install -q -c constraints.txt -e '.[dev]'
 	touch $@ $(RUN_STAMP)
 
+# The demo in the foreground until Ctrl-C; e.g. make run DEMO_ARGS="--gateway-port 9090".
 run: $(RUN_STAMP)
-	$(BIN)/python -m mlservice.demo
+	$(BIN)/python -m mlservice.demo $(DEMO_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff format --check src tests bench scripts

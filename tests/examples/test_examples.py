@@ -1,102 +1,229 @@
-"""Every manifest in examples/ is valid, says what it shows, and names only things that exist."""
+"""examples/ without running anything: every manifest is valid and explained, every feature the
+reference documents has one, and everything an example names (runtimes, volumes, Secrets)
+exists among the examples or the built-in runtimes. test_examples_run.py runs them."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import yaml
+from examples_lib import DEFAULT_GATEWAY, S3, SERVICE_KINDS, Example, load_all
 
-from mlservice.resources import (
-    MLService,
-    MLServiceRuntime,
-    PersistentVolumeClaim,
-    Secret,
-    SimpleMLService,
-    parse,
-    validate_object,
-)
-from mlservice.resources.uri import scheme_of
+from mlservice.resources import MLService, MLServiceRuntime, parse, parse_as, validate_object
+from mlservice.runtime import builtin
+from mlservice.runtime.select import select_runtime
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-FILES = sorted(EXAMPLES.rglob("*.yaml"))
+EXAMPLES = load_all()
+SERVICES = [e for e in EXAMPLES if e.kind in SERVICE_KINDS]
+Obj = dict[str, Any]
 
 
-def _load(path: Path) -> dict[str, Any]:
-    docs = list(yaml.safe_load_all(path.read_text()))
-    assert len(docs) == 1, f"{path.name} holds {len(docs)} manifests; examples hold one each"
-    doc: dict[str, Any] = docs[0]
-    return doc
-
-
-def test_examples_cover_every_kind_in_the_references() -> None:
-    kinds = {_load(p)["kind"] for p in FILES}
-    assert kinds == {
-        "MLService",
-        "MLServiceRuntime",
-        "SimpleMLService",
-        "Secret",
-        "PersistentVolumeClaim",
-    }
-    # One file per manifest of the references (see examples/README.md).
-    mlservices = {p.stem for p in FILES if p.parent.name == "mlservice"}
-    assert mlservices == {
-        "torch-mnist",
-        "demo-runtime",
-        "demo-parameters",
-        "demo-patch",
-        "demo-resources",
-        "s3-storage",
-        "pvc-storage",
-        "multi-releases",
-        "canary",
-        "logger",
-        "autoscaling",
-        "scheduler",
-    }
-    simple = {p.stem for p in FILES if p.parent.name == "simplemlservice"}
-    assert simple == {"sample", "pytorch", "custom", "service-port", "scheduler", "pvc-storage"}
-
-
-@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(EXAMPLES)))
-def test_example_is_valid_and_explained(path: Path) -> None:
-    assert path.read_text().startswith("# "), (
-        "an example starts with a comment saying what it shows"
-    )
-    manifest = _load(path)
-    validated = validate_object(manifest)
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.rel)
+def test_example_is_valid_and_explained(example: Example) -> None:
+    assert example.header, "an example starts with a comment saying what it shows"
+    validated = validate_object(example.manifest)
     assert validated["metadata"]["namespace"] == "default"
-    # Validation is idempotent: what the API stores validates to itself.
-    assert validate_object(validated) == validated
+    assert validate_object(validated) == validated  # what the API stores validates to itself
+    assert all(n == S3 or re.fullmatch(r"[\w.-]+", n) for n in example.needs), example.needs
+
+
+@pytest.mark.parametrize("example", SERVICES, ids=lambda e: e.rel)
+def test_service_example_says_what_to_try_on_its_own_host(example: Example) -> None:
+    curls = [t for t in example.tries if t.startswith("curl ")]
+    assert curls, "a service example has at least one curl command under '# Try:'"
+    suffix = ".default.svc.localhost" if example.kind == "SimpleMLService" else ".default.localhost"
+    for command in curls:
+        assert DEFAULT_GATEWAY in command, command
+        host = re.search(r'-H "Host: ([^"]+)"', command)
+        assert host is not None, command
+        assert host[1].startswith(example.name), command
+        assert host[1].endswith(suffix), command
+
+
+def _releases(obj: Obj) -> list[Obj]:
+    releases: list[Obj] = obj["spec"].get("releases", [])
+    return releases
+
+
+def _predictors(obj: Obj) -> list[Obj]:
+    return [r["predictor"] for r in _releases(obj)]
+
+
+def _containers(predictor: Obj) -> list[Obj]:
+    containers: list[Obj] = predictor.get("template", {}).get("spec", {}).get("containers", [])
+    return containers
+
+
+def _runnable(kind: str) -> list[Obj]:
+    return [e.manifest for e in EXAMPLES if e.kind == kind and not e.programs]
+
+
+def _has(kind: str, check: Callable[[Obj], bool]) -> bool:
+    return any(check(m) for m in _runnable(kind))
+
+
+def _patch_shape(predictor: Obj) -> bool:
+    containers = _containers(predictor)
+    user = [c for c in containers if c["name"] == "user-container"]
+    return bool(user) and {"image", "args"} <= set(user[0]) and len(containers) >= 2
+
+
+def _annotations(predictor: Obj) -> Obj:
+    annotations: Obj = predictor.get("template", {}).get("metadata", {}).get("annotations", {})
+    return annotations
+
+
+def _s3_secret(secret: Obj) -> bool:
+    labels = secret["metadata"].get("labels", {})
+    keys = set(secret.get("data", {})) | set(secret.get("stringData", {}))
+    return labels.get("tensorstack.dev/resource") == "s3" and ".s3cfg" in keys
+
+
+# The features of the reference documents (mlservice.md, simplemlservice.md), each with a check
+# that a runnable example shows it.
+FEATURES: dict[str, Callable[[], bool]] = {
+    "basic MLService (torch-mnist, 1-3 replicas)": lambda: _has(
+        "MLService",
+        lambda m: (
+            m["metadata"]["name"] == "torch-mnist"
+            and _predictors(m)[0]["minReplicas"] == 1
+            and _predictors(m)[0]["maxReplicas"] == 3
+        ),
+    ),
+    "MLServiceRuntime with {{if .MODEL_PATH}}": lambda: _has(
+        "MLServiceRuntime",
+        lambda m: any(
+            "{{if .MODEL_PATH}}" in arg
+            for c in m["spec"]["template"]["spec"]["containers"]
+            for arg in c.get("args", [])
+        ),
+    ),
+    "model.parameters MODEL_PATH": lambda: _has(
+        "MLService",
+        lambda m: any("MODEL_PATH" in p["model"].get("parameters", {}) for p in _predictors(m)),
+    ),
+    "strategic merge: image and args replaced, a container added": lambda: _has(
+        "MLService", lambda m: any(_patch_shape(p) for p in _predictors(m))
+    ),
+    "predictor.resources override": lambda: _has(
+        "MLService", lambda m: any("resources" in p for p in _predictors(m))
+    ),
+    "releases nov-02, nov-05, nov-11": lambda: _has(
+        "MLService",
+        lambda m: [r["name"] for r in _releases(m)] == ["nov-02", "nov-05", "nov-11"],
+    ),
+    "canary with 20%": lambda: _has(
+        "MLService",
+        lambda m: bool(m["spec"].get("canary")) and m["spec"].get("canaryTrafficPercent") == 20,
+    ),
+    "logger with urls and mode": lambda: _has(
+        "MLService",
+        lambda m: any({"urls", "mode"} <= set(p.get("logger", {})) for p in _predictors(m)),
+    ),
+    "transformer": lambda: _has("MLService", lambda m: "transformer" in m["spec"]),
+    "autoscaling annotations rps/100": lambda: _has(
+        "MLService",
+        lambda m: any(
+            _annotations(p).get("autoscaling.knative.dev/metric") == "rps"
+            and _annotations(p).get("autoscaling.knative.dev/target") == "100"
+            for p in _predictors(m)
+        ),
+    ),
+    "scale to zero": lambda: _has(
+        "MLService",
+        lambda m: len(_releases(m)) == 1 and _predictors(m)[0].get("minReplicas") == 0,
+    ),
+    "S3 model storage": lambda: _has(
+        "MLService", lambda m: any("storage" in p for p in _predictors(m))
+    ),
+    "S3 Secret with .s3cfg": lambda: _has("Secret", _s3_secret),
+    "PVC model storage": lambda: _has(
+        "MLService",
+        lambda m: any(p["model"].get("modelUri", "").startswith("pvc://") for p in _predictors(m)),
+    ),
+    "MLService scheduler queue": lambda: _has(
+        "MLService", lambda m: "queue" in m["spec"].get("scheduler", {}).get("t9kScheduler", {})
+    ),
+    "SimpleMLService tensorflow (needs its binary)": lambda: any(
+        e.kind == "SimpleMLService"
+        and "tensorflow" in e.manifest["spec"]
+        and e.programs == ("tensorflow_model_server",)
+        for e in EXAMPLES
+    ),
+    "SimpleMLService pytorch (needs torchserve)": lambda: any(
+        e.kind == "SimpleMLService"
+        and "pytorch" in e.manifest["spec"]
+        and e.programs == ("torchserve",)
+        for e in EXAMPLES
+    ),
+    "SimpleMLService custom": lambda: _has("SimpleMLService", lambda m: "custom" in m["spec"]),
+    "SimpleMLService S3 and PVC storage": lambda: (
+        _has("SimpleMLService", lambda m: "s3" in m["spec"].get("storage", {}))
+        and _has("SimpleMLService", lambda m: "pvc" in m["spec"].get("storage", {}))
+    ),
+    "SimpleMLService service port": lambda: _has(
+        "SimpleMLService",
+        lambda m: m["spec"].get("service", {}).get("ports", [{}])[0].get("port") == 7070,
+    ),
+    "SimpleMLService scheduler queue": lambda: _has(
+        "SimpleMLService", lambda m: "t9kScheduler" in m["spec"].get("scheduler", {})
+    ),
+}
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_every_documented_feature_has_a_runnable_example(feature: str) -> None:
+    assert FEATURES[feature](), f"no runnable example shows: {feature}"
+
+
+def test_runtimes_resolve_to_example_or_builtin_runtimes() -> None:
+    runtimes = [*builtin.runtimes()] + [
+        parse_as(MLServiceRuntime, validate_object(e.manifest))
+        for e in EXAMPLES
+        if e.kind == "MLServiceRuntime" and not e.programs
+    ]
+    chosen = set()
+    for example in SERVICES:
+        if example.kind != "MLService":
+            continue
+        svc = parse_as(MLService, validate_object(example.manifest))
+        for release in svc.spec.releases:
+            runtime = select_runtime(
+                release.predictor.model, namespace="default", runtimes=runtimes
+            )
+            chosen.add(runtime.name)
+    assert {"torchscript", "pytorch", "sklearn"} <= chosen, chosen
 
 
 def test_examples_refer_only_to_objects_the_examples_define() -> None:
-    objects = [parse(_load(p)) for p in FILES]
-    names = {(type(o).__name__, o.name) for o in objects}
+    defined = {(e.kind, e.name) for e in EXAMPLES}
     wanted: set[tuple[str, str]] = set()
-    for obj in objects:
-        if isinstance(obj, MLService):
-            wanted |= _mlservice_refs(obj)
-        if isinstance(obj, SimpleMLService) and obj.spec.storage:
-            storage = obj.spec.storage
-            if storage.s3:
-                wanted.add(("Secret", storage.s3.secret_name))
-            if storage.pvc:
-                wanted.add(("PersistentVolumeClaim", storage.pvc.name))
-    assert wanted - names == set()
-    secrets = [o for o in objects if isinstance(o, Secret)]
-    assert all(s.s3_config().host_base == "127.0.0.1:9000" for s in secrets)
+    for example in SERVICES:
+        wanted |= _refs(example.manifest)
+    assert wanted - defined == set()
+    secrets = [parse(e.manifest) for e in EXAMPLES if e.kind == "Secret"]
+    assert all(s.s3_config().host_base == "127.0.0.1:9000" for s in secrets)  # type: ignore[union-attr]
 
 
-def _mlservice_refs(svc: MLService) -> set[tuple[str, str]]:
+def _refs(manifest: Obj) -> set[tuple[str, str]]:
     refs: set[tuple[str, str]] = set()
-    for release in svc.spec.releases:
-        predictor = release.predictor
-        refs.add((MLServiceRuntime.__name__, predictor.model.runtime or "torchserve"))
-        uri = predictor.model.model_uri or ""
-        if scheme_of(uri) == "pvc":
-            refs.add((PersistentVolumeClaim.__name__, uri.split("/")[2]))
-        if predictor.storage and predictor.storage.s3_storage:
-            refs.add((Secret.__name__, predictor.storage.s3_storage.secret_name))
+    spec = manifest["spec"]
+    pods = [p.get("template", {}).get("spec", {}) for p in _predictors(manifest)]
+    pods.append(spec.get("transformer", {}).get("template", {}).get("spec", {}))
+    for pod in pods:
+        for volume in pod.get("volumes", []):
+            refs.add(("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"]))
+    for predictor in _predictors(manifest):
+        uri = predictor["model"].get("modelUri", "")
+        if uri.startswith("pvc://"):
+            refs.add(("PersistentVolumeClaim", uri.split("/")[2]))
+        if "storage" in predictor:
+            refs.add(("Secret", predictor["storage"]["s3Storage"]["secretName"]))
+    storage = spec.get("storage", {})
+    if "s3" in storage:
+        refs.add(("Secret", storage["s3"]["secretName"]))
+    if "pvc" in storage:
+        refs.add(("PersistentVolumeClaim", storage["pvc"]["name"]))
     return refs

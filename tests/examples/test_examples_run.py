@@ -1,0 +1,217 @@
+"""Every example against one real `mls up`: its models made by examples/make_models.py (the S3
+ones uploaded to a moto_server the example Secrets are pointed at), applied in batches with
+`mls apply`; each runnable service reaches Ready and answers its `# Try:` commands (a 3 for the
+3 in examples/data), and one that needs an absent program says so (RuntimeUnavailable)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+from examples_lib import REPO, Example, load, load_all, predicted_digit
+
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+from e2e_helpers import free_port, wait_no_processes, wait_until_up
+
+from mlservice.cli.background import UpProcess
+from mlservice.errors import NotFound
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+UP_ARGS = ("--api-port", "0", "--gateway-port", "0", "--backoff-cap", "2")
+MOTO_PORT_IN_EXAMPLES = "127.0.0.1:9000"
+READY_WITHIN = 150.0
+# Batches keep the machine's load bounded: the TorchScript services, the sklearn multi-release
+# ones, then storage and the SimpleMLServices. The demo's own manifest is tests/demo's.
+BATCHES = {
+    "torch": [
+        "mlservice/torch-mnist.yaml",
+        "mlservice/demo-runtime.yaml",
+        "mlservice/demo-parameters.yaml",
+        "mlservice/demo-patch.yaml",
+        "mlservice/demo-resources.yaml",
+        "mlservice/logger.yaml",
+    ],
+    "releases": [
+        "mlservice/multi-releases.yaml",
+        "mlservice/canary.yaml",
+        "mlservice/transformer.yaml",
+        "mlservice/autoscaling.yaml",
+        "mlservice/scale-to-zero.yaml",
+    ],
+    "storage-and-simple": [
+        "mlservice/pvc-storage.yaml",
+        "mlservice/s3-storage.yaml",
+        "mlservice/scheduler.yaml",
+        "simplemlservice/custom.yaml",
+        "simplemlservice/pvc-storage.yaml",
+        "simplemlservice/pytorch.yaml",
+        "simplemlservice/sample.yaml",
+        "simplemlservice/scheduler.yaml",
+        "simplemlservice/service-port.yaml",
+    ],
+}
+BASE = ["volumes", "secrets", "runtimes"]
+# What a command sends when it sends the digit 3: the sample files, or its 8x8 array inline.
+THREES = ("examples/data/3", "[[[0,0,7,15,13,1,0,0]")
+
+
+def test_the_batches_hold_every_service_example_once() -> None:
+    batched = [rel for batch in BATCHES.values() for rel in batch]
+    services = [e.rel for e in load_all() if e.kind in ("MLService", "SimpleMLService")]
+    assert sorted(batched) == sorted(s for s in services if s != "demo.yaml")
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An S3 endpoint on a free port; the example Secrets are rewritten to point at it."""
+    folder = tmp_path_factory.mktemp("moto")
+    port = free_port()
+    with (folder / "server.log").open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        wait_until_up(endpoint, proc)
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory: pytest.TempPathFactory, moto: str) -> Iterator[UpProcess]:
+    home = tmp_path_factory.mktemp("examples") / "home"
+    env = {**os.environ, "MLS_HOME": str(home)}  # marks every replica, for the leftover check
+    made = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "make_models.py"), "--s3", moto],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    assert "uploaded s3://models/example/model.joblib" in made.stdout, made.stdout
+    assert "skipped" not in made.stdout, made.stdout  # torch is in the dev install
+    with UpProcess(home, args=UP_ARGS, env=env) as running:
+        _apply_base(running, moto)
+        yield running
+    assert wait_no_processes(home) == []
+
+
+def _apply_base(up: UpProcess, moto: str) -> None:
+    """Volumes, runtimes and the Secrets (pointed at moto) through `mls apply -f DIR`."""
+    folder = up.home.root / "base"
+    for name in BASE:
+        shutil.copytree(REPO / "examples" / name, folder / name)
+    for path in (folder / "secrets").glob("*.yaml"):
+        path.write_text(_pointed_at(path.read_text(), moto))
+    done = _mls(up, "apply", "-f", str(folder))
+    assert done.returncode == 0, done.stderr
+
+
+def _pointed_at(text: str, endpoint: str) -> str:
+    """A Secret manifest whose .s3cfg names `endpoint` instead of 127.0.0.1:9000."""
+    host = endpoint.removeprefix("http://")
+    manifest = yaml.safe_load(text)
+    if ".s3cfg" in manifest.get("stringData", {}):
+        manifest["stringData"][".s3cfg"] = manifest["stringData"][".s3cfg"].replace(
+            MOTO_PORT_IN_EXAMPLES, host
+        )
+    else:
+        raw = base64.b64decode(manifest["data"][".s3cfg"]).decode()
+        raw = raw.replace(MOTO_PORT_IN_EXAMPLES, host)
+        manifest["data"][".s3cfg"] = base64.b64encode(raw.encode()).decode()
+    return str(yaml.safe_dump(manifest))
+
+
+def _mls(up: UpProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("MLS_API", "MLS_TOKEN")}
+    env["MLS_HOME"] = str(up.home.root)
+    return subprocess.run(
+        [sys.executable, "-m", "mlservice", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _kind(example: Example) -> str:
+    return "mlservice" if example.kind == "MLService" else "simplemlservice"
+
+
+def _settled(example: Example, obj: dict[str, Any]) -> bool:
+    """Ready, or, for one that needs a program this machine lacks, refused for that reason."""
+    status = obj.get("status") or {}
+    missing = [p for p in example.programs if shutil.which(p) is None]
+    if not missing:
+        return bool(status.get("ready"))
+    ready = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
+    return ready.get("reason") == "RuntimeUnavailable" and missing[0] in ready.get("message", "")
+
+
+def _wait_settled(up: UpProcess, examples: list[Example]) -> None:
+    deadline = time.monotonic() + READY_WITHIN
+    pending = list(examples)
+    with up.client() as client:
+        while pending and time.monotonic() < deadline:
+            objects = [client.get(_kind(e), e.name) for e in pending]
+            pending = [e for e, o in zip(pending, objects, strict=True) if not _settled(e, o)]
+            if pending:
+                time.sleep(0.5)
+        late = {e.rel: client.get(_kind(e), e.name).get("status") for e in pending}
+    assert not late, f"not settled within {READY_WITHIN:g}s:\n{yaml.safe_dump(late)}"
+
+
+def _try(up: UpProcess, command: str) -> None:
+    """One `# Try:` command as the user runs it from the repository root; curl against the
+    gateway's real address, `mls` with this data dir."""
+    if command.startswith("mls "):
+        done = _mls(up, *shlex.split(command)[1:])
+        assert done.returncode == 0, f"{command}: {done.stderr}"
+        return
+    gateway = str(up.endpoints["gateway"])
+    real = command.replace("http://127.0.0.1:8080", gateway) + " --fail-with-body"
+    done = subprocess.run(
+        ["bash", "-c", real], cwd=REPO, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, f"{real}: {done.stdout} {done.stderr}"
+    if any(three in command for three in THREES):
+        assert predicted_digit(done.stdout) == 3, f"{real}: {done.stdout}"
+
+
+@pytest.mark.timeout(READY_WITHIN + 240)
+@pytest.mark.parametrize("batch", BATCHES)
+def test_examples_apply_reach_ready_and_answer(up: UpProcess, batch: str) -> None:
+    examples = [load(REPO / "examples" / rel) for rel in BATCHES[batch]]
+    files = [arg for e in examples for arg in ("-f", str(e.path))]
+    try:
+        applied = _mls(up, "apply", *files)
+        assert applied.returncode == 0, applied.stderr
+        _wait_settled(up, examples)
+        for example in examples:
+            if all(shutil.which(p) for p in example.programs):
+                for command in example.tries:
+                    if command.startswith(("curl ", "mls ")):
+                        _try(up, command)
+    finally:
+        with up.client() as client:
+            for example in examples:
+                with contextlib.suppress(NotFound):
+                    client.delete(_kind(example), example.name)

@@ -269,6 +269,16 @@ CASES: list[tuple[str, Manifest, list[str]]] = [
         [f"{RT}[0].ports[0].containerPort"],
     ),
     (
+        "runtime autoscaling annotation",
+        edit(
+            runtime,
+            lambda m: spec(m)["template"].update(
+                metadata={"annotations": {"autoscaling.knative.dev/target": "-1"}}
+            ),
+        ),
+        ["spec.template.metadata.annotations[autoscaling.knative.dev/target]"],
+    ),
+    (
         "priority",
         edit(runtime, lambda m: spec(m)["supportedModelFormats"][0].update(priority=0)),
         ["spec.supportedModelFormats[0].priority"],

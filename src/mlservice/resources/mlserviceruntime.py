@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from mlservice.errors import FieldCause
+from mlservice.resources import autoscaling
 from mlservice.resources._base import Model
 from mlservice.resources.meta import Envelope
 from mlservice.resources.pod import USER_CONTAINER, Container, PodTemplate
@@ -53,7 +54,13 @@ class MLServiceRuntime(Envelope):
                     path, f'must contain a container named "{USER_CONTAINER}"', "FieldValueRequired"
                 )
             ]
-        return [cause for i, c in enumerate(containers) for cause in _port_problems(c, i, path)]
+        annotations = (
+            self.spec.template.metadata.annotations if self.spec.template.metadata else None
+        )
+        return [
+            *autoscaling.check_annotations(annotations, path="spec.template.metadata.annotations"),
+            *(cause for i, c in enumerate(containers) for cause in _port_problems(c, i, path)),
+        ]
 
 
 def _port_problems(container: Container, index: int, path: str) -> list[FieldCause]:

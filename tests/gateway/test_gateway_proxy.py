@@ -68,7 +68,8 @@ def test_canary_split_follows_the_weights_and_names_the_release(client: httpx.Cl
         name, release = answer.json()["name"], answer.headers["x-mls-release"]
         assert (name, release) in {("a", "v1"), ("b", "v2")}
         releases[release] += 1
-    assert 80 <= releases["v2"] <= 120  # 20% of 500 is 100; +-4 standard deviations
+    # 20% of 500 is 100 with a standard deviation of ~8.9: +-4 of them keeps this from flaking.
+    assert 64 <= releases["v2"] <= 136
 
 
 def test_release_host_always_hits_its_release(client: httpx.Client) -> None:

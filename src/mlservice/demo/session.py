@@ -23,6 +23,7 @@ from mlservice.demo.instructions import Addresses, announcement
 from mlservice.home import Home
 
 if TYPE_CHECKING:
+    from mlservice.cli.up import UpConfig
     from mlservice.client import AsyncClient
 
 SERVICE = "digits"
@@ -67,7 +68,7 @@ def run_demo(config: DemoConfig, *, out: IO[str]) -> None:
         asyncio.run(_serve(up, config, out=out))
 
 
-async def _serve(up: Any, config: DemoConfig, *, out: IO[str]) -> None:
+async def _serve(up: UpConfig, config: DemoConfig, *, out: IO[str]) -> None:
     from mlservice.cli.up import run
 
     serving = asyncio.create_task(run(up, out=out))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from examples_lib import DEFAULT_GATEWAY, S3, SERVICE_KINDS, Example, load_all
 
-from mlservice.resources import MLService, MLServiceRuntime, parse, parse_as, validate_object
+from mlservice.resources import MLService, MLServiceRuntime, Secret, parse_as, validate_object
 from mlservice.runtime import builtin
 from mlservice.runtime.select import select_runtime
 
@@ -203,8 +203,11 @@ def test_examples_refer_only_to_objects_the_examples_define() -> None:
     for example in SERVICES:
         wanted |= _refs(example.manifest)
     assert wanted - defined == set()
-    secrets = [parse(e.manifest) for e in EXAMPLES if e.kind == "Secret"]
-    assert all(s.s3_config().host_base == "127.0.0.1:9000" for s in secrets)  # type: ignore[union-attr]
+    secrets = [
+        parse_as(Secret, validate_object(e.manifest)) for e in EXAMPLES if e.kind == "Secret"
+    ]
+    assert secrets
+    assert all(s.s3_config().host_base == "127.0.0.1:9000" for s in secrets)
 
 
 def _refs(manifest: Obj) -> set[tuple[str, str]]:

@@ -140,3 +140,19 @@ def test_manifests_load_walks_subdirectories_and_refuses_an_empty_path(tmp_path:
     empty.mkdir()
     with pytest.raises(InvalidInput, match=r"-f .*empty: no manifests found"):
         manifests.load([empty])
+
+
+def test_predict_payload_from_json_text_a_json_file_or_raw_bytes(tmp_path: Path) -> None:
+    from mlservice.cli.predict import read_payload
+
+    assert read_payload('{"instances": [[1]]}', None) == {"instances": [[1]]}
+    body = tmp_path / "body.json"
+    body.write_text('{"instances": [[2]]}')
+    assert read_payload(None, body) == {"instances": [[2]]}
+    image = tmp_path / "3.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n\x00")
+    assert read_payload(None, image) == b"\x89PNG\r\n\x1a\n\x00"
+    with pytest.raises(InvalidInput, match="exactly one of -d JSON or -f FILE"):
+        read_payload(None, None)
+    with pytest.raises(InvalidInput, match=r"-f .*missing\.json: no such file or directory"):
+        read_payload(None, tmp_path / "missing.json")

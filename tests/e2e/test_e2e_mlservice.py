@@ -74,6 +74,17 @@ def test_a_pvc_model_is_served_with_the_documented_status(
     assert answer.status_code == 200, answer.text
     assert answer.json()["outputs"][0]["data"] == [1]  # versicolor
 
+    row = json.dumps({"instances": [V2_ROW["inputs"][0]["data"]]})
+    through_gateway = mls(up, "predict", "iris", "-n", namespace, "-d", row)
+    assert json.loads(through_gateway.stdout) == {"predictions": [1]}, through_gateway.stderr
+    one_release = mls(
+        up, "predict", "iris", "-n", namespace, "--release", "v1", "--v2", "-d", json.dumps(V2_ROW)
+    )
+    assert json.loads(one_release.stdout)["outputs"][0]["data"] == [1], one_release.stderr
+    bad = mls(up, "predict", "iris", "-n", namespace, "-d", "{not json")
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("error: -d is not valid JSON")
+
     described = mls(up, "describe", "mlsvc", "iris", "-n", namespace).stdout
     assert f"v1  {release['endpoints'][0]['replica']}  http={endpoint(obj)}" in described
     assert "RevisionReady" in described

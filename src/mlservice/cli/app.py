@@ -19,6 +19,7 @@ COMMAND_MODULES: dict[str, str] = {
     "wait": "objects",
     "logs": "logs",
     "volume": "volume",
+    "predict": "predict",
     "serve": "serve",
 }
 

@@ -78,6 +78,7 @@ class Call:
     method: str
     path: str
     json: Any = None
+    content: bytes | None = None  # a raw body (an image for a transformer), instead of JSON
     params: dict[str, str] | None = None
     headers: dict[str, str] | None = None
     gateway: bool = False
@@ -188,6 +189,10 @@ def predict_call(
     model = model or name
     path = f"/v2/models/{model}/infer" if v2 else f"/v1/models/{model}:predict"
     host = f"{label}.{namespace}.{endpoints.domain}"
+    if isinstance(data, bytes):
+        return Call(
+            "POST", endpoints.gateway + path, content=data, headers={"Host": host}, gateway=True
+        )
     return Call("POST", endpoints.gateway + path, data, headers={"Host": host}, gateway=True)
 
 

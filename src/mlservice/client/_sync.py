@@ -65,7 +65,12 @@ class Client(BaseClient):
         http = self._gateway if step.gateway else self._http
         try:
             response = http.request(
-                step.method, step.path, json=step.json, params=step.params, headers=step.headers
+                step.method,
+                step.path,
+                json=step.json,
+                content=step.content,
+                params=step.params,
+                headers=step.headers,
             )
         except httpx.TransportError as err:
             raise unreachable(self._where(step), err) from None

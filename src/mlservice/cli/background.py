@@ -1,6 +1,6 @@
 """`mls up` as a child process, for notebooks, scripts and end-to-end tests.
 
-    with UpProcess(tmp_home, args=["--gateway-port", "0"]) as up:
+    with UpProcess(tmp_home) as up:  # every port picked free; see endpoints.json
         client = up.client()
 
 It waits until the child has recorded its addresses in `endpoints.json` and answers `/healthz`,
@@ -30,7 +30,7 @@ class UpProcess:
         self,
         home: Path | str,
         *,
-        args: Sequence[str] = ("--api-port", "0"),
+        args: Sequence[str] = ("--api-port", "0", "--gateway-port", "0"),
         env: Mapping[str, str] | None = None,
         startup_timeout: float = 60.0,
     ) -> None:

@@ -87,6 +87,15 @@ async def test_framework_servers_need_their_programs(
     assert world.engine.specs == {}
 
 
+async def test_a_service_that_cannot_run_does_not_claim_to_be_downloading(world: World) -> None:
+    pvc = {"name": "models", "containerPath": "/var/lib/t9k/model"}
+    world.apply(simple(storage={"pvc": pvc}, tensorflow={}))
+    await world.settle()
+    downloaded = world.condition("files", "ModelDownloaded", kind="SimpleMLService")
+    assert (downloaded["status"], downloaded["reason"]) == ("False", "NotStarted")
+    assert downloaded["message"].endswith("it cannot: RuntimeUnavailable.")
+
+
 async def test_a_download_failure_is_model_downloaded_false(world: World) -> None:
     s3 = {"secretName": "nope", "uri": "s3://bucket/model/"}
     world.apply(simple(storage={"s3": s3}, custom=CUSTOM))

@@ -175,6 +175,14 @@ def downloaded(svc: SimpleMLService, view: TrackView) -> Condition:
         return Condition("ModelDownloaded", False, failure.reason, failure.message)
     if view.built or view.serving is not None:
         return Condition("ModelDownloaded", True, "ModelReady", "The model is in place.")
+    if failure is not None:
+        # Nothing is fetched for a pod that cannot run (a missing server binary, say).
+        return Condition(
+            "ModelDownloaded",
+            False,
+            "NotStarted",
+            f"The model is fetched once the service can run; it cannot: {failure.reason}.",
+        )
     return Condition("ModelDownloaded", False, "Downloading", "The model is being fetched.")
 
 

@@ -40,7 +40,7 @@ class ScaleSource(Protocol):
 
 
 class ManualScale(ScaleSource):
-    """Wishes set by hand (`set`); what runs until the autoscaler joins, and in tests."""
+    """Wishes set by hand (`set`), for tests that drive the scale themselves."""
 
     def __init__(self) -> None:
         self._wishes: dict[RevisionId, int] = {}

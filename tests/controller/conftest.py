@@ -38,7 +38,9 @@ async def world(home: Home) -> AsyncIterator[World]:
     install_builtin_runtimes(store)
     engine = FakeEngine()
     sink = MemorySink()
-    config = ControllerConfig(home=home, domain="example.test", gateway_port=8080)
+    config = ControllerConfig(
+        home=home, domain="example.test", gateway_port=8080, drain_seconds=0.0
+    )
     controllers = Controllers(store=store, engine=engine, config=config, sinks=[sink])
     await controllers.start()
     try:

@@ -99,6 +99,29 @@ async def test_a_new_model_uri_rolls_without_a_gap(world: World) -> None:
     assert backend.revision == "ns/iris-predict-v1-00002"
 
 
+async def test_the_old_revision_stops_only_after_the_gateway_was_told(world: World) -> None:
+    routed_at_stop: list[str] = []
+    stop = world.engine.stop
+
+    async def stop_and_note(revision_id: RevisionId) -> None:
+        assert world.sink.last is not None
+        (backend,) = world.sink.last.routes["iris.ns.example.test"].backends
+        routed_at_stop.append(backend.revision)
+        await stop(revision_id)
+
+    world.engine.stop = stop_and_note  # type: ignore[method-assign]
+    world.apply(mlservice())
+    await world.settle()
+    world.mark_ready("iris-predict-v1-00001")
+    await world.settle()
+    world.apply(mlservice(uri="pvc://models/iris2/"))
+    await world.settle()
+    world.mark_ready("iris-predict-v1-00002")
+    await world.settle()
+    assert world.stopped("iris-predict-v1-00001")
+    assert routed_at_stop == ["ns/iris-predict-v1-00002"]
+
+
 async def test_an_unchanged_spec_makes_no_new_revision(world: World) -> None:
     world.apply(mlservice())
     await world.settle()

@@ -40,6 +40,8 @@ class Context:
     owners: dict[RevisionId, object] = field(default_factory=dict)
     """Which object (its store Key) each running revision belongs to, for engine events."""
     clock: Callable[[], datetime] = _utcnow
+    drain_seconds: float = 1.0
+    """See `ControllerConfig.drain_seconds`."""
 
     def now(self) -> str:
         return rfc3339(self.clock())
@@ -63,6 +65,7 @@ class Context:
             note=note,
             owners=self.owners,
             owner=key,
+            drain_seconds=self.drain_seconds,
         )
         recorded = _recorded(obj.get("status") or {}, token=token, release=release)
         track.restore(recorded.get("latestRevision"), recorded.get("revisionHash"))

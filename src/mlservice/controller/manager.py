@@ -54,6 +54,10 @@ class ControllerConfig:
     resync_period: float = 300.0
     """Every object is reconciled again this often, in case an event was missed."""
 
+    drain_seconds: float = 1.0
+    """A replaced revision runs this long after the routing snapshot without it went out, so
+    no request reaches a replica that is shutting down."""
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
@@ -92,6 +96,7 @@ class Controllers:
             hosts=Hosts(config.domain, config.gateway_port),
             max_replicas=config.max_replicas,
             clock=now,
+            drain_seconds=config.drain_seconds,
         )
         self.context = ctx
         self.mlservices = MLServiceReconciler(ctx)

@@ -3,13 +3,15 @@
 A `Track` turns "run this" (a `Plan`, identified by the hash of everything that makes the
 revision) into engine calls. A new hash makes a new revision, started at the serving
 revision's scale; the serving one keeps running until the new one has all its replicas
-ready, and only then is it stopped (no gap). A revision that never became ready is stopped
+ready, and stopped a drain period after the routing snapshot that drops it went out (no gap,
+no request sent to a replica shutting down). A revision that never became ready is stopped
 as soon as a newer one replaces it. Failures before any replica can run (model download,
 missing program, bad template) are kept as `failure` while the serving revision goes on.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -85,6 +87,8 @@ class Track:
         note: Note,
         owners: dict[RevisionId, object],
         owner: object,
+        drain_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
         self.namespace = namespace
@@ -100,6 +104,9 @@ class Track:
         self._owner = owner
         self._download_failures = 0
         self._crashes: dict[str, int] = {}
+        self._retiring: list[tuple[Revision, str, float]] = []  # revision, successor, since
+        self._clock = clock
+        self._drain = drain_seconds
 
     def restore(self, name: str | None, hash_: str | None) -> None:
         """Continue the naming of an earlier run (from status): the same hash keeps the name."""
@@ -110,6 +117,13 @@ class Track:
     async def step(self, outcome: Plan | Failure, *, scale: int) -> float | None:
         """Converge once; returns seconds after which to try again, if a retry may help."""
         self.scale = scale
+        await self._retire(drained_only=True)
+        delay = await self._converge(outcome, scale=scale)
+        if self._retiring:
+            return min(delay, self._drain) if delay is not None else self._drain
+        return delay
+
+    async def _converge(self, outcome: Plan | Failure, *, scale: int) -> float | None:
         if isinstance(outcome, Failure):
             self._fail(outcome)
             await self._run_serving_only()
@@ -137,7 +151,9 @@ class Track:
 
     async def view(self) -> TrackView:
         replicas = {}
-        for rev in {id(r): r for r in (self.serving, self.latest) if r and r.spec}.values():
+        # Retiring revisions still run (and count in totalReplicas) until their drain ends.
+        running = (self.serving, self.latest, *(old for old, _, _ in self._retiring))
+        for rev in {id(r): r for r in running if r and r.spec}.values():
             replicas[rev.name] = tuple(await self.engine.replicas(self._id(rev.name)))
         self._note_crashes(replicas)
         return TrackView(
@@ -151,6 +167,7 @@ class Track:
         )
 
     async def stop(self) -> None:
+        await self._retire(drained_only=False)
         for rev in (self.serving, self.latest):
             if rev is not None:
                 await self._stop(rev)
@@ -214,10 +231,21 @@ class Track:
         old, self.serving = self.serving, latest
         self._note("RevisionReady", f"Revision {latest.name} is ready ({ready} ready).", False)
         if old is not None:
+            # Stopped on a later pass, once the snapshot routing to `latest` has gone out.
+            self._retiring.append((old, latest.name, self._clock()))
+
+    async def _retire(self, *, drained_only: bool) -> None:
+        now, keep = self._clock(), []
+        for old, successor, since in self._retiring:
+            if drained_only and now - since < self._drain:
+                keep.append((old, successor, since))
+                continue
             await self._stop(old)
-            message = f"Stopped revision {old.name}: {latest.name} serves."
-            self._note("RevisionStopped", message, False)
-            self._note("RolloutComplete", f"Rolled out revision {latest.name}.", False)
+            self._note(
+                "RevisionStopped", f"Stopped revision {old.name}: {successor} serves.", False
+            )
+            self._note("RolloutComplete", f"Rolled out revision {successor}.", False)
+        self._retiring = keep
 
     async def _stop(self, rev: Revision) -> None:
         await self.engine.stop(self._id(rev.name))

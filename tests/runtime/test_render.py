@@ -31,20 +31,42 @@ TORCHSERVE = _example("runtimes/torchserve.yaml")
 ARGS = ["torchserve", "--start", "--model-store=/var/lib/t9k/model"]
 
 
+def _reference(predictor: dict[str, Any]) -> dict[str, Any]:
+    """The reference's `demo` MLService with one release whose predictor is `predictor`
+    (the examples/ copies were made runnable here, so these stay as the reference wrote them)."""
+    model = {"modelUri": "pvc://tutorial/mnist/", **predictor.pop("model", {})}
+    return {
+        "apiVersion": "tensorstack.dev/v1beta1",
+        "kind": "MLService",
+        "metadata": {"name": "demo"},
+        "spec": {
+            "default": "version1",
+            "releases": [{"name": "version1", "predictor": {"model": model, **predictor}}],
+        },
+    }
+
+
 def test_parameters_fill_the_runtime_template() -> None:
-    replica = _render(_example("mlservice/demo-parameters.yaml"), TORCHSERVE)
+    service = _reference(
+        {"model": {"runtime": "torchserve", "parameters": {"MODEL_PATH": "mnist=model.mar"}}}
+    )
+    replica = _render(service, TORCHSERVE)
     assert list(replica.container.args) == [*ARGS, "--models mnist=model.mar"]
     assert replica.container.image == "torchserve:latest"
     assert (replica.port, replica.port_declared, replica.component) == (8080, True, "predict")
 
 
 def test_without_parameters_the_else_branch_renders() -> None:
-    replica = _render(_example("mlservice/demo-runtime.yaml"), TORCHSERVE)
+    replica = _render(_reference({"model": {"runtime": "torchserve"}}), TORCHSERVE)
     assert list(replica.container.args) == [*ARGS, "--models all"]
 
 
 def test_release_patch_replaces_the_image_and_keeps_the_rest() -> None:
-    replica = _render(_example("mlservice/demo-patch.yaml"), TORCHSERVE)
+    patch = {
+        "spec": {"containers": [{"name": "user-container", "image": "self-torchserve:latest"}]}
+    }
+    service = _reference({"model": {"modelFormat": {"name": "pytorch"}}, "template": patch})
+    replica = _render(service, TORCHSERVE)
     assert replica.container.image == "self-torchserve:latest"
     assert list(replica.container.args) == [*ARGS, "--models all"]
     assert dict(replica.container.resources.limits) == {"cpu": "200m", "memory": "200Mi"}
@@ -52,8 +74,12 @@ def test_release_patch_replaces_the_image_and_keeps_the_rest() -> None:
 
 
 def test_predictor_resources_override_the_runtime_limits() -> None:
-    replica = _render(_example("mlservice/demo-resources.yaml"), TORCHSERVE)
-    assert dict(replica.container.resources.limits) == {"cpu": "500m", "memory": "1Gi"}
+    limits = {"cpu": "500m", "memory": "1Gi"}
+    service = _reference(
+        {"model": {"modelFormat": {"name": "pytorch"}}, "resources": {"limits": limits}}
+    )
+    replica = _render(service, TORCHSERVE)
+    assert dict(replica.container.resources.limits) == limits
     assert replica.pod_spec["containers"][0]["resources"]["limits"]["cpu"] == "500m"
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import io
 import re
-import sys
 from collections.abc import Iterator
 
 import pytest
-from e2e_helpers import Moto, enable_auth, free_port, up_process, wait_until_up
+from e2e_helpers import Moto, running_moto, up_process
 
 from mlservice.cli.background import UpProcess
 
@@ -56,26 +55,5 @@ def volume(up: UpProcess, namespace: str, iris_model: bytes) -> str:
 
 @pytest.fixture(scope="session")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
-    import subprocess
-
-    folder = tmp_path_factory.mktemp("moto")
-    port = free_port()
-    with (folder / "server.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        server = Moto(endpoint=f"http://127.0.0.1:{port}", recording=folder / "none.jsonl")
-        wait_until_up(server.endpoint, proc)
-        enable_auth(server)
-        server.client().create_bucket(Bucket="models")
+    with running_moto(tmp_path_factory.mktemp("moto"), record=False) as server:
         yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)

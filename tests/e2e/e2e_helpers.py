@@ -17,9 +17,9 @@ from mlservice.cli.background import UpProcess
 
 # The storage tests' moto_server helpers, shared rather than copied.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "storage"))
-from storage_servers import Moto, enable_auth, free_port, wait_until_up
+from storage_servers import Moto, enable_auth, free_port, running_moto, wait_until_up
 
-__all__ = ["Moto", "enable_auth", "free_port", "wait_until_up"]
+__all__ = ["Moto", "enable_auth", "free_port", "running_moto", "wait_until_up"]
 Obj = dict[str, Any]
 UP_ARGS = ("--api-port", "0", "--gateway-port", "0", "--backoff-cap", "2")
 RELEASE_SHAPE = {"name", "ready", "readyReplicas", "totalReplicas", "trafficPercent", "url"}

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -16,9 +13,7 @@ from storage_servers import (
     CountingHandler,
     FileServer,
     Moto,
-    enable_auth,
-    free_port,
-    wait_until_up,
+    running_moto,
     write_tar_gz,
 )
 
@@ -34,33 +29,8 @@ def home(tmp_path: Path) -> Home:
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
     """One moto_server for the session; IAM auth is switched on once a user and key exist, so
     a wrong secret key really fails the signature check."""
-    folder = tmp_path_factory.mktemp("moto")
-    port = free_port()
-    env = {
-        **os.environ,
-        "MOTO_ENABLE_RECORDING": "1",
-        "MOTO_RECORDER_FILEPATH": str(folder / "recording.jsonl"),
-    }
-    with (folder / "server.log").open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    try:
-        server = Moto(endpoint=f"http://127.0.0.1:{port}", recording=folder / "recording.jsonl")
-        wait_until_up(server.endpoint, proc)
-        enable_auth(server)
-        server.client().create_bucket(Bucket="models")
+    with running_moto(tmp_path_factory.mktemp("moto"), record=True) as server:
         yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture

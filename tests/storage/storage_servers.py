@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
 import subprocess
+import sys
 import tarfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
@@ -140,3 +144,34 @@ def write_tar_gz(path: Path, files: dict[str, bytes]) -> Path:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return path
+
+
+@contextmanager
+def running_moto(folder: Path, *, record: bool) -> Iterator[Moto]:
+    """A moto_server on a free loopback port with IAM auth on and bucket `models` made, stopped
+    on exit. `record` turns on moto's request recording (the cache tests count GETs with it)."""
+    recording = folder / ("recording.jsonl" if record else "none.jsonl")
+    env = dict(os.environ)
+    if record:
+        env |= {"MOTO_ENABLE_RECORDING": "1", "MOTO_RECORDER_FILEPATH": str(recording)}
+    port = free_port()
+    with (folder / "server.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        server = Moto(endpoint=f"http://127.0.0.1:{port}", recording=recording)
+        wait_until_up(server.endpoint, proc)
+        enable_auth(server)
+        server.client().create_bucket(Bucket="models")
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

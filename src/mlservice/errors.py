@@ -21,6 +21,8 @@
      |    +-- StorageUnreachable        500  (endpoint down or timing out; worth a retry)
      |    +-- InvalidStorageSource      400  (unsupported scheme, path escaping, bad .s3cfg)
      +-- ModelFormatError               500  (format unknown, ambiguous or unloadable)
+     +-- RuntimeUnavailable             500  (a program the pod needs is not installed here)
+     +-- LaunchError                    500  (a container cannot run on this machine)
      +-- Gone                           410  (watch resumed from a compacted resourceVersion)
 
 Protocol edges (REST, gRPC, the API server, the CLI) translate these once; domain code never
@@ -165,3 +167,15 @@ class RuntimeSelectionError(InvalidInput):
     """No enabled runtime serves a model's format, or several tie at the highest priority."""
 
     reason = "RuntimeNotResolved"
+
+
+class RuntimeUnavailable(MLServiceError):
+    """A program the pod needs is not installed on this machine; the message says which."""
+
+    reason = "RuntimeUnavailable"
+
+
+class LaunchError(MLServiceError):
+    """A container cannot be started on this machine (no command, a missing workingDir)."""
+
+    reason = "LaunchError"

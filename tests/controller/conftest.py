@@ -10,7 +10,9 @@ from controller_helpers import World
 
 from mlservice.controller import ControllerConfig, Controllers, MemorySink
 from mlservice.controller.builtin import install_builtin_runtimes
+from mlservice.controller.secrets import secret_lookup
 from mlservice.engine.fake import FakeEngine
+from mlservice.engine.local.resolve import Resolver
 from mlservice.home import Home
 from mlservice.storage import create_volume
 from mlservice.store.sqlite import SqliteStore
@@ -36,7 +38,10 @@ def home(tmp_path: Path) -> Home:
 async def world(home: Home) -> AsyncIterator[World]:
     store = SqliteStore.in_memory()
     install_builtin_runtimes(store)
-    engine = FakeEngine()
+    # The local engine's resolver prepares revisions, so downloads, Secrets and PATH checks
+    # reach status as they do under `mls up`; nothing runs.
+    resolver = Resolver(home=home, secrets=secret_lookup(store), gateway="127.0.0.1:8080")
+    engine = FakeEngine(prepare=resolver.resolve)
     sink = MemorySink()
     config = ControllerConfig(
         home=home, domain="example.test", gateway_port=8080, drain_seconds=0.0

@@ -11,6 +11,7 @@ from typing import Any
 from mlservice.controller import Controllers, MemorySink
 from mlservice.engine import RevisionId
 from mlservice.engine.fake import FakeEngine
+from mlservice.engine.local.resolve import LocalRevision
 from mlservice.errors import AlreadyExists
 from mlservice.home import Home
 from mlservice.resources import validate_object
@@ -63,6 +64,12 @@ class World:
         items = self.store.list(Scope("", "Event", namespace)).items
         items.sort(key=lambda e: e["eventTime"])
         return [(e["reason"], e["message"]) for e in items]
+
+    def local(self, revision: str, namespace: str = "ns") -> LocalRevision:
+        """The revision as the local engine's resolver prepared it (model dir, secrets)."""
+        prepared = self.engine.prepared[RevisionId(f"{namespace}/{revision}")]
+        assert isinstance(prepared, LocalRevision)
+        return prepared
 
     def ensured(self, revision: str, namespace: str = "ns") -> int | None:
         """The replica count last asked for, or None if never ensured (or stopped since)."""

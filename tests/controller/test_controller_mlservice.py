@@ -8,6 +8,7 @@ from controller_helpers import World, mlservice
 from mlservice.controller import ControllerConfig, Controllers
 from mlservice.engine import RevisionId
 from mlservice.engine.fake import FakeEngine
+from mlservice.engine.local.resolve import LocalRevision
 from mlservice.store import Key
 
 pytestmark = pytest.mark.anyio
@@ -20,7 +21,10 @@ async def test_a_release_gets_a_revision_that_becomes_ready(world: World) -> Non
     server = spec.user_container
     assert server.command == ("mls", "serve")
     assert server.args[:3] == ("$(MODEL_DIR)", "--name", "iris")  # $(VAR) left for the engine
-    assert spec.model_dir == world.home.volume("models") / "iris"
+    assert spec.model is not None and spec.model.uri == "pvc://models/iris/"
+    local = world.engine.prepared[spec.id]
+    assert isinstance(local, LocalRevision)
+    assert local.model_dir == world.home.volume("models") / "iris"
     assert world.ensured("iris-predict-v1-00001") == 1
     assert world.condition()["reason"] == "Deploying"
     assert world.status()["ready"] is False
@@ -267,10 +271,11 @@ async def test_transformer_and_canary(world: World) -> None:
     world.apply(svc)
     await world.settle()
     transformer = world.engine.specs[RevisionId("ns/iris-transform-00001")]
-    assert transformer.user_container.env["PREDICTOR_HOST"] == "127.0.0.1:8080"
-    assert (
-        transformer.user_container.env["PREDICTOR_HOST_HEADER"] == "iris-predictor.ns.example.test"
-    )
+    assert transformer.predictor_host == "iris-predictor.ns.example.test"
+    local = world.engine.prepared[transformer.id]
+    assert isinstance(local, LocalRevision)
+    assert local.variables["PREDICTOR_HOST"] == "127.0.0.1:8080"
+    assert local.variables["PREDICTOR_HOST_HEADER"] == "iris-predictor.ns.example.test"
     for revision in ("iris-predict-v1-00001", "iris-predict-v2-00001", "iris-transform-00001"):
         world.mark_ready(revision)
     await world.settle()
@@ -320,9 +325,12 @@ async def test_a_secret_env_is_resolved_and_kept_literal(world: World) -> None:
     world.apply(svc)
     await world.settle()
     spec = world.engine.specs[RevisionId("ns/iris-predict-v1-00001")]
-    assert (
-        spec.user_container.env["TOKEN"] == "a$$(PORT)b"
-    )  # the engine's expansion yields a$(PORT)b
+    (token,) = spec.user_container.env
+    assert token.value_from == {"secretKeyRef": {"name": "tok", "key": "t"}}  # unresolved
+    local = world.engine.prepared[spec.id]
+    assert isinstance(local, LocalRevision)
+    (resolved,) = local.user_container.env
+    assert resolved.value == "a$(PORT)b"  # the launch keeps a Secret's value literal
     assert "a$(PORT)b" not in str(world.status())
 
 

@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 
 from mlservice.controller import build_snapshot, replica_count
 from mlservice.controller.conditions import Condition, conditions_json
-from mlservice.controller.naming import Hosts, revision_name, sequence_of
 from mlservice.controller.routing import ServiceRoutes
 from mlservice.controller.status import health, mlservice_status, traffic_percent
 from mlservice.controller.track import Failure, TrackView
 from mlservice.engine import ReplicaId, ReplicaState, RevisionId
 from mlservice.gateway.snapshot import Revision
+from mlservice.naming import Hosts
 from mlservice.resources import MLService, parse_as
 
 HOSTS = Hosts("example.test", 8080)
@@ -270,10 +270,3 @@ def test_replica_count_stays_within_bounds(
         assert count == min(max(1, low), ceiling)  # at least one until an autoscaler says so
     else:
         assert count == min(max(wanted, low), ceiling)
-
-
-def test_revision_names() -> None:
-    assert revision_name("svc", "predict", "v1", 7) == "svc-predict-v1-00007"
-    assert revision_name("svc", "transform", "", 1) == "svc-transform-00001"
-    assert sequence_of("svc-predict-v1-00012") == 12
-    assert sequence_of("odd") == 0

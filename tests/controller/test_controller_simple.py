@@ -35,8 +35,11 @@ async def test_custom_runs_its_replicas_with_the_model_in_place(world: World) ->
     world.apply(simple(replicas=2, storage={"pvc": pvc}, custom=CUSTOM))
     await world.settle()
     spec = world.engine.specs[RevisionId("ns/files-simple-00001")]
-    assert spec.mount_path == "/custom/path"
-    assert spec.model_dir == world.home.volume("models") / "iris"
+    assert spec.model is not None and spec.model.mount_path == "/custom/path"
+    assert spec.model.uri == "pvc://models/iris"
+    local = world.local("files-simple-00001")
+    assert local.model_dir == world.home.volume("models") / "iris"
+    assert local.mounts["/custom/path"] == local.model_dir
     assert spec.user_container.command == ("python", "-m", "http.server", "$(PORT)")
     assert world.ensured("files-simple-00001") == 2
     downloaded = world.condition("files", "ModelDownloaded", kind="SimpleMLService")

@@ -33,16 +33,6 @@ def test_route_key_drops_port_case_and_trailing_dot(raw: bytes, key: str) -> Non
     assert hosts.HostKeys(limit=2)(raw) == key
 
 
-def test_host_names_follow_the_design() -> None:
-    assert (
-        hosts.service_host("torch-mnist", "default", "localhost") == "torch-mnist.default.localhost"
-    )
-    assert hosts.predictor_host("m", "ns", "d") == "m-predictor.ns.d"
-    assert hosts.release_host("m", "v1", "ns", "d") == "m-predict-v1.ns.d"
-    assert hosts.transformer_host("m", "ns", "d") == "m-transformer.ns.d"
-    assert hosts.simple_host("m", "ns", "d") == "m.ns.svc.d"
-
-
 def test_host_memo_stays_bounded() -> None:
     keys = hosts.HostKeys(limit=3)
     for i in range(10):

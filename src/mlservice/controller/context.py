@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,12 +10,12 @@ from typing import Any
 
 from mlservice.controller.conditions import rfc3339
 from mlservice.controller.events import EventRecorder, Involved
-from mlservice.controller.naming import Hosts
 from mlservice.controller.scale import ScaleSource, replica_count
 from mlservice.controller.track import Track
 from mlservice.engine import Engine, RevisionId
 from mlservice.errors import NotFound
 from mlservice.home import Home
+from mlservice.naming import ComponentKey, Hosts
 from mlservice.resources import MLServiceRuntime, parse_as
 from mlservice.resources.kinds import GROUP
 from mlservice.runtime import BUILTIN_NAMESPACE
@@ -46,7 +45,7 @@ class Context:
     def now(self) -> str:
         return rfc3339(self.clock())
 
-    def track(self, key: Key, obj: Obj, *, token: str, release: str) -> Track:
+    def track(self, key: Key, obj: Obj, *, component: ComponentKey) -> Track:
         """A fresh track for one component of `obj`, continuing the naming its status records."""
         involved = Involved.of(obj)
 
@@ -60,14 +59,13 @@ class Context:
             engine=self.engine,
             namespace=key.namespace,
             service=key.name,
-            token=token,
-            release=release,
+            key=component,
             note=note,
             owners=self.owners,
             owner=key,
             drain_seconds=self.drain_seconds,
         )
-        recorded = _recorded(obj.get("status") or {}, token=token, release=release)
+        recorded = _recorded(obj.get("status") or {}, component)
         track.restore(recorded.get("latestRevision"), recorded.get("revisionHash"))
         return track
 
@@ -124,17 +122,14 @@ class Context:
             self.store.update_status(update)
 
 
-def plan_hash(*parts: object) -> str:
-    """A short stable hash of everything that makes a revision (secret values included, which
-    a one-way hash never reveals)."""
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
-
-
-def _recorded(status: Obj, *, token: str, release: str) -> Obj:
-    if token == "transform":
+def _recorded(status: Obj, component: ComponentKey) -> Obj:
+    """Where status records a component's latest revision and hash: per release, in the
+    transformer's block, or (a component of a kind without releases) at the top."""
+    if component.component == "transform":
         found: Obj = status.get("transformer") or {}
         return found
-    if token == "simple":
+    if component.release is None:
         return status
     rows = status.get("releases") or []
-    return next((r for r in rows if isinstance(r, dict) and r.get("name") == release), {})
+    name = component.release
+    return next((r for r in rows if isinstance(r, dict) and r.get("name") == name), {})

@@ -19,7 +19,6 @@ from typing import Protocol
 from mlservice.controller.context import Context
 from mlservice.controller.events import EventRecorder
 from mlservice.controller.mlservice import MLServiceReconciler
-from mlservice.controller.naming import Hosts
 from mlservice.controller.queue import WorkQueue
 from mlservice.controller.routing import RouteSink, build_snapshot, same_content
 from mlservice.controller.scale import ManualScale, ScaleSource
@@ -28,6 +27,7 @@ from mlservice.engine import Engine, ReplicaEvent, RevisionId
 from mlservice.errors import Gone
 from mlservice.gateway.snapshot import RoutingSnapshot
 from mlservice.home import Home
+from mlservice.naming import Hosts
 from mlservice.resources.kinds import GROUP
 from mlservice.runtime import BUILTIN_NAMESPACE
 from mlservice.store import EventType, Key, Scope, Store, WatchEvent

@@ -10,27 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from mlservice.controller.context import Context, plan_hash
+from mlservice.controller.context import Context
 from mlservice.controller.events import Involved
-from mlservice.controller.podspec import (
-    RuntimeUnavailable,
-    check_programs,
-    containers,
-    secret_values,
-    volume_dirs,
-)
+from mlservice.controller.revisions import plan_of
 from mlservice.controller.routing import ServiceRoutes, Settings, routed_revision
 from mlservice.controller.status import mlservice_status
-from mlservice.controller.storage import ModelSource, prepare_model
 from mlservice.controller.track import Failure, Plan, Track, TrackView
-from mlservice.engine import DEFAULT_MOUNT_PATH, RevisionSpec
-from mlservice.engine.local import storage_log
-from mlservice.errors import InvalidInput, MLServiceError, NotFound
-from mlservice.gateway.snapshot import Component, LoggerSpec
+from mlservice.engine import ModelSource
+from mlservice.errors import MLServiceError, NotFound
+from mlservice.gateway.snapshot import LoggerSpec
+from mlservice.naming import ComponentKey, transformer_key
 from mlservice.resources import MLService, MLServiceRuntime, Release, parse_as
 from mlservice.resources.kinds import API_VERSION
 from mlservice.resources.mlservice import Logger
-from mlservice.runtime import RenderedReplica, render_replica, render_transformer, select_runtime
+from mlservice.runtime import render_replica, render_transformer, select_runtime
 from mlservice.runtime.builtin import required_programs
 from mlservice.store import Key, Obj
 
@@ -39,7 +32,7 @@ KIND: Final = "MLService"
 
 @dataclass
 class _Service:
-    tracks: dict[str, Track] = field(default_factory=dict)  # "" is the transformer
+    tracks: dict[ComponentKey, Track] = field(default_factory=dict)
 
 
 class MLServiceReconciler:
@@ -64,7 +57,7 @@ class MLServiceReconciler:
         views: dict[str, TrackView] = {}
         delays = []
         for release in service.spec.releases:
-            track = self._track(state, key, obj, release.name)
+            track = self._track(state, key, obj, ComponentKey("predict", release.name))
             predictor = release.predictor
             scale = self.ctx.replicas(
                 track,
@@ -106,11 +99,10 @@ class MLServiceReconciler:
 
     # -- components ----------------------------------------------------------------------
 
-    def _track(self, state: _Service, key: Key, obj: Obj, release: str) -> Track:
-        if release not in state.tracks:
-            token = "predict" if release else "transform"
-            state.tracks[release] = self.ctx.track(key, obj, token=token, release=release)
-        return state.tracks[release]
+    def _track(self, state: _Service, key: Key, obj: Obj, component: ComponentKey) -> Track:
+        if component not in state.tracks:
+            state.tracks[component] = self.ctx.track(key, obj, component=component)
+        return state.tracks[component]
 
     async def _transformer(
         self, service: MLService, state: _Service, key: Key, obj: Obj
@@ -118,7 +110,7 @@ class MLServiceReconciler:
         transformer = service.spec.transformer
         if transformer is None:
             return None
-        track = self._track(state, key, obj, "")
+        track = self._track(state, key, obj, transformer_key())
         scale = self.ctx.replicas(
             track,
             min_replicas=transformer.min_replicas,
@@ -137,11 +129,11 @@ class MLServiceReconciler:
         return await track.view()
 
     async def _drop_removed(self, state: _Service, service: MLService) -> None:
-        wanted = {r.name for r in service.spec.releases}
+        wanted = {ComponentKey("predict", r.name) for r in service.spec.releases}
         if service.spec.transformer is not None:
-            wanted.add("")
-        for release in [r for r in state.tracks if r not in wanted]:
-            await state.tracks.pop(release).stop()
+            wanted.add(transformer_key())
+        for component in [c for c in state.tracks if c not in wanted]:
+            await state.tracks.pop(component).stop()
 
     def _predictor_plan(
         self, service: MLService, release: Release, runtimes: list[MLServiceRuntime]
@@ -152,13 +144,17 @@ class MLServiceReconciler:
             rendered = render_replica(service=service, release=release, runtime=runtime)
         except MLServiceError as err:
             return Failure(_reason(err), err.message)
-        where = f"MLServiceRuntime {runtime.ref}"
         s3 = release.predictor.storage.s3_storage if release.predictor.storage else None
         uri = model.model_uri
         secret = s3.secret_name if s3 and uri and uri.startswith("s3://") else None
-        source = ModelSource(uri, secret) if uri else None
-        return self._plan(
-            service, rendered, release.name, source, required_programs(runtime), where=where
+        return plan_of(
+            rendered,
+            kind=KIND,
+            namespace=ns,
+            service=service.name,
+            component=ComponentKey("predict", release.name),
+            model=ModelSource(uri, secret) if uri else None,
+            requires=required_programs(runtime),
         )
 
     def _transformer_plan(self, service: MLService) -> Plan | Failure:
@@ -166,66 +162,14 @@ class MLServiceReconciler:
             rendered = render_transformer(service)
         except MLServiceError as err:
             return Failure(_reason(err), err.message)
-        hosts, name, ns = self.ctx.hosts, service.name, service.namespace
-        env = {
-            "PREDICTOR_HOST": f"127.0.0.1:{hosts.port}",
-            "PREDICTOR_HOST_HEADER": hosts.predictor(name, ns),
-        }
-        where = f"MLService {service.ref} transformer"
-        return self._plan(service, rendered, "", None, [], where=where, extra_env=env)
-
-    def _plan(
-        self,
-        service: MLService,
-        rendered: RenderedReplica,
-        release: str,
-        source: ModelSource | None,
-        required: list[str],
-        *,
-        where: str,
-        extra_env: dict[str, str] | None = None,
-    ) -> Plan | Failure:
-        ctx, ns = self.ctx, service.namespace
-        try:
-            specs = containers(
-                rendered, value_from=secret_values(ctx.store, ns), extra_env=extra_env or {}
-            )
-            check_programs(specs[0].command, required, where=where)
-        except RuntimeUnavailable as err:
-            return Failure("RuntimeUnavailable", str(err))
-        except InvalidInput as err:
-            return Failure("CreateContainerConfigError", err.message)
-        hash_ = plan_hash(rendered.digest, source, specs)
-        component: Component = "predict" if release else "transform"
-
-        labels = {
-            "tensorstack.dev/mlservice": service.name,
-            "tensorstack.dev/component": component,
-            "tensorstack.dev/release": release,
-            "tensorstack.dev/revision-hash": hash_,
-        }
-
-        async def build(name: str) -> RevisionSpec:
-            model_dir = None
-            if source is not None:
-                log_path = storage_log(ctx.home, ns, name)
-                model_dir = await prepare_model(
-                    source, namespace=ns, store=ctx.store, home=ctx.home, log_path=log_path
-                )
-            return RevisionSpec(
-                namespace=ns,
-                name=name,
-                service=service.name,
-                component=component,
-                release=release,
-                containers=specs,
-                model_dir=model_dir,
-                mount_path=DEFAULT_MOUNT_PATH,
-                volumes=volume_dirs(rendered, home=ctx.home),
-                labels=labels,
-            )
-
-        return Plan(hash_, build, annotations=dict(rendered.annotations))
+        return plan_of(
+            rendered,
+            kind=KIND,
+            namespace=service.namespace,
+            service=service.name,
+            component=transformer_key(),
+            predictor_host=self.ctx.hosts.predictor(service.name, service.namespace),
+        )
 
     def _routes(
         self, service: MLService, views: dict[str, TrackView], transformer: TrackView | None

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
-from mlservice.controller.naming import Hosts
 from mlservice.controller.track import TrackView
 from mlservice.gateway.snapshot import (
     Backend,
@@ -26,6 +25,7 @@ from mlservice.gateway.snapshot import (
     RouteKind,
     RoutingSnapshot,
 )
+from mlservice.naming import Hosts
 
 DEFAULT_TIMEOUT = 300.0
 

@@ -13,22 +13,15 @@ from __future__ import annotations
 from typing import Any, Final
 
 from mlservice.controller.conditions import Condition, conditions_json
-from mlservice.controller.context import Context, plan_hash
+from mlservice.controller.context import Context
 from mlservice.controller.events import Involved
-from mlservice.controller.podspec import (
-    RuntimeUnavailable,
-    check_programs,
-    containers,
-    secret_values,
-    volume_dirs,
-)
+from mlservice.controller.revisions import plan_of
 from mlservice.controller.routing import ServiceRoutes, Settings, routed_revision
 from mlservice.controller.status import component_status, health
-from mlservice.controller.storage import ModelSource, prepare_model
 from mlservice.controller.track import Failure, Plan, Track, TrackView
-from mlservice.engine import RevisionSpec
-from mlservice.engine.local import storage_log
+from mlservice.engine import ModelSource
 from mlservice.errors import InvalidInput, MLServiceError, NotFound
+from mlservice.naming import ComponentKey
 from mlservice.resources import PodSpec, SimpleMLService, parse_as
 from mlservice.resources.kinds import API_VERSION
 from mlservice.resources.pod import USER_CONTAINER, ResourceRequirements
@@ -37,6 +30,7 @@ from mlservice.runtime import render_pod
 from mlservice.store import Key
 
 KIND: Final = "SimpleMLService"
+COMPONENT: Final = ComponentKey("predict", token="simple")
 TORCHSERVE_LAUNCHER = ["python", "-m", "mlservice.runtime.builtin.torchserve"]
 
 
@@ -57,7 +51,7 @@ class SimpleMLServiceReconciler:
             return None
         svc = parse_as(SimpleMLService, obj)
         if key not in self._tracks:
-            self._tracks[key] = self.ctx.track(key, obj, token="simple", release="")
+            self._tracks[key] = self.ctx.track(key, obj, component=COMPONENT)
         track = self._tracks[key]
         cap = self.ctx.max_replicas
         scale = min(svc.spec.replicas, cap) if cap is not None else svc.spec.replicas
@@ -89,41 +83,23 @@ class SimpleMLServiceReconciler:
         self.ctx.events.forget(Involved(API_VERSION, KIND, key.namespace, key.name))
 
     def _plan(self, svc: SimpleMLService) -> Plan | Failure:
-        ctx, ns = self.ctx, svc.namespace
-        source, mount = model_source(svc)
+        source = model_source(svc)
+        mount = source.mount_path if source else MODEL_PATH
         try:
             pod, required = pod_spec(svc, mount=mount)
             resources = _framework_resources(svc)
             rendered = render_pod(pod, component="predict", resources=resources)
-            specs = containers(rendered, value_from=secret_values(ctx.store, ns), extra_env={})
-            check_programs(specs[0].command, required, where=f"SimpleMLService {svc.ref}")
-        except RuntimeUnavailable as err:
-            return Failure("RuntimeUnavailable", str(err))
         except MLServiceError as err:
             return Failure("InvalidSpec", err.message)
-        hash_ = plan_hash(rendered.digest, source, mount, specs)
-
-        async def build(name: str) -> RevisionSpec:
-            model_dir = None
-            if source is not None:
-                log_path = storage_log(ctx.home, ns, name)
-                model_dir = await prepare_model(
-                    source, namespace=ns, store=ctx.store, home=ctx.home, log_path=log_path
-                )
-            return RevisionSpec(
-                namespace=ns,
-                name=name,
-                service=svc.name,
-                component="predict",
-                release="",
-                containers=specs,
-                model_dir=model_dir,
-                mount_path=mount,
-                volumes=volume_dirs(rendered, home=ctx.home),
-                labels={"tensorstack.dev/simplemlservice": svc.name, "revision-hash": hash_},
-            )
-
-        return Plan(hash_, build)
+        return plan_of(
+            rendered,
+            kind=KIND,
+            namespace=svc.namespace,
+            service=svc.name,
+            component=COMPONENT,
+            model=source,
+            requires=required,
+        )
 
     def _status(
         self, svc: SimpleMLService, view: TrackView, previous: dict[str, Any] | None
@@ -156,15 +132,17 @@ class SimpleMLServiceReconciler:
         }
 
 
-def model_source(svc: SimpleMLService) -> tuple[ModelSource | None, str]:
+def model_source(svc: SimpleMLService) -> ModelSource | None:
     """Where the model comes from, and the path the containers expect it at."""
     storage = svc.spec.storage
     if storage is not None and storage.s3 is not None:
-        return ModelSource(storage.s3.uri, storage.s3.secret_name), storage.s3.container_path
+        s3 = storage.s3
+        return ModelSource(s3.uri, s3.secret_name, mount_path=s3.container_path)
     if storage is not None and storage.pvc is not None:
         pvc = storage.pvc
-        return ModelSource(f"pvc://{pvc.name}/{pvc.sub_path or ''}"), pvc.container_path
-    return None, MODEL_PATH
+        uri = f"pvc://{pvc.name}/{pvc.sub_path or ''}"
+        return ModelSource(uri, mount_path=pvc.container_path)
+    return None
 
 
 def downloaded(svc: SimpleMLService, view: TrackView) -> Condition:

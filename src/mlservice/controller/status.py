@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlservice.controller.conditions import Condition, conditions_json
-from mlservice.controller.naming import Hosts
 from mlservice.controller.track import TrackView
+from mlservice.naming import Hosts
 from mlservice.resources import MLService
 from mlservice.resources.mlservice import MLServiceSpec
 

@@ -12,13 +12,12 @@ missing program, bad template) are kept as `failure` while the serving revision 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from mlservice.controller.naming import revision_name, sequence_of
-from mlservice.controller.podspec import RuntimeUnavailable
-from mlservice.engine import Engine, ReplicaState, RevisionId, RevisionSpec
-from mlservice.errors import InvalidInput, StorageError
+from mlservice.engine import Engine, ReplicaState, Revision, RevisionId
+from mlservice.errors import InvalidInput, RuntimeUnavailable, StorageError
+from mlservice.naming import ComponentKey, revision_name, sequence_of
 
 Note = Callable[[str, str, bool], None]  # (reason, message, warning)
 BROKEN = ("CrashLoopBackOff", "OOMKilled", "PortConflict", "Failed")
@@ -33,19 +32,19 @@ class Failure:
 
 @dataclass(frozen=True)
 class Plan:
-    """What the component should run: `hash` identifies it; `build(name)` makes the revision,
-    storage step included, once it has a name."""
+    """What the component should run: `hash` identifies it; `build(name)` makes the
+    engine-neutral revision once it has a name (the engine then prepares it)."""
 
     hash: str
-    build: Callable[[str], Awaitable[RevisionSpec]]
+    build: Callable[[str], Revision]
     annotations: Mapping[str, str] = field(default_factory=dict)  # the KPA reads its own keys
 
 
 @dataclass
-class Revision:
+class _Revision:
     name: str
     hash: str
-    spec: RevisionSpec | None = None  # None until built (model in place)
+    spec: Revision | None = None  # None until prepared by the engine (model in place)
 
 
 @dataclass(frozen=True)
@@ -82,8 +81,7 @@ class Track:
         engine: Engine,
         namespace: str,
         service: str,
-        token: str,
-        release: str,
+        key: ComponentKey,
         note: Note,
         owners: dict[RevisionId, object],
         owner: object,
@@ -93,10 +91,9 @@ class Track:
         self.engine = engine
         self.namespace = namespace
         self.service = service
-        self.token = token  # "predict", "transform" or "simple": the name's component part
-        self.release = release
-        self.latest: Revision | None = None
-        self.serving: Revision | None = None
+        self.key = key
+        self.latest: _Revision | None = None
+        self.serving: _Revision | None = None
         self.failure: Failure | None = None
         self.scale = 0
         self._note = note
@@ -104,14 +101,14 @@ class Track:
         self._owner = owner
         self._download_failures = 0
         self._crashes: dict[str, int] = {}
-        self._retiring: list[tuple[Revision, str, float]] = []  # revision, successor, since
+        self._retiring: list[tuple[_Revision, str, float]] = []  # revision, successor, since
         self._clock = clock
         self._drain = drain_seconds
 
     def restore(self, name: str | None, hash_: str | None) -> None:
         """Continue the naming of an earlier run (from status): the same hash keeps the name."""
         if name and hash_ and self.latest is None:
-            self.latest = Revision(name, hash_)
+            self.latest = _Revision(name, hash_)
             self._owners[self._id(name)] = self._owner
 
     async def step(self, outcome: Plan | Failure, *, scale: int) -> float | None:
@@ -191,8 +188,8 @@ class Track:
                 self._note("RevisionStopped", f"Stopped revision {old.name}.", False)
             return
         sequence = sequence_of(old.name) + 1 if old else 1
-        name = revision_name(self.service, self.token, self.release, sequence)
-        self.latest = Revision(name, hash_)
+        name = revision_name(self.service, self.key, sequence)
+        self.latest = _Revision(name, hash_)
         self._owners[self._id(name)] = self._owner
         self._note("RevisionCreated", f"Created revision {name}.", False)
         if old is not None and old is not self.serving:
@@ -200,9 +197,10 @@ class Track:
             message = f"Stopped revision {old.name}: {name} replaces it."
             self._note("RevisionStopped", message, False)
 
-    async def _build(self, rev: Revision, plan: Plan) -> float | None:
+    async def _build(self, rev: _Revision, plan: Plan) -> float | None:
+        spec = plan.build(rev.name)
         try:
-            rev.spec = await plan.build(rev.name)
+            await self.engine.prepare(spec)
         except StorageError as err:
             self._download_failures += 1
             self._fail(Failure("ModelDownloadFailed", err.message))
@@ -213,6 +211,7 @@ class Track:
         except InvalidInput as err:
             self._fail(Failure("CreateContainerConfigError", err.message))
         else:
+            rev.spec = spec
             self._download_failures = 0
         return None
 
@@ -247,7 +246,7 @@ class Track:
             self._note("RolloutComplete", f"Rolled out revision {successor}.", False)
         self._retiring = keep
 
-    async def _stop(self, rev: Revision) -> None:
+    async def _stop(self, rev: _Revision) -> None:
         await self.engine.stop(self._id(rev.name))
         self._owners.pop(self._id(rev.name), None)
 

@@ -1,9 +1,10 @@
 """The engine seam: what the controllers tell an engine to run, and what it reports back.
 
-Controllers are the only callers. They render a revision into a `RevisionSpec` and call
-`ensure(revision, n)` again and again (level-triggered); the engine converges on exactly `n`
-replicas of that revision and reports every replica state change to its subscribers, so the
-controller reacts to readiness and crashes without polling.
+Controllers are the only callers. They render a component into an engine-neutral `Revision`
+(`engine/revision.py`), `prepare` it once (the engine resolves it for where it runs: model,
+secrets, programs) and call `ensure(revision, n)` again and again (level-triggered); the
+engine converges on exactly `n` replicas of that revision and reports every replica state
+change to its subscribers, so the controller reacts to readiness and crashes without polling.
 """
 
 from __future__ import annotations
@@ -13,14 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NewType, Protocol
 
-RevisionId = NewType("RevisionId", str)  # "{namespace}/{revision name}"
+from mlservice.engine.revision import Revision, RevisionId
+
 ReplicaId = NewType("ReplicaId", str)  # "{revision name}-{5 random chars}", unique per engine
 
-USER_CONTAINER = "user-container"
-DEFAULT_MOUNT_PATH = "/var/lib/t9k/model"
-DEFAULT_CONTAINER_PORT = 8080
-
-Component = Literal["predict", "transform"]
 Phase = Literal[
     "Pending",  # accepted, not started yet
     "Starting",  # process running, readiness not yet passed
@@ -32,92 +29,6 @@ Phase = Literal[
     "Terminating",  # being stopped
 ]
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
-
-
-@dataclass(frozen=True)
-class HTTPGetAction:
-    port: int | str | None = None  # None, a declared port's name or number: the replica's PORT
-    path: str = "/"
-
-
-@dataclass(frozen=True)
-class TCPSocketAction:
-    port: int | str | None = None
-
-
-@dataclass(frozen=True)
-class Probe:
-    """A Kubernetes readinessProbe; unset timings fall back to the engine's configuration."""
-
-    http_get: HTTPGetAction | None = None
-    tcp_socket: TCPSocketAction | None = None
-    initial_delay_seconds: float | None = None
-    period_seconds: float | None = None
-    timeout_seconds: float | None = None
-    success_threshold: int = 1
-    failure_threshold: int = 3
-
-
-@dataclass(frozen=True)
-class ContainerPort:
-    container_port: int
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class Resources:
-    """Kubernetes quantities as written (`512Mi`, `500m`); the engine parses and enforces them."""
-
-    limits: Mapping[str, str] = field(default_factory=dict)
-    requests: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ContainerSpec:
-    """One rendered container. `command` + `args` are final except `$(VAR)` references to the
-    variables only the engine knows (`$(PORT)`, `$(GRPC_PORT)`, `$(MODEL_DIR)`, ...)."""
-
-    name: str
-    command: tuple[str, ...]
-    args: tuple[str, ...] = ()
-    env: Mapping[str, str] = field(default_factory=dict)  # ordered, as in the PodSpec
-    working_dir: str | None = None
-    ports: tuple[ContainerPort, ...] = ()
-    readiness_probe: Probe | None = None
-    resources: Resources = field(default_factory=Resources)
-
-
-@dataclass(frozen=True)
-class RevisionSpec:
-    """An immutable revision: a new spec means a new revision name."""
-
-    namespace: str
-    name: str  # e.g. "torch-mnist-predict-v1-00001"
-    service: str
-    component: Component
-    release: str
-    containers: tuple[ContainerSpec, ...]
-    model_dir: Path | None = None  # prepared by storage before `ensure`
-    mount_path: str = DEFAULT_MOUNT_PATH  # rewritten to `model_dir` in args, env and workingDir
-    volumes: Mapping[str, Path] = field(default_factory=dict)  # other mount path -> local dir
-    labels: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        names = [c.name for c in self.containers]
-        if not names:
-            raise ValueError(f"revision {self.namespace}/{self.name} has no containers")
-        if len(set(names)) != len(names):
-            raise ValueError(f"revision {self.namespace}/{self.name} repeats a container name")
-
-    @property
-    def id(self) -> RevisionId:
-        return RevisionId(f"{self.namespace}/{self.name}")
-
-    @property
-    def user_container(self) -> ContainerSpec:
-        """The server: the container named `user-container`, else the first one."""
-        by_name = {c.name: c for c in self.containers}
-        return by_name.get(USER_CONTAINER, self.containers[0])
 
 
 @dataclass(frozen=True)
@@ -167,12 +78,19 @@ Listener = Callable[[ReplicaEvent], None]
 class Engine(Protocol):
     """Runs replicas of revisions. Every method is safe to call repeatedly."""
 
-    async def ensure(self, revision: RevisionSpec, replicas: int) -> None:
+    async def prepare(self, revision: Revision) -> None:
+        """Make `revision` runnable where this engine runs it, once per revision: fetch its
+        model, resolve its references. Raises StorageError (model), RuntimeUnavailable (a
+        program missing) or InvalidInput (a Secret or key missing); the controller reports
+        them as conditions and retries."""
+        ...
+
+    async def ensure(self, revision: Revision, replicas: int) -> None:
         """Converge on exactly `replicas` replicas of `revision`, starting or stopping some.
 
-        Returns once new replicas are accepted (they start and report in the background) and
-        removed ones have exited. A changed spec under the same revision id replaces every
-        replica."""
+        Prepares the revision first if that was not done. Returns once new replicas are
+        accepted (they start and report in the background) and removed ones have exited. A
+        changed spec under the same revision id replaces every replica."""
         ...
 
     async def stop(self, revision_id: RevisionId) -> None:

@@ -2,13 +2,15 @@
 
 Replicas appear `Pending` (or `Running` and ready with `auto_ready=True`); `mark_ready`,
 `crash`, `set_phase` change them and notify subscribers as the real engine would. `calls`
-records every `ensure`/`stop` so a test can assert what the controller asked for.
+records every `prepare`/`ensure`/`stop` so a test can assert what the controller asked for.
+`prepare` runs the given hook (e.g. the local engine's `Resolver.resolve`, so controller tests
+see real downloads and Secret errors) and keeps its result in `prepared`.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,31 +22,47 @@ from mlservice.engine.base import (
     ReplicaEvent,
     ReplicaId,
     ReplicaState,
-    RevisionId,
-    RevisionSpec,
 )
+from mlservice.engine.revision import Revision, RevisionId
 from mlservice.errors import NotFound
+
+PrepareHook = Callable[[Revision], Awaitable[object]]
 
 
 @dataclass(frozen=True)
 class Call:
-    method: str  # "ensure" | "stop"
+    method: str  # "prepare" | "ensure" | "stop"
     revision_id: RevisionId
     replicas: int | None = None
 
 
 class FakeEngine(Engine):
-    def __init__(self, *, auto_ready: bool = False, first_port: int = 20000) -> None:
+    def __init__(
+        self,
+        *,
+        auto_ready: bool = False,
+        first_port: int = 20000,
+        prepare: PrepareHook | None = None,
+    ) -> None:
         self.auto_ready = auto_ready
         self.calls: list[Call] = []
-        self.specs: dict[RevisionId, RevisionSpec] = {}
+        self.specs: dict[RevisionId, Revision] = {}
+        self.prepared: dict[RevisionId, object] = {}
+        self._prepare = prepare
         self.closed = False
         self._replicas: dict[RevisionId, dict[ReplicaId, ReplicaState]] = {}
         self._listeners: list[Listener] = []
         self._ports = itertools.count(first_port)
         self._ids = itertools.count(1)
 
-    async def ensure(self, revision: RevisionSpec, replicas: int) -> None:
+    async def prepare(self, revision: Revision) -> None:
+        self.calls.append(Call("prepare", revision.id))
+        result = await self._prepare(revision) if self._prepare is not None else revision
+        self.prepared[revision.id] = result
+
+    async def ensure(self, revision: Revision, replicas: int) -> None:
+        if revision.id not in self.prepared:
+            await self.prepare(revision)
         self.calls.append(Call("ensure", revision.id, replicas))
         if self.specs.get(revision.id, revision) != revision:
             self._remove_all(revision.id)
@@ -62,6 +80,7 @@ class FakeEngine(Engine):
         self._remove_all(revision_id)
         self._replicas.pop(revision_id, None)
         self.specs.pop(revision_id, None)
+        self.prepared.pop(revision_id, None)
 
     async def replicas(self, revision_id: RevisionId | None = None) -> list[ReplicaState]:
         return [
@@ -108,7 +127,7 @@ class FakeEngine(Engine):
 
     # -- internals -----------------------------------------------------------------------
 
-    def _new_replica(self, revision: RevisionSpec) -> ReplicaState:
+    def _new_replica(self, revision: Revision) -> ReplicaState:
         replica_id = ReplicaId(f"{revision.name}-{next(self._ids):05d}")
         return ReplicaState(
             id=replica_id,

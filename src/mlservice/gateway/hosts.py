@@ -1,33 +1,10 @@
-"""Host names: what each route answers to, and turning a Host header into a routing key.
+"""Turning a Host header into a routing key.
 
-The controllers name routes with the builders below; the gateway looks a request up by
-`route_key(host header)`. Keys are lower-case, without port or trailing dot, as DNS compares.
+Routes are named by `mlservice.naming.Hosts` (lower-case); the gateway looks a request up by
+`route_key(host header)`: lower-case, without port or trailing dot, as DNS compares.
 """
 
 from __future__ import annotations
-
-
-def service_host(name: str, namespace: str, domain: str) -> str:
-    """The service's own host: the transformer if there is one, else the release split."""
-    return f"{name}.{namespace}.{domain}".lower()
-
-
-def predictor_host(name: str, namespace: str, domain: str) -> str:
-    """The split without the transformer: the transformer's own hop to the predictors."""
-    return f"{name}-predictor.{namespace}.{domain}".lower()
-
-
-def release_host(name: str, release: str, namespace: str, domain: str) -> str:
-    return f"{name}-predict-{release}.{namespace}.{domain}".lower()
-
-
-def transformer_host(name: str, namespace: str, domain: str) -> str:
-    return f"{name}-transformer.{namespace}.{domain}".lower()
-
-
-def simple_host(name: str, namespace: str, domain: str) -> str:
-    """A SimpleMLService's host, named like a Kubernetes Service's DNS name."""
-    return f"{name}.{namespace}.svc.{domain}".lower()
 
 
 def route_key(raw: bytes) -> str:

@@ -7,7 +7,12 @@ picks the runtime first.
 
 from mlservice.runtime.expand import expand, expand_env
 from mlservice.runtime.merge import POD_SPEC, strategic_merge
-from mlservice.runtime.render import render_pod, render_replica, render_transformer
+from mlservice.runtime.render import (
+    pod_containers,
+    render_pod,
+    render_replica,
+    render_transformer,
+)
 from mlservice.runtime.replica import (
     EnvVar,
     Port,
@@ -32,6 +37,7 @@ __all__ = [
     "VolumeMount",
     "expand",
     "expand_env",
+    "pod_containers",
     "render",
     "render_pod",
     "render_replica",

@@ -120,22 +120,40 @@ def _replica(
     resources: ResourceRequirements | None,
 ) -> RenderedReplica:
     typed = _typed(_override_resources(spec, resources))
-    containers = typed.containers or []
-    main = next((c for c in containers if c.name == USER_CONTAINER), containers[0])
-    declared = main.ports[0].container_port if main.ports else None
-    port = declared or DEFAULT_PORT
+    _, declared = _serving(typed)
     merged = typed.model_dump(mode="json", by_alias=True, exclude_none=True)
+    server, *sidecars = _containers(typed)
     return RenderedReplica(
         component=component,
-        container=_container(main, port),
-        sidecars=tuple(_container(c, port) for c in containers if c is not main),
-        port=port,
+        container=server,
+        sidecars=tuple(sidecars),
+        port=declared or DEFAULT_PORT,
         port_declared=declared is not None,
         volumes=tuple(merged.get("volumes", [])),
         annotations=dict(metadata.get("annotations", {})),
         labels=dict(metadata.get("labels", {})),
         pod_spec=merged,
     )
+
+
+def pod_containers(pod_spec: Mapping[str, Any]) -> tuple[RenderedContainer, ...]:
+    """The containers of a merged PodSpec (Kubernetes JSON), the serving one first: what an
+    engine runs. References (`secretKeyRef`, claims, `$(VAR)`) stay as written."""
+    return _containers(_typed(dict(pod_spec)))
+
+
+def _serving(typed: PodSpec) -> tuple[Container, int | None]:
+    """The serving container (`user-container`, else the first) and the port it declares."""
+    containers = typed.containers or []
+    main = next((c for c in containers if c.name == USER_CONTAINER), containers[0])
+    return main, main.ports[0].container_port if main.ports else None
+
+
+def _containers(typed: PodSpec) -> tuple[RenderedContainer, ...]:
+    main, declared = _serving(typed)
+    port = declared or DEFAULT_PORT
+    rest = [c for c in typed.containers or [] if c is not main]
+    return tuple(_container(c, port) for c in (main, *rest))
 
 
 def _override_resources(

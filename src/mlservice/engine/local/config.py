@@ -13,6 +13,10 @@ class LocalEngineConfig:
     home: Home
     """Replica directories, logs and pidfiles live under `home.replicas`."""
 
+    gateway_address: str = "127.0.0.1:8080"
+    """Where replicas reach the gateway: a transformer's `PREDICTOR_HOST` (with the
+    predictor's host in `PREDICTOR_HOST_HEADER`), since `*.localhost` names do not resolve."""
+
     port_range: tuple[int, int] = DEFAULT_RANGE
     """Replica ports come from here: below the kernel's ephemeral range, so outgoing
     connections never take a port a replica is about to listen on (`mls up --port-range`)."""

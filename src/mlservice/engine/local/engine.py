@@ -20,8 +20,6 @@ from mlservice.engine.base import (
     ReplicaEvent,
     ReplicaId,
     ReplicaState,
-    RevisionId,
-    RevisionSpec,
 )
 from mlservice.engine.local.config import LocalEngineConfig
 from mlservice.engine.local.paths import revision_dir
@@ -30,8 +28,10 @@ from mlservice.engine.local.ports import PortPool
 from mlservice.engine.local.probes import plan_probe
 from mlservice.engine.local.process import Spawner
 from mlservice.engine.local.replica import Replica
+from mlservice.engine.local.resolve import LocalRevision, Resolver, SecretLookup, no_secrets
 from mlservice.engine.local.resources import plan_resources
 from mlservice.engine.local.watchdog import Limited, watch
+from mlservice.engine.revision import Revision, RevisionId
 from mlservice.errors import InvalidInput, Unavailable
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ _ID_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' pod-name suffix alph
 
 @dataclass
 class _Revision:
-    spec: RevisionSpec
+    spec: LocalRevision
     replicas: dict[ReplicaId, Replica] = field(default_factory=dict)
 
 
@@ -48,8 +48,10 @@ class LocalEngine(Engine):
     """Implements `Engine`. Use as `async with LocalEngine(config) as engine:` or call
     `start()` (reaps leftovers of a dead engine; `ensure` calls it too) and `close()`."""
 
-    def __init__(self, config: LocalEngineConfig) -> None:
+    def __init__(self, config: LocalEngineConfig, *, secrets: SecretLookup = no_secrets) -> None:
         self.config = config
+        self._resolver = Resolver(home=config.home, secrets=secrets, gateway=config.gateway_address)
+        self._prepared: dict[RevisionId, LocalRevision] = {}
         self._pool = PortPool(config.port_range, quarantine=config.port_quarantine)
         self._revisions: dict[RevisionId, _Revision] = {}
         self._locks: defaultdict[RevisionId, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -77,20 +79,23 @@ class LocalEngine(Engine):
             )
             return reaped
 
-    async def ensure(self, revision: RevisionSpec, replicas: int) -> None:
+    async def prepare(self, revision: Revision) -> None:
+        await self._local(revision)
+
+    async def ensure(self, revision: Revision, replicas: int) -> None:
         if replicas < 0:
             raise InvalidInput(f"revision {revision.id} cannot have {replicas} replicas.")
         if self._closed:
             raise Unavailable(f"the local engine is closed; revision {revision.id} not started.")
-        self._validate(revision)
+        local = await self._local(revision)
         await self.start()
         async with self._locks[revision.id]:
             entry = self._revisions.get(revision.id)
-            if entry is not None and entry.spec != revision:
+            if entry is not None and entry.spec.revision != revision:
                 log.info("revision %s changed its spec; replacing its replicas", revision.id)
                 await self._remove(entry, list(entry.replicas.values()))
-            if entry is None or entry.spec != revision:
-                entry = self._revisions[revision.id] = _Revision(revision)
+            if entry is None or entry.spec.revision != revision:
+                entry = self._revisions[revision.id] = _Revision(local)
             while len(entry.replicas) < replicas:
                 self._add(entry)
             surplus = len(entry.replicas) - replicas
@@ -99,6 +104,7 @@ class LocalEngine(Engine):
                 await self._remove(entry, sorted(newest_first, key=_removal_order)[:surplus])
 
     async def stop(self, revision_id: RevisionId) -> None:
+        self._prepared.pop(revision_id, None)
         async with self._locks[revision_id]:
             entry = self._revisions.pop(revision_id, None)
             if entry is not None:
@@ -144,11 +150,20 @@ class LocalEngine(Engine):
 
     # -- internals ---------------------------------------------------------------------
 
-    def _validate(self, revision: RevisionSpec) -> None:
+    async def _local(self, revision: Revision) -> LocalRevision:
+        """The revision resolved on this machine, once per spec."""
+        local = self._prepared.get(revision.id)
+        if local is None or local.revision != revision:
+            local = await self._resolver.resolve(revision)
+            self._validate(local)
+            self._prepared[revision.id] = local
+        return local
+
+    def _validate(self, revision: LocalRevision) -> None:
         """Raise InvalidInput now for what would otherwise fail every start."""
         for container in revision.containers:
             plan_resources(container)
-            is_server = container.name == revision.user_container.name
+            is_server = container is revision.user_container
             plan_probe(container, is_server=is_server, port=0, config=self.config)
 
     def _add(self, entry: _Revision) -> None:
@@ -196,10 +211,10 @@ class LocalEngine(Engine):
         if listener in self._listeners:
             self._listeners.remove(listener)
 
-    def _new_id(self, revision: RevisionSpec) -> ReplicaId:
+    def _new_id(self, revision: LocalRevision) -> ReplicaId:
         while True:
             suffix = "".join(secrets.choice(_ID_ALPHABET) for _ in range(5))
-            candidate = ReplicaId(f"{revision.name}-{suffix}")
+            candidate = ReplicaId(f"{revision.revision.name}-{suffix}")
             if candidate not in self._last:
                 return candidate
 

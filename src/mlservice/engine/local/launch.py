@@ -14,11 +14,17 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mlservice.engine.base import DEFAULT_CONTAINER_PORT, ContainerSpec, ReplicaId, RevisionSpec
+from mlservice.engine.base import ReplicaId
 from mlservice.engine.local.paths import ReplicaDir
 from mlservice.engine.local.process import Launch
-from mlservice.runtime.expand import expand
+from mlservice.errors import LaunchError
+from mlservice.runtime import RenderedContainer, expand
+from mlservice.runtime.replica import DEFAULT_PORT
+
+if TYPE_CHECKING:
+    from mlservice.engine.local.resolve import LocalRevision
 
 # Never hand the control plane's credentials to user code.
 _NOT_INHERITED = frozenset({"MLS_TOKEN"})
@@ -27,13 +33,9 @@ _NOT_INHERITED = frozenset({"MLS_TOKEN"})
 _LOCAL_DEFAULTS = {"PYTHONUNBUFFERED": "1"}
 
 
-class LaunchError(Exception):
-    """The container cannot run on this machine; the message says why."""
-
-
 @dataclass(frozen=True)
 class ReplicaContext:
-    revision: RevisionSpec
+    revision: LocalRevision
     replica_id: ReplicaId
     dirs: ReplicaDir
     port: int
@@ -48,22 +50,22 @@ def rewrite_mounts(text: str, mounts: Mapping[str, Path]) -> str:
     return text
 
 
-def uses_dynamic_port(container: ContainerSpec) -> bool:
+def uses_dynamic_port(container: RenderedContainer) -> bool:
     """A container listens on the engine's `PORT` unless it declares a port and never asks
     for `$(PORT)`: then it runs only on that fixed port."""
     if not container.ports:
         return True
-    texts = (*container.command, *container.args, *container.env.values())
+    texts = (*container.command, *container.args, *(v.value for v in container.env))
     return any("$(PORT)" in text for text in texts)
 
 
-def container_port(container: ContainerSpec) -> int:
-    return container.ports[0].container_port if container.ports else DEFAULT_CONTAINER_PORT
+def container_port(container: RenderedContainer) -> int:
+    return container.ports[0].container_port if container.ports else DEFAULT_PORT
 
 
 def engine_variables(ctx: ReplicaContext) -> dict[str, str]:
-    rev = ctx.revision
-    variables = {
+    rev = ctx.revision.revision
+    return {
         "PORT": str(ctx.port),
         "GRPC_PORT": str(ctx.grpc_port),
         "MLS_SERVICE": rev.service,
@@ -71,37 +73,32 @@ def engine_variables(ctx: ReplicaContext) -> dict[str, str]:
         "MLS_COMPONENT": rev.component,
         "MLS_NAMESPACE": rev.namespace,
         "MLS_REPLICA": ctx.replica_id,
+        **ctx.revision.variables,
     }
-    if rev.model_dir is not None:
-        variables["MODEL_DIR"] = str(rev.model_dir)
-    return variables
-
-
-def mounts_of(revision: RevisionSpec) -> dict[str, Path]:
-    mounts = dict(revision.volumes)
-    if revision.model_dir is not None:
-        mounts[revision.mount_path] = revision.model_dir
-    return mounts
 
 
 def build_launch(
-    container: ContainerSpec, ctx: ReplicaContext, *, cpus: frozenset[int] | None = None
+    container: RenderedContainer, ctx: ReplicaContext, *, cpus: frozenset[int] | None = None
 ) -> Launch:
     if not container.command:
         raise LaunchError(
             f"container {container.name} has no command; the local engine cannot run an "
             "image's entrypoint."
         )
-    mounts = mounts_of(ctx.revision)
+    mounts = ctx.revision.mounts
     ours = engine_variables(ctx)
     variables = dict(ours)
-    for name, value in container.env.items():  # in order: later values may use earlier ones
-        if name not in ours:  # the engine's variables win: they say where to listen
-            variables[name] = rewrite_mounts(expand(value, variables), mounts)
+    for var in container.env:  # in order: later values may use earlier ones
+        if var.name in ours:  # the engine's variables win: they say where to listen
+            continue
+        if var.value_from is not None:
+            variables[var.name] = var.value  # a Secret's value is data: never expanded
+        else:
+            variables[var.name] = rewrite_mounts(expand(var.value, variables), mounts)
     argv = tuple(rewrite_mounts(expand(a, variables), mounts) for a in container.command)
     argv += tuple(rewrite_mounts(expand(a, variables), mounts) for a in container.args)
     inherited = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
-    inherited["PATH"] = _search_path(inherited.get("PATH"))
+    inherited["PATH"] = search_path(inherited.get("PATH"))
     return Launch(
         argv=argv,
         env={**_LOCAL_DEFAULTS, **inherited, **variables},
@@ -111,7 +108,7 @@ def build_launch(
     )
 
 
-def _search_path(path: str | None) -> str:
+def search_path(path: str | None) -> str:
     """PATH with this interpreter's folder first: built-in runtimes run `mls` and `python`,
     which must be ours even when `mls up` was started as `.venv/bin/mls` outside the venv."""
     ours = os.path.dirname(sys.executable)
@@ -120,7 +117,7 @@ def _search_path(path: str | None) -> str:
 
 
 def _working_dir(
-    container: ContainerSpec,
+    container: RenderedContainer,
     ctx: ReplicaContext,
     mounts: Mapping[str, Path],
     variables: Mapping[str, str],

@@ -12,9 +12,9 @@ import contextlib
 from dataclasses import dataclass
 from typing import Literal
 
-from mlservice.engine.base import DEFAULT_CONTAINER_PORT, ContainerSpec
 from mlservice.engine.local.config import LocalEngineConfig
-from mlservice.errors import InvalidInput
+from mlservice.runtime import RenderedContainer
+from mlservice.runtime.replica import DEFAULT_PORT
 
 DEFAULT_READY_PATH = "/v2/health/ready"
 HOST = "127.0.0.1"
@@ -98,47 +98,37 @@ class ProbePlan:
 
 
 def plan_probe(
-    container: ContainerSpec, *, is_server: bool, port: int, config: LocalEngineConfig
+    container: RenderedContainer, *, is_server: bool, port: int, config: LocalEngineConfig
 ) -> ProbePlan | None:
     """How to check a container's readiness; None means "ready once started" (a sidecar
     without a readinessProbe). `port` is where the server container really listens."""
     probe = container.readiness_probe
-    if probe is None or (probe.http_get is None and probe.tcp_socket is None):
+    if probe is None:
         if not is_server:
             return None
         check = Check("default", port, timeout=config.probe_timeout)
         return ProbePlan(check, 0.0, config.probe_period, 1, 3, config.startup_probe_period)
     timeout = probe.timeout_seconds or config.probe_timeout
-    if probe.http_get is not None:
-        target = _target_port(container, probe.http_get.port, is_server=is_server, port=port)
-        check = Check("http", target, path=probe.http_get.path or "/", timeout=timeout)
+    target = _target_port(container, probe.port, is_server=is_server, port=port)
+    if probe.http_path is not None:
+        check = Check("http", target, path=probe.http_path, timeout=timeout)
     else:
-        assert probe.tcp_socket is not None
-        target = _target_port(container, probe.tcp_socket.port, is_server=is_server, port=port)
         check = Check("tcp", target, timeout=timeout)
     return ProbePlan(
         check,
         initial_delay=probe.initial_delay_seconds or 0.0,
         period=probe.period_seconds or config.probe_period,
-        success_threshold=probe.success_threshold,
-        failure_threshold=probe.failure_threshold,
+        success_threshold=probe.success_threshold or 1,
+        failure_threshold=probe.failure_threshold or 3,
         startup_period=None if probe.period_seconds else config.startup_probe_period,
     )
 
 
 def _target_port(
-    container: ContainerSpec, ref: int | str | None, *, is_server: bool, port: int
+    container: RenderedContainer, ref: int | None, *, is_server: bool, port: int
 ) -> int:
-    """A probe names the container's declared port; the server's declared port is really
-    the engine-given `port`, other ports are taken literally."""
-    declared = container.ports[0].container_port if container.ports else DEFAULT_CONTAINER_PORT
-    if isinstance(ref, str) and not ref.isdigit():
-        named = {p.name: p.container_port for p in container.ports if p.name}
-        if ref not in named:
-            raise InvalidInput(
-                f"containers[{container.name}].readinessProbe names port {ref!r}, "
-                "which the container does not declare."
-            )
-        ref = named[ref]
-    number = declared if ref is None else int(ref)
+    """A probe names the container's declared port (None: the serving port, as rendered);
+    the server's declared port is really the engine-given `port`, others are literal."""
+    declared = container.ports[0].container_port if container.ports else DEFAULT_PORT
+    number = declared if ref is None else ref
     return port if is_server and number == declared else number

@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from mlservice.engine.base import ContainerSpec, Phase, ReplicaId, ReplicaState, RevisionSpec
+from mlservice.engine.base import Phase, ReplicaId, ReplicaState
 from mlservice.engine.local.config import LocalEngineConfig
 from mlservice.engine.local.launch import (
     ReplicaContext,
@@ -25,9 +25,11 @@ from mlservice.engine.local.pidfiles import ProcessRecord, write_record
 from mlservice.engine.local.ports import PortPool
 from mlservice.engine.local.probes import ProbePlan, plan_probe
 from mlservice.engine.local.process import Launch, Spawner
+from mlservice.engine.local.resolve import LocalRevision
 from mlservice.engine.local.resources import pick_cpus, plan_resources
 from mlservice.engine.local.supervisor import ContainerRunner
 from mlservice.errors import Unavailable
+from mlservice.runtime import RenderedContainer
 
 _SEVERITY: dict[Phase, int] = {
     "Running": 0,
@@ -44,7 +46,7 @@ _SEVERITY: dict[Phase, int] = {
 class Replica:
     def __init__(
         self,
-        revision: RevisionSpec,
+        revision: LocalRevision,
         replica_id: ReplicaId,
         *,
         config: LocalEngineConfig,
@@ -57,7 +59,8 @@ class Replica:
         self.revision = revision
         self.config = config
         self.spawner = spawner
-        self.dirs = replica_dir(config.home, revision.namespace, revision.name, replica_id)
+        rev = revision.revision
+        self.dirs = replica_dir(config.home, rev.namespace, rev.name, replica_id)
         self._pool = pool
         self._on_change = on_change
         self._server = revision.user_container.name
@@ -120,7 +123,7 @@ class Replica:
 
     # -- RunnerHost --------------------------------------------------------------------
 
-    def claim_ports(self, container: ContainerSpec) -> str | None:
+    def claim_ports(self, container: RenderedContainer) -> str | None:
         taken: list[int] = []
         for port in self._fixed_ports(container):
             if not self._pool.claim(port):
@@ -131,11 +134,11 @@ class Replica:
         self._claims[container.name] = taken
         return None
 
-    def release_ports(self, container: ContainerSpec) -> None:
+    def release_ports(self, container: RenderedContainer) -> None:
         for port in self._claims.pop(container.name, []):
             self._pool.release(port)
 
-    def has_fixed_port(self, container: ContainerSpec) -> bool:
+    def has_fixed_port(self, container: RenderedContainer) -> bool:
         return bool(self._fixed_ports(container))
 
     def rotate_ports(self) -> None:
@@ -151,11 +154,11 @@ class Replica:
             self.port = fresh.pop(0)
         self.grpc_port = fresh[0]
 
-    def launch(self, container: ContainerSpec) -> Launch:
+    def launch(self, container: RenderedContainer) -> Launch:
         ctx = ReplicaContext(self.revision, self.id, self.dirs, self.port, self.grpc_port)
         return build_launch(container, ctx, cpus=self._cpus[container.name])
 
-    def probe(self, container: ContainerSpec) -> ProbePlan | None:
+    def probe(self, container: RenderedContainer) -> ProbePlan | None:
         is_server = container.name == self._server
         return plan_probe(container, is_server=is_server, port=self.port, config=self.config)
 
@@ -174,11 +177,11 @@ class Replica:
             self._pool.release(port)
             raise
 
-    def _fixed_ports(self, container: ContainerSpec) -> list[int]:
+    def _fixed_ports(self, container: RenderedContainer) -> list[int]:
         if container.name == self._server:
             return [] if self._dynamic else [self.port]
         return [p.container_port for p in container.ports]
 
     def _storage_log(self) -> Path:
-        rev = self.revision
+        rev = self.revision.revision
         return storage_log(self.config.home, rev.namespace, rev.name)

@@ -11,8 +11,8 @@ import math
 import os
 from dataclasses import dataclass
 
-from mlservice.engine.base import ContainerSpec
 from mlservice.engine.local.quantity import parse_bytes, parse_cpu
+from mlservice.runtime import RenderedContainer
 
 ENFORCED_LIMITS = frozenset({"cpu", "memory"})
 SCHEDULING_REQUESTS = frozenset({"cpu", "memory"})
@@ -25,7 +25,7 @@ class ResourcePlan:
     warnings: tuple[str, ...]
 
 
-def plan_resources(container: ContainerSpec) -> ResourcePlan:
+def plan_resources(container: RenderedContainer) -> ResourcePlan:
     """Raises InvalidInput naming the field when a quantity is malformed."""
     where = f"containers[{container.name}].resources"
     limits, requests = container.resources.limits, container.resources.requests

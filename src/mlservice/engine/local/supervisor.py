@@ -15,14 +15,15 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from mlservice.engine.base import ContainerSpec, ContainerState, Phase
+from mlservice.engine.base import ContainerState, Phase
 from mlservice.engine.local import logtail
 from mlservice.engine.local.config import LocalEngineConfig
-from mlservice.engine.local.launch import LaunchError
 from mlservice.engine.local.paths import ReplicaDir
 from mlservice.engine.local.pidfiles import ProcessRecord, write_record
 from mlservice.engine.local.probes import ProbePlan, run_check
 from mlservice.engine.local.process import Launch, Process, Spawner
+from mlservice.errors import LaunchError
+from mlservice.runtime import RenderedContainer
 
 
 class RunnerHost(Protocol):
@@ -32,12 +33,12 @@ class RunnerHost(Protocol):
     spawner: Spawner
     dirs: ReplicaDir
 
-    def claim_ports(self, container: ContainerSpec) -> str | None: ...
-    def release_ports(self, container: ContainerSpec) -> None: ...
-    def has_fixed_port(self, container: ContainerSpec) -> bool: ...
+    def claim_ports(self, container: RenderedContainer) -> str | None: ...
+    def release_ports(self, container: RenderedContainer) -> None: ...
+    def has_fixed_port(self, container: RenderedContainer) -> bool: ...
     def rotate_ports(self) -> None: ...
-    def launch(self, container: ContainerSpec) -> Launch: ...
-    def probe(self, container: ContainerSpec) -> ProbePlan | None: ...
+    def launch(self, container: RenderedContainer) -> Launch: ...
+    def probe(self, container: RenderedContainer) -> ProbePlan | None: ...
     def changed(self) -> None: ...
 
 
@@ -64,7 +65,7 @@ class _Status:
 
 
 class ContainerRunner:
-    def __init__(self, container: ContainerSpec, host: RunnerHost, *, memory_limit: int | None):
+    def __init__(self, container: RenderedContainer, host: RunnerHost, *, memory_limit: int | None):
         cfg = host.config
         self.container = container
         self.memory_limit = memory_limit

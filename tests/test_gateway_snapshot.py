@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from mlservice.gateway.snapshot import (
+    DEFAULT_TIMEOUT_SECONDS,
     Backend,
     Endpoint,
     LoggerSpec,
@@ -8,6 +9,7 @@ from mlservice.gateway.snapshot import (
     Route,
     RoutingSnapshot,
 )
+from mlservice.gateway.wire import dump_snapshot, parse_snapshot
 
 
 def test_snapshot_survives_a_json_round_trip() -> None:
@@ -29,4 +31,13 @@ def test_snapshot_survives_a_json_round_trip() -> None:
         backends=(Backend(revision=rev.id, release="v1", percent=100),),
     )
     snap = RoutingSnapshot(version=7, revisions={rev.id: rev}, routes={route.host: route})
-    assert RoutingSnapshot.from_json(snap.to_json()) == snap
+    assert parse_snapshot(dump_snapshot(snap)) == snap
+
+
+def test_left_out_fields_take_the_defaults_plain_construction_takes() -> None:
+    body = b'{"version": 1, "revisions": [{"id": "ns/a-1", "namespace": "ns", "service": "a",'
+    body += b' "component": "transform", "release": ""}]}'
+    parsed = parse_snapshot(body).revisions["ns/a-1"]
+    assert parsed == Revision("ns/a-1", "ns", "a", "transform", "")
+    assert parsed.timeout_seconds == DEFAULT_TIMEOUT_SECONDS
+    assert (parsed.container_concurrency, parsed.activatable, parsed.logger) == (0, True, None)

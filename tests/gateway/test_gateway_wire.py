@@ -16,7 +16,7 @@ from mlservice.gateway.snapshot import (
     Route,
     RoutingSnapshot,
 )
-from mlservice.gateway.wire import delta_to_json, parse_delta, parse_snapshot
+from mlservice.gateway.wire import dump_delta, dump_snapshot, parse_delta, parse_snapshot
 
 REVISION = Revision(
     id="ns/iris-predict-v1-00001",
@@ -34,7 +34,7 @@ ROUTE = Route("Iris.ns.localhost", "service", "ns", "iris", (Backend(REVISION.id
 
 def test_a_snapshot_round_trips_and_hosts_are_lower_cased() -> None:
     snap = RoutingSnapshot(7, {REVISION.id: REVISION}, {ROUTE.host: ROUTE})
-    parsed = parse_snapshot(orjson.dumps(snap.to_json()))
+    parsed = parse_snapshot(dump_snapshot(snap))
     assert parsed.revisions == snap.revisions
     assert list(parsed.routes) == ["iris.ns.localhost"]
     assert parsed.version == 7
@@ -44,7 +44,48 @@ def test_a_delta_round_trips() -> None:
     old = RoutingSnapshot(1)
     new = RoutingSnapshot(2, {REVISION.id: REVISION})
     delta = diff(old, new)
-    assert parse_delta(orjson.dumps(delta_to_json(delta))) == delta
+    assert parse_delta(dump_delta(delta)) == delta
+
+
+def test_the_wire_format_is_the_one_both_processes_speak() -> None:
+    """The gateway and `mls up` are separate processes: these keys are the contract."""
+    snap = RoutingSnapshot(7, {REVISION.id: REVISION}, {ROUTE.host: ROUTE})
+    assert orjson.loads(dump_snapshot(snap)) == {
+        "version": 7,
+        "revisions": [
+            {
+                "id": "ns/iris-predict-v1-00001",
+                "namespace": "ns",
+                "service": "iris",
+                "component": "predict",
+                "release": "v1",
+                "endpoints": [{"replica": "r0", "address": "127.0.0.1:20001"}],
+                "container_concurrency": 2,
+                "timeout_seconds": 30.0,
+                "logger": {"urls": ["http://127.0.0.1:9/"], "mode": "response"},
+                "activatable": True,
+            }
+        ],
+        "routes": [
+            {
+                "host": "Iris.ns.localhost",
+                "kind": "service",
+                "namespace": "ns",
+                "service": "iris",
+                "backends": [{"revision": REVISION.id, "release": "v1", "percent": 100}],
+                "paused": False,
+            }
+        ],
+    }
+    delta = orjson.loads(dump_delta(diff(snap, RoutingSnapshot(8))))
+    assert delta == {
+        "base": 7,
+        "version": 8,
+        "revisions": [],
+        "removed_revisions": [REVISION.id],
+        "routes": [],
+        "removed_routes": [ROUTE.host],
+    }
 
 
 @pytest.mark.parametrize(
@@ -56,15 +97,31 @@ def test_a_delta_round_trips() -> None:
         (lambda d: d["routes"][0].update(kind="weird"), r"routes\.0\.kind"),
         (lambda d: d["routes"][0]["backends"][0].update(percent=101), "percent"),
         (lambda d: d["routes"][0]["backends"][0].update(percent=60), "summing to 60, not 100"),
-        (lambda d: d.update(extra=1), "extra"),
+        (lambda d: d.update(extra=1), "field extra is invalid: Extra inputs are not permitted"),
+        (lambda d: d["revisions"][0]["logger"].update(level=1), r"revisions\.0\.logger\.level"),
+        (lambda d: d["revisions"][0].update(id=""), r"revisions\.0\.id"),
+        (lambda d: d["revisions"][0].update(container_concurrency=-1), "container_concurrency"),
         (lambda d: d.pop("version"), "version"),
     ],
 )
 def test_a_bad_snapshot_is_refused_naming_the_field(mutate: object, message: str) -> None:
-    doc = RoutingSnapshot(1, {REVISION.id: REVISION}, {ROUTE.host: ROUTE}).to_json()
+    doc = orjson.loads(
+        dump_snapshot(RoutingSnapshot(1, {REVISION.id: REVISION}, {ROUTE.host: ROUTE}))
+    )
     mutate(doc)  # type: ignore[operator]
     with pytest.raises(InvalidInput, match=message):
         parse_snapshot(orjson.dumps(doc))
+
+
+def test_a_delta_is_checked_like_a_snapshot() -> None:
+    delta = orjson.loads(
+        dump_delta(diff(RoutingSnapshot(1), RoutingSnapshot(2, {}, {ROUTE.host: ROUTE})))
+    )
+    delta["routes"][0]["backends"][0]["percent"] = 40
+    with pytest.raises(InvalidInput, match=r"routing delta field routes\.0 .*summing to 40"):
+        parse_delta(orjson.dumps(delta))
+    with pytest.raises(InvalidInput, match="routing delta field base"):
+        parse_delta(b'{"version": 2}')
 
 
 def test_not_json_is_refused() -> None:

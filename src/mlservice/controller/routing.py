@@ -16,6 +16,8 @@ from typing import Literal, Protocol
 
 from mlservice.controller.track import TrackView
 from mlservice.gateway.snapshot import (
+    DEFAULT_CONTAINER_CONCURRENCY,
+    DEFAULT_TIMEOUT_SECONDS,
     Backend,
     Component,
     Endpoint,
@@ -27,15 +29,13 @@ from mlservice.gateway.snapshot import (
 )
 from mlservice.naming import Hosts
 
-DEFAULT_TIMEOUT = 300.0
-
 
 @dataclass(frozen=True)
 class Settings:
     """Per-revision serving settings from the component's spec."""
 
-    container_concurrency: int = 0
-    timeout_seconds: float = DEFAULT_TIMEOUT
+    container_concurrency: int = DEFAULT_CONTAINER_CONCURRENCY
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     logger: LoggerSpec | None = None
 
 

@@ -51,7 +51,7 @@ def create_admin_app(core: Core, *, token: str, closing: asyncio.Event) -> Starl
         return Response(metrics.exposition(registry), media_type="text/plain; version=0.0.4")
 
     async def get_routes(_: Request) -> Response:
-        return Response(orjson.dumps(core.table.snapshot.to_json()), media_type="application/json")
+        return Response(wire.dump_snapshot(core.table.snapshot), media_type="application/json")
 
     async def put_routes(request: Request) -> Response:
         core.table.replace(wire.parse_snapshot(await request.body()))

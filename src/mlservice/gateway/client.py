@@ -20,7 +20,7 @@ from mlservice.errors import Unavailable
 from mlservice.gateway.delta import diff
 from mlservice.gateway.signals import Signal, signal_from_json
 from mlservice.gateway.snapshot import RoutingSnapshot
-from mlservice.gateway.wire import delta_to_json
+from mlservice.gateway.wire import dump_delta, dump_snapshot
 
 RETRY_FOR = 10.0  # seconds a push keeps trying while the gateway (re)starts
 RECONNECT_MAX = 2.0
@@ -59,14 +59,14 @@ class GatewayClient:
         self.pushes += 1
         if self._acked is not None:
             delta = diff(self._acked, snapshot)
-            answer = await self._request("PATCH", orjson.dumps(delta_to_json(delta)))
+            answer = await self._request("PATCH", dump_delta(delta))
             if answer.status_code == 200:
                 self._acked = snapshot
                 return
             if answer.status_code != 409:
                 raise _refused(answer)
         self.full_pushes += 1
-        answer = await self._request("PUT", orjson.dumps(snapshot.to_json()))
+        answer = await self._request("PUT", dump_snapshot(snapshot))
         if answer.status_code != 200:
             raise _refused(answer)
         self._acked = snapshot

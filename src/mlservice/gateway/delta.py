@@ -3,6 +3,7 @@
 The control plane pushes a full snapshot once, then deltas against the version the gateway
 acknowledged. A delta whose `base` is not the gateway's version is refused (409), and the
 sender falls back to a full snapshot: a lost or reordered delta can never corrupt the table.
+On the wire a delta is this dataclass as JSON (`gateway/wire.py`).
 """
 
 from __future__ import annotations
@@ -10,16 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlservice.errors import Conflict
-from mlservice.gateway.snapshot import Revision, Route, RoutingSnapshot
+from mlservice.gateway.snapshot import PushedRoute, Revision, RoutingSnapshot, no_extra_fields
 
 
+@no_extra_fields
 @dataclass(frozen=True)
 class SnapshotDelta:
     base: int  # the version this delta applies to
     version: int  # the version it produces
     revisions: tuple[Revision, ...] = ()  # added or changed, whole
     removed_revisions: tuple[str, ...] = ()
-    routes: tuple[Route, ...] = ()  # added or changed, whole
+    routes: tuple[PushedRoute, ...] = ()  # added or changed, whole
     removed_routes: tuple[str, ...] = ()
 
     @property

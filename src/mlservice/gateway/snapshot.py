@@ -2,63 +2,114 @@
 
 The controllers build one from the store and the engine's replica states (a pure function in
 `controller/`), and push it to the gateway whole, then as deltas. The gateway never reads the
-store: it serves from the last snapshot it accepted. Plain frozen dataclasses, JSON on the wire.
+store: it serves from the last snapshot it accepted.
+
+These frozen dataclasses are the only description of the shape. Their fields carry pydantic
+constraints as `Annotated` metadata, inert when the controllers construct them; the admin edge
+(`gateway/wire.py`) validates and serializes pushes with `TypeAdapter`s over these same classes,
+so the request path only ever reads plain attributes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import AfterValidator, ConfigDict, Field, GetCoreSchemaHandler, with_config
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 Component = Literal["predict", "transform"]
 LoggerMode = Literal["all", "request", "response"]
 RouteKind = Literal["service", "predictor", "release", "transformer", "simple"]
 
+# A revision's serving defaults, for the spec fields a user leaves out: the dataclasses below
+# and the controllers (`controller/routing.py` `Settings`) read them from here.
+DEFAULT_TIMEOUT_SECONDS = 300.0
+DEFAULT_CONTAINER_CONCURRENCY = 0  # no per-replica limit
+DEFAULT_LOGGER_MODE: LoggerMode = "all"
+DEFAULT_ACTIVATABLE = True
 
+# Decorates every class of the shape: a push naming a field the gateway does not know is
+# refused whole rather than half understood.
+no_extra_fields = with_config(ConfigDict(extra="forbid"))
+
+Address = Annotated[str, Field(pattern=r"^[^:\s]+:\d{1,5}$")]  # "127.0.0.1:PORT"
+NonEmpty = Annotated[str, Field(min_length=1)]
+Percent = Annotated[int, Field(ge=0, le=100)]
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """Pydantic metadata for a `Mapping[str, V]` field that travels as the list of its values,
+    each value holding its own key in the attribute `key` (so the wire cannot disagree)."""
+
+    key: str
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        items = handler.generate_schema(tuple[get_args(source)[1], ...])  # type: ignore[misc]
+        key = self.key
+        return core_schema.no_info_after_validator_function(
+            lambda values: {getattr(v, key): v for v in values},
+            items,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda mapping: tuple(mapping.values()), return_schema=items
+            ),
+        )
+
+
+@no_extra_fields
 @dataclass(frozen=True)
 class Endpoint:
     """One ready replica of a revision."""
 
     replica: str
-    address: str  # "127.0.0.1:PORT"
+    address: Address
 
 
+@no_extra_fields
 @dataclass(frozen=True)
 class LoggerSpec:
     urls: tuple[str, ...] = ()
-    mode: LoggerMode = "all"
+    mode: LoggerMode = DEFAULT_LOGGER_MODE
 
 
+@no_extra_fields
 @dataclass(frozen=True)
 class Revision:
     """A runnable version of one component of one release, and where its ready replicas are."""
 
-    id: str  # "{namespace}/{name}-{component}-{release}-{NNNNN}"
+    id: NonEmpty  # "{namespace}/{name}-{component}-{release}-{NNNNN}"
     namespace: str
     service: str
     component: Component
     release: str  # "" for a transformer or a SimpleMLService
     endpoints: tuple[Endpoint, ...] = ()
-    container_concurrency: int = 0  # 0: no per-replica limit
-    timeout_seconds: float = 300.0
+    container_concurrency: Annotated[int, Field(ge=0)] = DEFAULT_CONTAINER_CONCURRENCY
+    timeout_seconds: Annotated[float, Field(gt=0)] = DEFAULT_TIMEOUT_SECONDS
     logger: LoggerSpec | None = None
     # True when the autoscaler may bring it up from zero: the activator holds requests for it.
-    activatable: bool = True
+    activatable: bool = DEFAULT_ACTIVATABLE
 
 
+@no_extra_fields
 @dataclass(frozen=True)
 class Backend:
     revision: str  # a Revision.id
     release: str  # written to `x-mls-release`
-    percent: int  # 0..100; a route's backends sum to 100
+    percent: Percent  # a route's backends sum to 100
 
 
+@no_extra_fields
 @dataclass(frozen=True)
 class Route:
     """What one Host header reaches."""
 
-    host: str  # "{name}.{ns}.{domain}", "{name}-predict-{release}.{ns}.{domain}", ...
+    # "{name}.{ns}.{domain}", "{name}-predict-{release}.{ns}.{domain}", ...; Host headers are
+    # matched lower-cased, so a pushed host is lower-cased once, at the edge.
+    host: Annotated[NonEmpty, AfterValidator(str.lower)]
     kind: RouteKind
     namespace: str
     service: str
@@ -66,41 +117,25 @@ class Route:
     paused: bool = False  # answer 503 "paused" without touching any backend
 
 
+def _percents_sum_to_100(route: Route) -> Route:
+    total = sum(b.percent for b in route.backends)
+    if route.backends and total != 100:
+        raise PydanticCustomError(
+            "backend_percents",
+            "Route {host} has backend percents summing to {total}, not 100",
+            {"host": route.host, "total": total},
+        )
+    return route
+
+
+# A pushed route, checked as a whole (the constraint spans its backends).
+PushedRoute = Annotated[Route, AfterValidator(_percents_sum_to_100)]
+
+
+@no_extra_fields
 @dataclass(frozen=True)
 class RoutingSnapshot:
     version: int
-    revisions: Mapping[str, Revision] = field(default_factory=dict)
-    routes: Mapping[str, Route] = field(default_factory=dict)  # by host, lower-case, no port
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "revisions": [asdict(r) for r in self.revisions.values()],
-            "routes": [asdict(r) for r in self.routes.values()],
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RoutingSnapshot:
-        revisions = [_revision(r) for r in data.get("revisions", ())]
-        routes = [_route(r) for r in data.get("routes", ())]
-        return cls(
-            version=int(data["version"]),
-            revisions={r.id: r for r in revisions},
-            routes={r.host: r for r in routes},
-        )
-
-
-def _revision(data: Mapping[str, Any]) -> Revision:
-    logger = data.get("logger")
-    return Revision(
-        **{k: v for k, v in data.items() if k not in ("endpoints", "logger")},
-        endpoints=tuple(Endpoint(**e) for e in data.get("endpoints", ())),
-        logger=LoggerSpec(urls=tuple(logger["urls"]), mode=logger["mode"]) if logger else None,
-    )
-
-
-def _route(data: Mapping[str, Any]) -> Route:
-    return Route(
-        **{k: v for k, v in data.items() if k != "backends"},
-        backends=tuple(Backend(**b) for b in data.get("backends", ())),
-    )
+    revisions: Annotated[Mapping[str, Revision], Keyed("id")] = field(default_factory=dict)
+    # by host, lower-case, no port
+    routes: Annotated[Mapping[str, PushedRoute], Keyed("host")] = field(default_factory=dict)

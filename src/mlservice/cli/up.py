@@ -164,16 +164,19 @@ def _supervision(
     """The engine, the controllers over it and the autoscaler feeding them, not started yet."""
     from mlservice.autoscaler import Autoscaler, AutoscalerSettings
     from mlservice.controller import ControllerConfig, Controllers, MemorySink, RouteSink
+    from mlservice.controller.secrets import secret_lookup
     from mlservice.engine.local import LocalEngine, LocalEngineConfig
 
     home = config.home
     engine = LocalEngine(
         LocalEngineConfig(
             home=home,
+            gateway_address=f"127.0.0.1:{gateway.port}",
             port_range=config.port_range,
             backoff_cap=config.backoff_cap,
             warm_standby=config.warm_standby,
-        )
+        ),
+        secrets=secret_lookup(store),
     )
     # The KPA reads the gateway's load and the engine's readiness, and writes a scale per
     # revision that the controllers (alone) apply; `MLS_AUTOSCALER_*` env shortens its timings.

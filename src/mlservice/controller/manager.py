@@ -1,7 +1,7 @@
 """`Controllers`: what `mls up` runs between the store and the engine.
 
-Store watches (MLService, SimpleMLService, and the MLServiceRuntimes, Secrets and claims
-they depend on) and engine replica events feed one work queue with a lane per object; the
+Store watches (every registered kind of `kinds.py`, and the kinds they depend on: runtimes,
+Secrets, claims) and engine replica events feed one work queue with a lane per object; the
 reconcilers converge the engine and write status; after every pass the routing snapshot is
 rebuilt and, when it changed, pushed to every sink (the gateway's, once it joins `mls up`).
 A status-only change (our own status writes) does not enqueue anything.
@@ -11,30 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from mlservice.controller.context import Context
 from mlservice.controller.events import EventRecorder
-from mlservice.controller.mlservice import MLServiceReconciler
+from mlservice.controller.kinds import KINDS, GroupKind, Reconciler, Registration
 from mlservice.controller.queue import WorkQueue
 from mlservice.controller.routing import RouteSink, build_snapshot, same_content
 from mlservice.controller.scale import ManualScale, ScaleSource
-from mlservice.controller.simple import SimpleMLServiceReconciler
 from mlservice.engine import Engine, ReplicaEvent, RevisionId
 from mlservice.errors import Gone
 from mlservice.gateway.snapshot import RoutingSnapshot
 from mlservice.home import Home
 from mlservice.naming import Hosts
-from mlservice.resources.kinds import GROUP
 from mlservice.runtime import BUILTIN_NAMESPACE
 from mlservice.store import EventType, Key, Scope, Store, WatchEvent
 
 log = logging.getLogger(__name__)
-SERVICES = ("MLService", "SimpleMLService")
-DEPENDENCIES = {"MLServiceRuntime": GROUP, "Secret": "", "PersistentVolumeClaim": ""}
 
 
 @dataclass(frozen=True)
@@ -63,12 +58,6 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Reconciler(Protocol):
-    async def reconcile(self, key: Key) -> float | None: ...
-
-    def keys(self) -> list[Key]: ...
-
-
 class Controllers:
     def __init__(
         self,
@@ -79,6 +68,7 @@ class Controllers:
         scale: ScaleSource | None = None,
         sinks: list[RouteSink] | None = None,
         clock: Callable[[], datetime] | None = None,
+        kinds: Sequence[Registration] = KINDS,
     ) -> None:
         self.store = store
         self.config = config
@@ -99,12 +89,13 @@ class Controllers:
             drain_seconds=config.drain_seconds,
         )
         self.context = ctx
-        self.mlservices = MLServiceReconciler(ctx)
-        self.simple = SimpleMLServiceReconciler(ctx)
-        self._reconcilers: dict[str, Reconciler] = {
-            "MLService": self.mlservices,
-            "SimpleMLService": self.simple,
-        }
+        self._reconcilers: dict[str, Reconciler] = {r.kind: r.make(ctx) for r in kinds}
+        self._services: list[GroupKind] = [(r.group, r.kind) for r in kinds]
+        # Which service kinds each dependency concerns, e.g. Secret -> MLService, Simple...
+        self._dependents: dict[GroupKind, set[str]] = {}
+        for registration in kinds:
+            for dependency in registration.depends_on:
+                self._dependents.setdefault(dependency, set()).add(registration.kind)
         self.queue: WorkQueue[Key] = WorkQueue(self._reconcile)
         self._generations: dict[Key, object] = {}
         self._delivered: dict[int, int] = {}
@@ -117,7 +108,7 @@ class Controllers:
         engine = self.context.engine
         self._unsubscribe.append(engine.subscribe(self._on_replica))
         self._unsubscribe.append(self.scale.subscribe(self._on_scale))
-        for kind, group in [*((k, GROUP) for k in SERVICES), *DEPENDENCIES.items()]:
+        for group, kind in [*self._services, *self._dependents]:
             self._tasks.append(asyncio.create_task(self._watch(kind, group), name=f"watch {kind}"))
         self._tasks.append(asyncio.create_task(self._resync(), name="resync"))
 
@@ -157,14 +148,15 @@ class Controllers:
             await asyncio.sleep(0.1)
 
     def _on_store_event(self, kind: str, event: WatchEvent) -> None:
-        if kind in SERVICES:
+        if kind in self._reconcilers:
             self._on_service(event)
             return
         # A runtime, Secret or claim concerns the services of its namespace; a built-in
         # runtime, every service.
         namespace = event.key.namespace
+        dependents = self._dependents.get((event.key.group, kind), set())
         for key in self._known():
-            if namespace in (key.namespace, BUILTIN_NAMESPACE):
+            if key.kind in dependents and namespace in (key.namespace, BUILTIN_NAMESPACE):
                 self.queue.add(key)
 
     def _on_service(self, event: WatchEvent) -> None:
@@ -208,7 +200,7 @@ class Controllers:
 
     async def _publish(self) -> None:
         async with self._publishing:
-            routes = [*self.mlservices.routes.values(), *self.simple.routes.values()]
+            routes = [r for rec in self._reconcilers.values() for r in rec.routes.values()]
             version = (self.snapshot.version if self.snapshot else 0) + 1
             fresh = build_snapshot(routes, hosts=self.context.hosts, version=version)
             if not same_content(self.snapshot, fresh):

@@ -18,7 +18,11 @@ from mlservice.controller.status import mlservice_status
 from mlservice.controller.track import Failure, Plan, Track, TrackView
 from mlservice.engine import ModelSource
 from mlservice.errors import MLServiceError, NotFound
-from mlservice.gateway.snapshot import LoggerSpec
+from mlservice.gateway.snapshot import (
+    DEFAULT_CONTAINER_CONCURRENCY,
+    DEFAULT_TIMEOUT_SECONDS,
+    LoggerSpec,
+)
 from mlservice.naming import ComponentKey, transformer_key
 from mlservice.resources import MLService, MLServiceRuntime, Release, parse_as
 from mlservice.resources.kinds import API_VERSION
@@ -179,8 +183,9 @@ class MLServiceReconciler:
         for release in spec.releases:
             predictor, view = release.predictor, views[release.name]
             settings = Settings(
-                container_concurrency=predictor.container_concurrency or 0,
-                timeout_seconds=float(predictor.timeout_seconds or 300),
+                container_concurrency=predictor.container_concurrency
+                or DEFAULT_CONTAINER_CONCURRENCY,
+                timeout_seconds=float(predictor.timeout_seconds or DEFAULT_TIMEOUT_SECONDS),
                 logger=_logger(predictor.logger),
             )
             revision = routed_revision(

@@ -1,0 +1,55 @@
+"""Which kinds the controllers reconcile, and what each depends on: a registration per kind.
+
+A new kind (KServe's InferenceService, say) is one more `Registration` in `KINDS`: its
+reconciler factory, the kinds whose changes concern it, and nothing edited in the manager.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from mlservice.controller.context import Context
+from mlservice.controller.mlservice import MLServiceReconciler
+from mlservice.controller.routing import ServiceRoutes
+from mlservice.controller.simple import SimpleMLServiceReconciler
+from mlservice.resources.kinds import GROUP
+from mlservice.store import Key
+
+GroupKind = tuple[str, str]  # (API group, kind): "" is the core group
+
+
+class Reconciler(Protocol):
+    """Converges one kind's objects; its routes feed the gateway's snapshot."""
+
+    @property
+    def routes(self) -> Mapping[Key, ServiceRoutes]:
+        """The gateway routes of each object it converged."""
+        ...
+
+    async def reconcile(self, key: Key) -> float | None:
+        """One pass over the object; seconds after which to try again, if a retry may help."""
+        ...
+
+    def keys(self) -> list[Key]: ...
+
+
+@dataclass(frozen=True)
+class Registration:
+    group: str
+    kind: str
+    make: Callable[[Context], Reconciler]
+    depends_on: tuple[GroupKind, ...] = ()
+    """Kinds whose changes re-enqueue this kind's objects of the same namespace (a change
+    in the built-in runtimes' namespace concerns every object)."""
+
+
+_POD_INPUTS: tuple[GroupKind, ...] = (("", "Secret"), ("", "PersistentVolumeClaim"))
+
+KINDS: tuple[Registration, ...] = (
+    Registration(
+        GROUP, "MLService", MLServiceReconciler, ((GROUP, "MLServiceRuntime"), *_POD_INPUTS)
+    ),
+    Registration(GROUP, "SimpleMLService", SimpleMLServiceReconciler, _POD_INPUTS),
+)

@@ -31,3 +31,30 @@ def test_invalid_object_keeps_field_causes() -> None:
     err = errors.InvalidObject("MLService default/x is invalid", [cause])
     assert err.causes == [cause]
     assert err.message == "MLService default/x is invalid"
+
+
+def test_the_tree_drawing_lists_every_error() -> None:
+    """The module docstring is the map users read: every error class appears in it, under
+    the parent it really has."""
+    drawn: dict[str, str] = {}
+    parents: list[tuple[int, str]] = []
+    assert errors.__doc__ is not None
+    for line in errors.__doc__.splitlines():
+        stripped = line.lstrip(" |+-")
+        name = stripped.split(" ", 1)[0]
+        if not name or not name[0].isupper() or not hasattr(errors, name):
+            continue
+        depth = len(line) - len(stripped)
+        while parents and parents[-1][0] >= depth:
+            parents.pop()
+        drawn[name] = parents[-1][1] if parents else ""
+        parents.append((depth, name))
+    classes = {
+        name: cls
+        for name, cls in vars(errors).items()
+        if isinstance(cls, type) and issubclass(cls, errors.MLServiceError)
+    }
+    assert set(drawn) == set(classes)
+    for name, parent in drawn.items():
+        if parent:
+            assert classes[name].__mro__[1].__name__ == parent, name

@@ -5,6 +5,8 @@
      |    +-- InvalidObject             422  (a manifest failed validation; carries field causes)
      |    +-- TemplateError             400  (a runtime's Go template is malformed)
      |    +-- RuntimeSelectionError     400  (no runtime, or several equally good, for a model)
+     |    +-- UnsafePath                400  (a path that would leave its folder)
+     |    +-- BadValue                  400  (an annotation's value out of its range)
      +-- Unauthorized                   401
      +-- NotFound                       404
      |    +-- ModelNotFound             404
@@ -179,3 +181,20 @@ class LaunchError(MLServiceError):
     """A container cannot be started on this machine (no command, a missing workingDir)."""
 
     reason = "LaunchError"
+
+
+class UnsafePath(InvalidInput):
+    """A path that would leave its folder (absolute, `..`, NUL); `why` completes "the path"."""
+
+    reason = "UnsafePath"
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"the path {why}")
+        self.why = why
+
+
+class BadValue(InvalidInput):
+    """A value outside what an annotation or setting accepts; the message completes
+    "<key> ..."."""
+
+    reason = "BadValue"

@@ -6,11 +6,10 @@ from typing import Any
 
 import pytest
 
-from mlservice.errors import InvalidObject
+from mlservice.errors import BadValue, InvalidObject
 from mlservice.resources import validate_object
 from mlservice.resources.autoscaling import (
     AutoscalingAnnotations,
-    BadValue,
     parse_annotations,
     parse_duration,
 )

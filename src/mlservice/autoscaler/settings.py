@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from mlservice.errors import InvalidInput
-from mlservice.resources.autoscaling import BadValue, parse_duration
+from mlservice.errors import BadValue, InvalidInput
+from mlservice.resources.autoscaling import parse_duration
 
 ENV_PREFIX = "MLS_AUTOSCALER_"
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mlservice.errors import FieldCause
+from mlservice.errors import BadValue, FieldCause
 
 PREFIX = "autoscaling.knative.dev/"
 METRICS = ("concurrency", "rps")
@@ -41,10 +41,6 @@ class AutoscalingAnnotations:
     scale_to_zero_pod_retention_period: float | None = None
     initial_scale: int | None = None
     activation_scale: int | None = None
-
-
-class BadValue(ValueError):
-    """A value outside what an annotation accepts; the message completes "<key> ... "."""
 
 
 _GO_DURATION = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|ms|s|m|h)")

@@ -17,8 +17,8 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from mlservice.errors import StorageError, UnsafeArchiveError
-from mlservice.storage.paths import UnsafePath, is_inside, relative_parts
+from mlservice.errors import StorageError, UnsafeArchiveError, UnsafePath
+from mlservice.storage.paths import is_inside, relative_parts
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
 
@@ -135,7 +135,7 @@ def _entry(name: str, label: str, *, shown: str | None = None) -> PurePosixPath:
     try:
         return relative_parts(name)
     except UnsafePath as exc:
-        raise UnsafeArchiveError(_refused(label, shown or name, exc.reason)) from None
+        raise UnsafeArchiveError(_refused(label, shown or name, exc.why)) from None
 
 
 def _refused(label: str, name: str, reason: str) -> str:

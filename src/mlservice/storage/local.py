@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlservice.errors import InvalidStorageSource, StorageNotFound
+from mlservice.errors import InvalidStorageSource, StorageNotFound, UnsafePath
 from mlservice.home import Home
 from mlservice.storage.base import Log, Probe
-from mlservice.storage.paths import UnsafePath, check_volume_name, is_inside, relative_parts
+from mlservice.storage.paths import check_volume_name, is_inside, relative_parts
 from mlservice.storage.uri import ModelURI
 
 
@@ -29,7 +29,7 @@ def volume_path(home: Home, uri: ModelURI) -> Path:
         relative = relative_parts(raw_path)
     except UnsafePath as exc:
         raise InvalidStorageSource(
-            f"Model URI {uri} has a path that {exc.reason}; it must stay inside volume {name}."
+            f"Model URI {uri} has a path that {exc.why}; it must stay inside volume {name}."
         ) from None
     path = root.joinpath(relative)
     if not is_inside(root, path):

@@ -6,16 +6,10 @@ import os
 import re
 from pathlib import Path, PurePosixPath
 
+from mlservice.errors import UnsafePath
+
 # A Kubernetes object name (DNS-1123 subdomain): what a PersistentVolumeClaim may be called.
 _VOLUME_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-
-
-class UnsafePath(ValueError):
-    """A path that would leave its folder; `reason` completes "the path ..."."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def relative_parts(name: str) -> PurePosixPath:

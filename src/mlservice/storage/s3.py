@@ -26,9 +26,10 @@ from mlservice.errors import (
     StorageError,
     StorageNotFound,
     StorageUnreachable,
+    UnsafePath,
 )
 from mlservice.storage.base import Log, Probe, ProgressLog
-from mlservice.storage.paths import UnsafePath, relative_parts
+from mlservice.storage.paths import relative_parts
 from mlservice.storage.s3cfg import S3Config
 from mlservice.storage.uri import ModelURI
 
@@ -220,7 +221,7 @@ def _relative(uri: ModelURI, key: str, prefix: str) -> PurePosixPath:
         relative = relative_parts(key[len(prefix) :])
     except UnsafePath as exc:
         raise StorageError(
-            f"Object {key} under {uri} has a key that {exc.reason}; it would land outside the "
+            f"Object {key} under {uri} has a key that {exc.why}; it would land outside the "
             "model folder."
         ) from None
     if relative == PurePosixPath():

@@ -14,11 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mlservice.engine import ContainerSpec, ReplicaState, RevisionSpec
+from mlservice.engine import ModelSource, ReplicaState, Revision
 from mlservice.engine.local import LocalEngine, LocalEngineConfig, process
 from mlservice.engine.local.process import Launch
 from mlservice.engine.local.standby import qualifies
 from mlservice.home import Home
+from mlservice.naming import ComponentKey
 
 pytestmark = pytest.mark.anyio
 MLS = str(Path(sys.executable).with_name("mls"))
@@ -88,17 +89,17 @@ async def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterat
     assert _standbys() == []  # closing the engine ends the waiting standby too
 
 
-def revision(name: str, model_dir: Path, fmt: str) -> RevisionSpec:
-    args = ("$(MODEL_DIR)", "--name", "iris", "--format", fmt, "--port", "$(PORT)")
-    container = ContainerSpec(name="user-container", command=("mls", "serve"), args=args)
-    return RevisionSpec(
+def revision(name: str, model_dir: Path, fmt: str) -> Revision:
+    args = ["$(MODEL_DIR)", "--name", "iris", "--format", fmt, "--port", "$(PORT)"]
+    container = {"name": "user-container", "command": ["mls", "serve"], "args": args}
+    return Revision(
         namespace="default",
         name=name,
+        kind="MLService",
         service="iris",
-        component="predict",
-        release="v1",
-        containers=(container,),
-        model_dir=model_dir,
+        key=ComponentKey("predict", "v1"),
+        pod_spec={"containers": [container]},
+        model=ModelSource(str(model_dir)),  # a local folder: used in place
     )
 
 
@@ -166,7 +167,7 @@ async def test_other_formats_start_cold(engine: LocalEngine, model_dir: Path) ->
     await engine.stop(spec.id)
 
 
-async def _ready_replica(engine: LocalEngine, spec: RevisionSpec) -> ReplicaState:
+async def _ready_replica(engine: LocalEngine, spec: Revision) -> ReplicaState:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         states = await engine.replicas(spec.id)
@@ -177,18 +178,18 @@ async def _ready_replica(engine: LocalEngine, spec: RevisionSpec) -> ReplicaStat
 
 
 def test_probes_are_quick_until_first_ready(tmp_path: Path) -> None:
-    from mlservice.engine import HTTPGetAction, Probe
     from mlservice.engine.local.probes import plan_probe
+    from mlservice.runtime import Probe, RenderedContainer
 
     config = LocalEngineConfig(home=Home(tmp_path), probe_period=0.5, startup_probe_period=0.02)
-    server = ContainerSpec(name="user-container", command=("mls",))
+    server = RenderedContainer(name="user-container", command=("mls",))
     default = plan_probe(server, is_server=True, port=1234, config=config)
     assert default is not None
     assert (default.delay(ready=False), default.delay(ready=True)) == (0.02, 0.5)
     # A probe with its own periodSeconds is checked at that period from the start.
-    own = Probe(http_get=HTTPGetAction(path="/ready"), period_seconds=3.0)
+    own = Probe(http_path="/ready", period_seconds=3)
     timed = plan_probe(
-        ContainerSpec(name="user-container", command=("x",), readiness_probe=own),
+        RenderedContainer(name="user-container", command=("x",), readiness_probe=own),
         is_server=True,
         port=1234,
         config=config,

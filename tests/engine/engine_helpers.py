@@ -10,14 +10,22 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from mlservice.engine import ContainerSpec, ReplicaEvent, ReplicaState, RevisionSpec
+from mlservice.engine import (
+    DEFAULT_MOUNT_PATH,
+    ModelSource,
+    ReplicaEvent,
+    ReplicaState,
+    Revision,
+)
 from mlservice.engine.local import LocalEngine, LocalEngineConfig, procfs
 from mlservice.home import Home
+from mlservice.naming import ComponentKey
 
 PROGRAMS = Path(__file__).parent / "programs"
 ECHO_SERVER = str(PROGRAMS / "echo_server.py")
@@ -39,22 +47,60 @@ def fast_config(home: Home, **overrides: object) -> LocalEngineConfig:
     return LocalEngineConfig(home=home, **settings)  # type: ignore[arg-type]
 
 
+def container(
+    name: str = "user-container",
+    *,
+    command: Sequence[str] = (sys.executable, ECHO_SERVER),
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | Sequence[Mapping[str, object]] = (),
+    **fields: object,
+) -> dict[str, Any]:
+    """A Kubernetes container, as a manifest writes it: `env` given as a mapping is plain
+    values in order; other fields (`ports`, `readinessProbe`, ...) are its JSON."""
+    body: dict[str, Any] = {"name": name, **fields}
+    if command:
+        body["command"] = list(command)
+    if args:
+        body["args"] = list(args)
+    if env:
+        pairs = (
+            [{"name": k, "value": v} for k, v in env.items()] if isinstance(env, Mapping) else env
+        )
+        body["env"] = [dict(var) for var in pairs]
+    return body
+
+
 def revision(
     name: str = "svc-predict-v1-00001",
     *,
-    command: tuple[str, ...] = (sys.executable, ECHO_SERVER),
-    args: tuple[str, ...] = (),
-    **container: object,
-) -> RevisionSpec:
-    """A one-container revision of service `svc`, release `v1`."""
-    spec = ContainerSpec(name="user-container", command=command, args=args, **container)  # type: ignore[arg-type]
-    return RevisionSpec(
-        namespace="default",
+    containers: Sequence[Mapping[str, Any]] | None = None,
+    volumes: Sequence[Mapping[str, Any]] = (),
+    model_dir: Path | None = None,
+    mount_path: str = DEFAULT_MOUNT_PATH,
+    namespace: str = "default",
+    service: str = "svc",
+    key: ComponentKey = ComponentKey("predict", "v1"),
+    predictor_host: str | None = None,
+    **container_fields: Any,
+) -> Revision:
+    """A revision of `service` (default: release `v1`'s predictor of `svc`): one container
+    built from `container_fields` unless `containers` are given, its model (a local folder,
+    used in place) at `mount_path`."""
+    if containers is None:
+        containers = [container(**container_fields)]
+    pod_spec: dict[str, Any] = {"containers": [dict(c) for c in containers]}
+    if volumes:
+        pod_spec["volumes"] = [dict(v) for v in volumes]
+    model = ModelSource(str(model_dir), mount_path=mount_path) if model_dir is not None else None
+    return Revision(
+        namespace=namespace,
         name=name,
-        service="svc",
-        component="predict",
-        release="v1",
-        containers=(spec,),
+        kind="MLService",
+        service=service,
+        key=key,
+        pod_spec=pod_spec,
+        model=model,
+        predictor_host=predictor_host,
     )
 
 
@@ -136,16 +182,8 @@ FORKER = (
 )
 
 
-def forker_revision() -> RevisionSpec:
-    container = ContainerSpec(name="user-container", command=(sys.executable, "-c", FORKER))
-    return RevisionSpec(
-        namespace="default",
-        name="forker-predict-v1-00001",
-        service="forker",
-        component="predict",
-        release="v1",
-        containers=(container,),
-    )
+def forker_revision() -> Revision:
+    return revision("forker-predict-v1-00001", service="forker", command=python(FORKER))
 
 
 def grandchild_of(log: Path) -> int | None:

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from engine_helpers import revision
 
 import mlservice.engine
-from mlservice.engine import ContainerSpec, Engine, ReplicaEvent, RevisionSpec
+from mlservice.engine import Engine, ReplicaEvent, Revision
 from mlservice.engine.fake import Call, FakeEngine
 from mlservice.engine.local import LocalEngine
 
 pytestmark = pytest.mark.anyio
 
 
-def rev(name: str = "svc-predict-v1-00001", *, args: tuple[str, ...] = ()) -> RevisionSpec:
-    spec = ContainerSpec(name="user-container", command=("serve",), args=args)
-    return RevisionSpec(
-        namespace="default",
-        name=name,
-        service="svc",
-        component="predict",
-        release="v1",
-        containers=(spec,),
-    )
+def rev(name: str = "svc-predict-v1-00001", *, args: tuple[str, ...] = ()) -> Revision:
+    return revision(name, command=("serve",), args=args)
 
 
 async def test_fake_converges_and_reports_events() -> None:
@@ -42,6 +35,7 @@ async def test_fake_converges_and_reports_events() -> None:
 
     assert [e.type for e in seen] == ["ADDED"] * 3 + ["MODIFIED"] * 2 + ["DELETED"] * 2
     assert engine.calls == [
+        Call("prepare", rev().id),  # ensure prepares a revision first, once
         Call("ensure", rev().id, 3),
         Call("ensure", rev().id, 3),
         Call("ensure", rev().id, 1),
@@ -61,6 +55,24 @@ async def test_fake_replaces_replicas_on_a_changed_spec_and_stops() -> None:
     assert await engine.revisions() == []
     await engine.close()
     assert engine.closed
+
+
+async def test_fake_prepare_runs_its_hook_once_and_stop_forgets_it() -> None:
+    seen: list[Revision] = []
+
+    async def hook(revision: Revision) -> str:
+        seen.append(revision)
+        return f"resolved {revision.name}"
+
+    engine = FakeEngine(prepare=hook)
+    await engine.ensure(rev(), 1)
+    await engine.ensure(rev(), 2)
+    assert seen == [rev()]
+    assert engine.prepared == {rev().id: "resolved svc-predict-v1-00001"}
+    [replica, _] = await engine.replicas()
+    assert set(replica.logs) == {"user-container"}
+    await engine.stop(rev().id)
+    assert engine.prepared == {}
 
 
 def test_both_engines_declare_the_seam_so_mypy_checks_them() -> None:

@@ -4,28 +4,20 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from engine_helpers import revision
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlservice.engine import (
-    ContainerPort,
-    ContainerSpec,
-    HTTPGetAction,
-    Probe,
-    ReplicaId,
-    Resources,
-    RevisionSpec,
-    TCPSocketAction,
-)
+from mlservice.engine import ReplicaId, Revision
 from mlservice.engine.local import LocalEngineConfig
 from mlservice.engine.local.launch import (
-    LaunchError,
     ReplicaContext,
     build_launch,
-    expand,
     rewrite_mounts,
     uses_dynamic_port,
 )
@@ -33,18 +25,25 @@ from mlservice.engine.local.logtail import rotate_if_large, says_address_in_use,
 from mlservice.engine.local.paths import replica_dir
 from mlservice.engine.local.probes import plan_probe
 from mlservice.engine.local.quantity import parse_bytes, parse_cpu
+from mlservice.engine.local.resolve import LocalRevision
 from mlservice.engine.local.resources import available_cpus, plan_resources
 from mlservice.engine.local.supervisor import Backoff
-from mlservice.errors import InvalidInput
+from mlservice.errors import InvalidInput, LaunchError
 from mlservice.home import Home
+from mlservice.runtime import RenderedContainer, expand
 
 MOUNT = "/var/lib/t9k/model"
 LOCAL = Path("/data/models/abc")
 
 
-def container(**fields: object) -> ContainerSpec:
+def served_revision(**fields: Any) -> Revision:
     fields.setdefault("command", ("serve",))
-    return ContainerSpec(name="user-container", **fields)  # type: ignore[arg-type]
+    return revision(namespace="ns", **fields)
+
+
+def container(**fields: Any) -> RenderedContainer:
+    """The serving container of a one-container revision, as the engine reads its PodSpec."""
+    return served_revision(**fields).user_container
 
 
 @pytest.mark.parametrize(
@@ -77,25 +76,32 @@ def test_rewrite_mounts_replaces_whole_path_prefixes(text: str, expected: str) -
 
 
 def test_dynamic_port_unless_a_declared_port_is_never_asked_for() -> None:
+    port_80 = [{"containerPort": 80}]
     assert uses_dynamic_port(container())
-    assert uses_dynamic_port(container(args=("--port", "$(PORT)"), ports=(ContainerPort(80),)))
-    assert uses_dynamic_port(container(env={"ADDR": ":$(PORT)"}, ports=(ContainerPort(80),)))
-    assert not uses_dynamic_port(container(ports=(ContainerPort(80),)))
+    assert uses_dynamic_port(container(args=("--port", "$(PORT)"), ports=port_80))
+    assert uses_dynamic_port(container(env={"ADDR": ":$(PORT)"}, ports=port_80))
+    assert not uses_dynamic_port(container(ports=port_80))
 
 
-def context(tmp_path: Path, spec: ContainerSpec, **revision: object) -> ReplicaContext:
-    rev = RevisionSpec(
-        namespace="ns",
-        name="svc-predict-v1-00001",
-        service="svc",
-        component="predict",
-        release="v1",
-        containers=(spec,),
-        **revision,  # type: ignore[arg-type]
-    )
+def context(
+    tmp_path: Path,
+    rev: Revision,
+    *,
+    containers: tuple[RenderedContainer, ...] | None = None,
+    model_dir: Path | None = None,
+    volumes: dict[str, Path] | None = None,
+) -> ReplicaContext:
+    """A replica of `rev` as the resolver would hand it over: `containers` (default: as
+    parsed), the model at its mount path and `MODEL_DIR`, `volumes` (mount path -> folder)."""
+    mounts = dict(volumes or {})
+    variables = {}
+    if model_dir is not None:
+        mounts[MOUNT] = model_dir
+        variables["MODEL_DIR"] = str(model_dir)
+    local = LocalRevision(rev, containers or rev.containers, model_dir, mounts, variables)
     replica = ReplicaId("svc-predict-v1-00001-abcde")
     dirs = replica_dir(Home(tmp_path), "ns", rev.name, replica)
-    return ReplicaContext(rev, replica, dirs, port=21000, grpc_port=21001)
+    return ReplicaContext(local, replica, dirs, port=21000, grpc_port=21001)
 
 
 def test_launch_env_engine_variables_win_and_secrets_stay_home(
@@ -103,9 +109,9 @@ def test_launch_env_engine_variables_win_and_secrets_stay_home(
 ) -> None:
     monkeypatch.setenv("MLS_TOKEN", "control-plane-secret")
     monkeypatch.setenv("PATH", "/usr/bin")
-    spec = container(env={"PORT": "1", "A": "$(PORT)", "B": "$(A)/x"})
-    ctx = context(tmp_path, spec)
-    launched = build_launch(spec, ctx)
+    rev = served_revision(env={"PORT": "1", "A": "$(PORT)", "B": "$(A)/x"})
+    ctx = context(tmp_path, rev)
+    launched = build_launch(rev.user_container, ctx)
     assert launched.env["PORT"] == "21000"
     assert (launched.env["A"], launched.env["B"]) == ("21000", "21000/x")
     # Our interpreter's folder comes first, so built-in runtimes find our `mls` and `python`.
@@ -117,13 +123,13 @@ def test_launch_env_engine_variables_win_and_secrets_stay_home(
 
 
 def test_launch_rewrites_command_args_env_and_other_volumes(tmp_path: Path) -> None:
-    spec = container(
+    rev = served_revision(
         command=(f"{MOUNT}/run.sh",),
         args=("--data", "/mnt/data/x", "--model", "$(MODEL_DIR)"),
         env={"WEIGHTS": f"{MOUNT}/w.bin"},
     )
-    ctx = context(tmp_path, spec, model_dir=LOCAL, volumes={"/mnt/data": tmp_path / "vol"})
-    launched = build_launch(spec, ctx)
+    ctx = context(tmp_path, rev, model_dir=LOCAL, volumes={"/mnt/data": tmp_path / "vol"})
+    launched = build_launch(rev.user_container, ctx)
     assert launched.argv == (
         f"{LOCAL}/run.sh",
         "--data",
@@ -135,10 +141,28 @@ def test_launch_rewrites_command_args_env_and_other_volumes(tmp_path: Path) -> N
     assert launched.env["MODEL_DIR"] == str(LOCAL)
 
 
+def test_launch_keeps_secret_values_literal(tmp_path: Path) -> None:
+    token = {"secretKeyRef": {"name": "creds", "key": "token"}}
+    rev = served_revision(
+        args=("--token", "$(TOKEN)"),
+        env=[{"name": "TOKEN", "valueFrom": token}, {"name": "COPY", "value": "$(TOKEN)"}],
+    )
+    [server] = rev.containers
+    assert server.env[0].value_from == token  # parsed as written: the engine resolves it
+    # The resolver fills in the Secret's value; a Secret is data, so `$(PORT)` and `$$` in it
+    # are never expanded, and references to it copy it verbatim.
+    secret = replace(server.env[0], value="a$(PORT)b$$c")
+    resolved = replace(server, env=(secret, server.env[1]))
+    launched = build_launch(resolved, context(tmp_path, rev, containers=(resolved,)))
+    assert launched.env["TOKEN"] == "a$(PORT)b$$c"
+    assert launched.env["COPY"] == "a$(PORT)b$$c"
+    assert launched.argv == ("serve", "--token", "a$(PORT)b$$c")
+
+
 def test_launch_refuses_a_missing_working_dir(tmp_path: Path) -> None:
-    spec = container(working_dir="/no/such/dir/mls")
+    rev = served_revision(workingDir="/no/such/dir/mls")
     with pytest.raises(LaunchError, match="workingDir '/no/such/dir/mls'"):
-        build_launch(spec, context(tmp_path, spec))
+        build_launch(rev.user_container, context(tmp_path, rev))
 
 
 @pytest.mark.parametrize(
@@ -169,10 +193,10 @@ def test_binary_and_decimal_suffixes_scale_exactly(number: int, suffix: str) -> 
 def test_resources_plan_enforces_memory_and_cpu_and_reports_the_rest() -> None:
     many = str(len(available_cpus()) + 1)
     spec = container(
-        resources=Resources(
-            limits={"memory": "1Gi", "cpu": many, "ephemeral-storage": "1Gi"},
-            requests={"cpu": many, "nvidia.com/gpu": "2"},
-        )
+        resources={
+            "limits": {"memory": "1Gi", "cpu": many, "ephemeral-storage": "1Gi"},
+            "requests": {"cpu": many, "nvidia.com/gpu": "2"},
+        }
     )
     plan = plan_resources(spec)
     where = "containers[user-container].resources"
@@ -202,21 +226,44 @@ def test_default_probe_is_v2_health_on_the_replica_port() -> None:
 
 
 def test_probe_ports_map_the_declared_port_to_the_replica_port() -> None:
-    ports = (ContainerPort(8080, name="http"),)
-    by_name = container(ports=ports, readiness_probe=Probe(http_get=HTTPGetAction("http", "/ok")))
-    other = container(ports=ports, readiness_probe=Probe(tcp_socket=TCPSocketAction(9090)))
+    ports = [{"containerPort": 8080, "name": "http"}, {"containerPort": 9100, "name": "admin"}]
+    by_name = container(ports=ports, readinessProbe={"httpGet": {"port": "http", "path": "/ok"}})
+    other = container(ports=ports, readinessProbe={"tcpSocket": {"port": 9090}})
+    admin = container(ports=ports, readinessProbe={"httpGet": {"port": "admin"}})
     plan = plan_probe(by_name, is_server=True, port=21000, config=CONFIG)
     assert plan is not None
     assert (plan.check.kind, plan.check.port, plan.check.path) == ("http", 21000, "/ok")
     plan = plan_probe(other, is_server=True, port=21000, config=CONFIG)
     assert plan is not None
     assert (plan.check.kind, plan.check.port) == ("tcp", 9090)
+    # Another declared port, by name, is that port: only the serving one is remapped.
+    plan = plan_probe(admin, is_server=True, port=21000, config=CONFIG)
+    assert plan is not None
+    assert (plan.check.kind, plan.check.port, plan.check.path) == ("http", 9100, "/")
+
+
+def test_probe_timings_come_from_the_probe_else_the_config() -> None:
+    probe = {"httpGet": {"port": 8080}, "periodSeconds": 3, "timeoutSeconds": 2}
+    probe |= {"initialDelaySeconds": 4, "successThreshold": 2, "failureThreshold": 5}
+    plan = plan_probe(container(readinessProbe=probe), is_server=True, port=1, config=CONFIG)
+    assert plan is not None
+    assert (plan.initial_delay, plan.period, plan.check.timeout) == (4, 3, 2)
+    assert (plan.success_threshold, plan.failure_threshold) == (2, 5)
+    plain = {"tcpSocket": {"port": 8080}}
+    plan = plan_probe(container(readinessProbe=plain), is_server=True, port=1, config=CONFIG)
+    assert plan is not None
+    assert (plan.initial_delay, plan.period, plan.check.timeout) == (0.0, 0.25, 0.75)
+    assert (plan.success_threshold, plan.failure_threshold) == (1, 3)
 
 
 def test_probe_naming_an_undeclared_port_is_refused() -> None:
-    spec = container(readiness_probe=Probe(http_get=HTTPGetAction("metrics")))
-    with pytest.raises(InvalidInput, match="names port 'metrics', which the container"):
-        plan_probe(spec, is_server=True, port=21000, config=CONFIG)
+    # Refused where the PodSpec is read, before any engine plans a probe.
+    rev = served_revision(readinessProbe={"httpGet": {"port": "metrics"}})
+    with pytest.raises(
+        InvalidInput,
+        match='Readiness probe port "metrics" names no port of container "user-container"',
+    ):
+        _ = rev.containers
 
 
 def test_backoff_doubles_to_the_cap_and_resets_after_a_stable_run() -> None:

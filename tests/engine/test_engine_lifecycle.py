@@ -10,18 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from engine_helpers import ECHO_SERVER, Events, alive, python, revision, wait_dead
+from engine_helpers import ECHO_SERVER, Events, alive, container, python, revision, wait_dead
 
-from mlservice.engine import (
-    ContainerPort,
-    ContainerSpec,
-    HTTPGetAction,
-    Probe,
-    Resources,
-    RevisionSpec,
-)
 from mlservice.engine.local import LocalEngine, storage_log
 from mlservice.errors import InvalidInput
+from mlservice.naming import transformer_key
 
 pytestmark = pytest.mark.anyio
 
@@ -57,21 +50,20 @@ async def test_replica_gets_engine_variables_and_extra_env(
 ) -> None:
     model_dir = tmp_path / "model"
     model_dir.mkdir()
-    container = ContainerSpec(
-        name="user-container",
-        command=(sys.executable, ECHO_SERVER),
-        args=("--model=/var/lib/t9k/model/mnist.pt", "--port", "$(PORT)", "$(UNKNOWN)"),
-        env={"PREDICTOR_HOST": "127.0.0.1:8080", "ADDR": "127.0.0.1:$(GRPC_PORT)"},
-        working_dir="/var/lib/t9k/model",
-    )
-    rev = RevisionSpec(
+    rev = revision(
+        "mnist-transform-00003",
         namespace="team-a",
-        name="mnist-transform-v1-00003",
         service="mnist",
-        component="transform",
-        release="v1",
-        containers=(container,),
-        model_dir=model_dir,
+        key=transformer_key(),
+        model_dir=model_dir,  # a local folder: used in place
+        predictor_host="mnist-predict.team-a.localhost",
+        args=("--model=/var/lib/t9k/model/mnist.pt", "--port", "$(PORT)", "$(UNKNOWN)"),
+        env={
+            "PREDICTOR_HOST": "spec-value-loses",
+            "ADDR": "127.0.0.1:$(GRPC_PORT)",
+            "EXTRA": "kept",
+        },
+        workingDir="/var/lib/t9k/model",
     )
     await engine.ensure(rev, 1)
     [state] = await events.until_ready(1)
@@ -84,8 +76,11 @@ async def test_replica_gets_engine_variables_and_extra_env(
     assert env["GRPC_PORT"] == str(state.grpc_port)
     assert env["MODEL_DIR"] == str(model_dir)
     assert env["ADDR"] == f"127.0.0.1:{state.grpc_port}"
-    assert env["PREDICTOR_HOST"] == "127.0.0.1:8080"
-    assert (env["MLS_SERVICE"], env["MLS_RELEASE"]) == ("mnist", "v1")
+    assert env["EXTRA"] == "kept"
+    # A transformer reaches its predictors through the gateway, naming their host.
+    assert env["PREDICTOR_HOST"] == engine.config.gateway_address
+    assert env["PREDICTOR_HOST_HEADER"] == "mnist-predict.team-a.localhost"
+    assert (env["MLS_SERVICE"], env["MLS_RELEASE"]) == ("mnist", "")
     assert (env["MLS_COMPONENT"], env["MLS_NAMESPACE"]) == ("transform", "team-a")
     assert env["MLS_REPLICA"] == state.id
     assert seen["argv"] == [
@@ -148,7 +143,7 @@ async def test_cpu_limit_pins_cores_and_unenforceable_limits_are_reported(
     engine: LocalEngine, events: Events
 ) -> None:
     limits = {"cpu": "500m", "nvidia.com/gpu": "1"}
-    await engine.ensure(revision(resources=Resources(limits=limits)), 1)
+    await engine.ensure(revision(resources={"limits": limits}), 1)
     [state] = await events.until_ready(1)
     assert state.pid is not None
     assert len(os.sched_getaffinity(state.pid)) == 1
@@ -171,12 +166,13 @@ async def test_explicit_http_probe_waits_for_its_path(
         "    def log_message(self, *a): pass\n"
         "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n"
     )
-    probe = Probe(http_get=HTTPGetAction(port=8080, path="/healthz"), period_seconds=0.05)
+    # No periodSeconds (whole seconds only): the test config's 0.05 s period applies.
+    probe = {"httpGet": {"port": 8080, "path": "/healthz"}}
     rev = revision(
         command=(sys.executable, "-c", server),
         args=("$(PORT)",),
-        ports=(ContainerPort(8080),),
-        readiness_probe=probe,
+        ports=[{"containerPort": 8080}],
+        readinessProbe=probe,
     )
     await engine.ensure(rev, 1)
     [state] = await events.until(lambda s: len(s) == 1 and s[0].phase == "Starting")
@@ -207,8 +203,12 @@ async def test_server_without_v2_health_is_ready_by_tcp(
 
 
 async def test_bad_input_is_refused_before_anything_starts(engine: LocalEngine) -> None:
-    with pytest.raises(InvalidInput, match=r"limits\.memory '12XB' is not a Kubernetes"):
-        await engine.ensure(revision(resources=Resources(limits={"memory": "12XB"})), 1)
+    with pytest.raises(InvalidInput, match=r"limits\.memory '-1Gi' must not be negative"):
+        await engine.ensure(revision(resources={"limits": {"memory": "-1Gi"}}), 1)
+    with pytest.raises(InvalidInput, match='"12XB" is not a quantity'):
+        await engine.ensure(revision(resources={"limits": {"memory": "12XB"}}), 1)
+    with pytest.raises(InvalidInput, match='port "metrics" names no port'):
+        await engine.ensure(revision(readinessProbe={"tcpSocket": {"port": "metrics"}}), 1)
     with pytest.raises(InvalidInput, match="cannot have -1 replicas"):
         await engine.ensure(revision(), -1)
     assert await engine.replicas() == []
@@ -217,24 +217,17 @@ async def test_bad_input_is_refused_before_anything_starts(engine: LocalEngine) 
 async def test_sidecar_runs_next_to_the_server_with_its_own_log(
     engine: LocalEngine, events: Events
 ) -> None:
-    server = ContainerSpec(name="user-container", command=(sys.executable, ECHO_SERVER))
-    sidecar = ContainerSpec(
-        name="agent",
+    sidecar = container(
+        "agent",
         command=python("import os, time; print('server at', os.environ['PORT']); time.sleep(30)"),
     )
-    rev = RevisionSpec(
-        namespace="default",
-        name="svc-predict-v1-00002",
-        service="svc",
-        component="predict",
-        release="v1",
-        containers=(sidecar, server),
-    )
+    # The sidecar comes first in the PodSpec; `user-container` is still the server.
+    rev = revision("svc-predict-v1-00002", containers=[sidecar, container()])
     await engine.ensure(rev, 1)
     [state] = await events.until_ready(1)
-    assert [c.name for c in state.containers] == ["agent", "user-container"]
+    assert [c.name for c in state.containers] == ["user-container", "agent"]
     assert all(c.phase == "Running" and c.pid for c in state.containers)
-    assert state.pid == state.containers[1].pid
+    assert state.pid == state.containers[0].pid
     agent_log = state.logs["agent"]
     for _ in range(100):  # the sidecar prints right after it starts: at most 100 x 20 ms
         if agent_log.read_text():

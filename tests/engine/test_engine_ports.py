@@ -9,7 +9,6 @@ from collections.abc import Iterator
 import pytest
 from engine_helpers import ECHO_SERVER, Events, python, revision
 
-from mlservice.engine import ContainerPort
 from mlservice.engine.local import LocalEngine
 from mlservice.engine.local.ports import PortPool, is_free
 from mlservice.errors import InvalidInput, Unavailable
@@ -76,7 +75,7 @@ async def test_fixed_port_in_use_is_a_port_conflict_until_freed(
     holder.listen()
     fixed = port_of(holder)
     # A declared containerPort and no $(PORT): the server reads PORT, which is the fixed port.
-    rev = revision(command=(sys.executable, ECHO_SERVER), ports=(ContainerPort(fixed),))
+    rev = revision(command=(sys.executable, ECHO_SERVER), ports=[{"containerPort": fixed}])
     await engine.ensure(rev, 1)
     [state] = await events.until(lambda s: len(s) == 1 and s[0].phase == "PortConflict")
     assert state.reason == "PortConflict"

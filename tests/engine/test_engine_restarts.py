@@ -9,7 +9,7 @@ import signal
 import pytest
 from engine_helpers import Events, alive, fast_config, python, revision
 
-from mlservice.engine import ReplicaState, Resources
+from mlservice.engine import ReplicaState
 from mlservice.engine.local import LocalEngine
 from mlservice.home import Home
 
@@ -79,7 +79,7 @@ async def test_sigkilled_replica_is_restarted_and_ready_again(
 
 async def test_memory_hog_is_oom_killed(engine: LocalEngine, events: Events) -> None:
     hog = "import time; print('allocating', flush=True); b = b'x' * (150 << 20); time.sleep(30)"
-    rev = revision(command=python(hog), resources=Resources(limits={"memory": "50Mi"}))
+    rev = revision(command=python(hog), resources={"limits": {"memory": "50Mi"}})
     await engine.ensure(rev, 1)
 
     def oom_events() -> list[ReplicaState]:

@@ -30,7 +30,7 @@ from mlservice.engine.local.resources import available_cpus, plan_resources
 from mlservice.engine.local.supervisor import Backoff
 from mlservice.errors import InvalidInput, LaunchError
 from mlservice.home import Home
-from mlservice.runtime import RenderedContainer, expand
+from mlservice.runtime import EnvVar, RenderedContainer, expand
 
 MOUNT = "/var/lib/t9k/model"
 LOCAL = Path("/data/models/abc")
@@ -81,6 +81,10 @@ def test_dynamic_port_unless_a_declared_port_is_never_asked_for() -> None:
     assert uses_dynamic_port(container(args=("--port", "$(PORT)"), ports=port_80))
     assert uses_dynamic_port(container(env={"ADDR": ":$(PORT)"}, ports=port_80))
     assert not uses_dynamic_port(container(ports=port_80))
+    # A resolved Secret's value is data: `$(PORT)` inside it asks for nothing.
+    fixed = container(ports=port_80)
+    secret = EnvVar("TOKEN", "x$(PORT)", value_from={"secretKeyRef": {"name": "s", "key": "k"}})
+    assert not uses_dynamic_port(replace(fixed, env=(secret,)))
 
 
 def context(

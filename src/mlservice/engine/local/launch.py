@@ -55,7 +55,9 @@ def uses_dynamic_port(container: RenderedContainer) -> bool:
     for `$(PORT)`: then it runs only on that fixed port."""
     if not container.ports:
         return True
-    texts = (*container.command, *container.args, *(v.value for v in container.env))
+    # A Secret's value is data, never a reference: only the spec's own values count.
+    own = (v.value for v in container.env if v.value_from is None)
+    texts = (*container.command, *container.args, *own)
     return any("$(PORT)" in text for text in texts)
 
 

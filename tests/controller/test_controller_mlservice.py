@@ -21,7 +21,8 @@ async def test_a_release_gets_a_revision_that_becomes_ready(world: World) -> Non
     server = spec.user_container
     assert server.command == ("mls", "serve")
     assert server.args[:3] == ("$(MODEL_DIR)", "--name", "iris")  # $(VAR) left for the engine
-    assert spec.model is not None and spec.model.uri == "pvc://models/iris/"
+    assert spec.model is not None
+    assert spec.model.uri == "pvc://models/iris/"
     local = world.engine.prepared[spec.id]
     assert isinstance(local, LocalRevision)
     assert local.model_dir == world.home.volume("models") / "iris"

@@ -35,7 +35,8 @@ async def test_custom_runs_its_replicas_with_the_model_in_place(world: World) ->
     world.apply(simple(replicas=2, storage={"pvc": pvc}, custom=CUSTOM))
     await world.settle()
     spec = world.engine.specs[RevisionId("ns/files-simple-00001")]
-    assert spec.model is not None and spec.model.mount_path == "/custom/path"
+    assert spec.model is not None
+    assert spec.model.mount_path == "/custom/path"
     assert spec.model.uri == "pvc://models/iris"
     local = world.local("files-simple-00001")
     assert local.model_dir == world.home.volume("models") / "iris"

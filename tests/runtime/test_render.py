@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -170,13 +171,15 @@ def test_full_render_then_expansion_with_the_engine_env() -> None:
     # The probe's named port is the serving port, which the engine remaps: None says so.
     assert main.readiness_probe == Probe(http_path="/v2/health/ready", port=None, period_seconds=2)
 
-    env = main.environment(
-        {"PORT": "23456", "MODEL_DIR": "/tmp/model"},
-        value_from=lambda ref: "secret" if ref["secretKeyRef"]["key"] == "t" else None,
+    assert "TOKEN" not in main.environment({})  # an unresolved valueFrom is left out
+    # The engine resolves a valueFrom into the var's value; it is then data, never expanded.
+    resolved = tuple(
+        replace(e, value="secret-$(PORT)") if e.value_from is not None else e for e in main.env
     )
+    env = replace(main, env=resolved).environment({"PORT": "23456", "MODEL_DIR": "/tmp/model"})
     assert env["RELEASE"] == "team/v1"
     assert env["ADDR"] == "127.0.0.1:23456"
-    assert env["TOKEN"] == "secret"
+    assert env["TOKEN"] == "secret-$(PORT)"
     assert env["EXTRA"] == "1"
     assert main.argv(env) == [
         "mls",
@@ -187,7 +190,6 @@ def test_full_render_then_expansion_with_the_engine_env() -> None:
         "--workers=4",
         "--tag=$(PORT)",
     ]
-    assert "TOKEN" not in main.environment({})  # an unresolved valueFrom is left out
 
 
 def test_digest_tracks_what_was_rendered() -> None:

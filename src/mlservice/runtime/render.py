@@ -188,7 +188,7 @@ def _container(container: Container, serving_port: int) -> RenderedContainer:
         env=tuple(
             EnvVar(
                 name=e.name,
-                value=e.value or "",
+                value=None if e.value_from else e.value or "",
                 value_from=e.value_from.model_dump(by_alias=True, exclude_none=True)
                 if e.value_from
                 else None,

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlservice.runtime.expand import expand, expand_env
+from mlservice.runtime.expand import expand
 
 DEFAULT_PORT = 8080
 
@@ -16,7 +16,7 @@ DEFAULT_PORT = 8080
 @dataclass(frozen=True)
 class EnvVar:
     name: str
-    value: str = ""
+    value: str | None = ""  # for a `valueFrom` var: None until the engine resolves it
     # `valueFrom` as written (secretKeyRef, fieldRef, ...); the engine resolves it.
     value_from: Mapping[str, Any] | None = None
 
@@ -56,10 +56,6 @@ class VolumeMount:
     read_only: bool = False
 
 
-# Resolves a `valueFrom` (e.g. a secretKeyRef) to a value, or None to leave the var out.
-ValueFrom = Callable[[Mapping[str, Any]], str | None]
-
-
 @dataclass(frozen=True)
 class RenderedContainer:
     name: str
@@ -74,24 +70,31 @@ class RenderedContainer:
     volume_mounts: tuple[VolumeMount, ...] = ()
 
     def environment(
-        self, base: Mapping[str, str], *, value_from: ValueFrom | None = None
+        self, base: Mapping[str, str], *, rewrite: Callable[[str], str] | None = None
     ) -> dict[str, str]:
-        """The process env: `base` (the engine's PORT, MODEL_DIR, ...) plus this container's
-        env with `$(VAR)` expanded as the kubelet does."""
-        pairs: list[tuple[str, str]] = []
+        """The process env as the kubelet builds it: `base` (the engine's PORT, MODEL_DIR, ...),
+        then this container's env in order, each value `$(VAR)`-expanded over what precedes it
+        and passed through `rewrite` (the engine's mount paths). Names in `base` win: they say
+        where to listen. A `valueFrom` var carries its resolved value (the engine fills it in)
+        and is data: never expanded; one still unresolved is left out."""
+        env = dict(base)
         for var in self.env:
-            value = var.value
+            if var.name in base:
+                continue
             if var.value_from is not None:
-                resolved = value_from(var.value_from) if value_from else None
-                if resolved is None:
-                    continue
-                value = resolved
-            pairs.append((var.name, value))
-        return expand_env(pairs, base)
+                if var.value is not None:
+                    env[var.name] = var.value
+                continue
+            value = expand(var.value or "", env)
+            env[var.name] = rewrite(value) if rewrite else value
+        return env
 
-    def argv(self, environment: Mapping[str, str]) -> list[str]:
+    def argv(
+        self, environment: Mapping[str, str], *, rewrite: Callable[[str], str] | None = None
+    ) -> list[str]:
         """`command + args` with `$(VAR)` expanded over `environment`; one item stays one item."""
-        return [expand(item, environment) for item in (*self.command, *self.args)]
+        items = [expand(item, environment) for item in (*self.command, *self.args)]
+        return [rewrite(item) for item in items] if rewrite else items
 
 
 @dataclass(frozen=True)

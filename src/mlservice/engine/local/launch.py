@@ -56,7 +56,7 @@ def uses_dynamic_port(container: RenderedContainer) -> bool:
     if not container.ports:
         return True
     # A Secret's value is data, never a reference: only the spec's own values count.
-    own = (v.value for v in container.env if v.value_from is None)
+    own = (v.value or "" for v in container.env if v.value_from is None)
     texts = (*container.command, *container.args, *own)
     return any("$(PORT)" in text for text in texts)
 
@@ -88,17 +88,12 @@ def build_launch(
             "image's entrypoint."
         )
     mounts = ctx.revision.mounts
-    ours = engine_variables(ctx)
-    variables = dict(ours)
-    for var in container.env:  # in order: later values may use earlier ones
-        if var.name in ours:  # the engine's variables win: they say where to listen
-            continue
-        if var.value_from is not None:
-            variables[var.name] = var.value  # a Secret's value is data: never expanded
-        else:
-            variables[var.name] = rewrite_mounts(expand(var.value, variables), mounts)
-    argv = tuple(rewrite_mounts(expand(a, variables), mounts) for a in container.command)
-    argv += tuple(rewrite_mounts(expand(a, variables), mounts) for a in container.args)
+
+    def local(text: str) -> str:
+        return rewrite_mounts(text, mounts)
+
+    variables = container.environment(engine_variables(ctx), rewrite=local)
+    argv = tuple(container.argv(variables, rewrite=local))
     inherited = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
     inherited["PATH"] = search_path(inherited.get("PATH"))
     return Launch(

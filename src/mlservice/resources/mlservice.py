@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, JsonValue
 
 from mlservice.errors import FieldCause
+from mlservice.naming import release_label
 from mlservice.resources import autoscaling
 from mlservice.resources._base import DnsLabel, DnsSubdomain, Model
 from mlservice.resources.meta import Envelope
@@ -138,7 +139,7 @@ def _release_refs(spec: MLServiceSpec) -> list[FieldCause]:
 
 
 def _host_label_problems(service: str, release: str, *, index: int) -> list[FieldCause]:
-    label = f"{service}-predict-{release}"
+    label = release_label(service, release)
     if len(label) <= 63:
         return []
     return [

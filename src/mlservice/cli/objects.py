@@ -9,10 +9,10 @@ from typing import IO, Annotated, Any, TypeVar
 
 import typer
 
-from mlservice.api.wire import resolve_kind
 from mlservice.cli import manifests
 from mlservice.cli.output import console, dump, error_lines, fail, table
 from mlservice.client import Client
+from mlservice.client._wire import resolve_kind
 from mlservice.errors import InvalidInput, MLServiceError
 from mlservice.resources.kinds import KindInfo
 

@@ -90,7 +90,7 @@ async def run(config: UpConfig, *, out: IO[str]) -> None:
     from mlservice.api.app import create_app
     from mlservice.api.auth import load_or_create_token
     from mlservice.api.server import ApiServer, bind_loopback
-    from mlservice.cli.objects import apply_paths
+    from mlservice.client.manifests import apply_paths
     from mlservice.client import Client
     from mlservice.controller import install_builtin_runtimes
     from mlservice.store.sqlite import SqliteStore

@@ -127,6 +127,23 @@ spec: {}
     assert applied.stdout == "persistentvolumeclaim/fine created\n"
 
 
+def test_an_unknown_kind_is_named_with_its_file(mls, namespace: str, tmp_path: Path) -> None:
+    manifest = tmp_path / "typo.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: NoSuchKind\nmetadata: {name: x}\n---\n"
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: kept}\nspec: {}\n"
+    )
+    kinds = "MLService, SimpleMLService, MLServiceRuntime, Secret, PersistentVolumeClaim, Event"
+    applied = mls("apply", "-f", str(manifest), "-n", namespace)
+    assert applied.returncode == 1
+    assert applied.stderr == f'error: kind "NoSuchKind" in {manifest} is not one of {kinds}.\n'
+    assert applied.stdout == "persistentvolumeclaim/kept created\n"  # the others still apply
+    piped = mls("apply", "-f", "-", "-n", namespace, stdin=manifest.read_text())
+    assert piped.stderr == f'error: kind "NoSuchKind" in <stdin> is not one of {kinds}.\n'
+    kindless = mls("apply", "-f", "-", "-n", namespace, stdin="metadata: {name: x}\n")
+    assert kindless.stderr == f"error: <stdin> (document 1) has no kind; give one of {kinds}.\n"
+
+
 def test_get_tables_and_formats(mls, namespace: str) -> None:
     mls("apply", "-f", "-", "-n", namespace, stdin=MANIFESTS)
     table = mls("get", "mlsvc", "-n", namespace)

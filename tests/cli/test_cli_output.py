@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from mlservice.cli import manifests
 from mlservice.cli.describe import render
-from mlservice.cli.output import age, error_lines, table
+from mlservice.cli.output import age, table
+from mlservice.client import manifests
+from mlservice.client.manifests import error_lines
 from mlservice.errors import FieldCause, InvalidInput, InvalidObject, NotFound
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)

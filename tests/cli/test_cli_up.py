@@ -113,3 +113,47 @@ def test_bad_flags_name_themselves(tmp_path: Path) -> None:
     refused = run_up(tmp_path / "home", "--port-range", "9-1")
     assert refused.returncode == 1
     assert refused.stderr.startswith("error: --port-range '9-1' is not A-B")
+
+
+def test_ctrl_c_stops_the_gateway_without_restarting_it(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C signals the whole foreground process group, not `mls up` alone: the
+    gateway child must stop when `mls up` stops it, not exit first and be restarted."""
+    home, log = tmp_path / "home", tmp_path / "up.log"
+    command = [sys.executable, "-m", "mlservice", "up", "--home", str(home)]
+    command += ["--api-port", "0", "--gateway-port", "0", "--no-warm-standby"]
+    with open(log, "wb") as out:
+        up = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not _serving(home, up.pid):
+            assert up.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        gateway = _child(up.pid, b"mlservice.gateway")
+        assert os.getpgid(gateway) != up.pid  # out of the group a terminal's Ctrl-C reaches
+        os.killpg(up.pid, signal.SIGINT)
+        assert up.wait(30) == 0, log.read_text()
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+            up.wait(10)
+    assert "gateway exited" not in log.read_text()
+
+
+def _child(parent: int, marker: bytes) -> int:
+    """The pid of `parent`'s child whose command line holds `marker`."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(") ", 1)[1].split()[1])
+            if ppid == parent and marker in (stat.parent / "cmdline").read_bytes():
+                return int(stat.parent.name)
+        except (OSError, IndexError, ValueError):
+            continue
+    raise AssertionError(f"no child of {parent} runs {marker!r}")
+
+
+def _serving(home: Path, pid: int) -> bool:
+    try:
+        return bool(json.loads((home / "endpoints.json").read_text()).get("pid") == pid)
+    except (OSError, ValueError):
+        return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
-from mlservice import __version__
+from mlservice._version import __version__
 from mlservice.api import discovery, openapi, routes, status
 from mlservice.api.auth import BearerAuth
 from mlservice.api.objects import Objects

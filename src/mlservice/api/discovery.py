@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from mlservice import __version__
+from mlservice._version import __version__
 from mlservice.resources.kinds import GROUP, KINDS, VERSION, KindInfo
 
 _VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]

@@ -24,6 +24,10 @@ COMMAND_MODULES: dict[str, str] = {
 }
 
 
+# Wide enough for the longest option name beside its type and help, on one line each.
+PIPED_HELP_WIDTH = 120
+
+
 def build_app(command: str | None = None) -> typer.Typer:
     """The `mls` app with `command`'s module registered, or every module when None."""
     app = typer.Typer(
@@ -57,4 +61,21 @@ def _command(argv: list[str]) -> str | None:
 
 
 def main() -> None:
-    build_app(_command(sys.argv[1:]))()
+    argv = sys.argv[1:]
+    if _shows_help(argv) and not sys.stdout.isatty():
+        _widen_help()
+    build_app(_command(argv))()
+
+
+def _shows_help(argv: list[str]) -> bool:
+    """`--help`, or too few words for a command: what prints help (or a usage error)."""
+    return "--help" in argv or len(argv) < 2
+
+
+def _widen_help() -> None:
+    """Off a terminal, rich lays help out in 80 columns and cuts long option names
+    (`--predictor-host-hea…`); piped help is read by scripts, docs tests and pagers, so give it
+    room. Only when help is shown: rich's import would slow every replica's `mls serve`."""
+    from typer import rich_utils
+
+    rich_utils.MAX_WIDTH = rich_utils.MAX_WIDTH or PIPED_HELP_WIDTH

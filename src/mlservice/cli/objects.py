@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
-from mlservice.api.wire import resolve_kind
-from mlservice.cli import manifests
-from mlservice.cli.output import console, dump, error_lines, fail, table
-from mlservice.client import Client
+from mlservice.cli.output import console, dump, fail, table
+from mlservice.client import Client, manifests
+from mlservice.client._wire import resolve_kind
 from mlservice.errors import InvalidInput, MLServiceError
 from mlservice.resources.kinds import KindInfo
 
@@ -49,43 +48,6 @@ def _kind(name: str) -> KindInfo:
     return resolve_kind(name)
 
 
-def apply_paths(
-    client: Client,
-    paths: Sequence[Path | str],
-    *,
-    out: IO[str],
-    err: IO[str] | None = None,
-    namespace: str | None = None,
-) -> bool:
-    """Apply every manifest in `paths`, printing one line per object (errors to `err`, default
-    `out`); False if any failed."""
-    ok = True
-    for document in manifests.load(paths):
-        try:
-            applied = client.apply(_placed(document, namespace))  # one bad document: go on
-        except MLServiceError as error:
-            ok = False
-            for line in error_lines(error):
-                print(line, file=err or out, flush=True)
-            continue
-        print(f"{label(applied.kind, applied.name)} {applied.action}", file=out, flush=True)
-    return ok
-
-
-def _placed(document: manifests.Document, namespace: str | None) -> dict[str, Any]:
-    body = dict(document.body)
-    metadata = dict(body.get("metadata") or {})
-    sent = metadata.get("namespace")
-    if namespace and sent and sent != namespace:
-        raise InvalidInput(
-            f"{document.where} is in namespace {sent!r}, not {namespace!r} as -n asks."
-        )
-    if namespace and not sent:
-        metadata["namespace"] = namespace
-    body["metadata"] = metadata
-    return body
-
-
 def _wait_condition(text: str) -> str:
     found = re.fullmatch(r"condition=([A-Za-z][A-Za-z0-9]*)", text)
     if not found:
@@ -101,7 +63,7 @@ def register(app: typer.Typer) -> None:
         """Create or update the objects in manifests (multi-document YAML)."""
         with connect() as client:
             ok = guarded(
-                lambda: apply_paths(
+                lambda: manifests.apply_paths(
                     client,
                     filename,
                     out=typer.get_text_stream("stdout"),
@@ -190,7 +152,7 @@ def register(app: typer.Typer) -> None:
                     client.delete(_kind(kind_name), obj_name, namespace=obj_namespace)
                 except MLServiceError as err:
                     ok = False
-                    for line in error_lines(err):
+                    for line in manifests.error_lines(err):
                         typer.echo(line, err=True)
                     continue
                 typer.echo(f"{label(kind_name, obj_name)} deleted")

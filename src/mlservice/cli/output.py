@@ -13,7 +13,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from mlservice.errors import InvalidObject, MLServiceError
+from mlservice.client.manifests import error_lines
+from mlservice.errors import MLServiceError
 
 Obj = dict[str, Any]
 
@@ -29,13 +30,6 @@ def fail(error: MLServiceError) -> NoReturn:
     for line in error_lines(error):
         typer.echo(line, err=True)
     raise typer.Exit(1)
-
-
-def error_lines(error: MLServiceError) -> list[str]:
-    if isinstance(error, InvalidObject) and error.causes:
-        return [f"error: {c.field}: {c.message}" if c.field else f"error: {c.message}"
-                for c in error.causes]  # fmt: skip
-    return [f"error: {error.message}"]
 
 
 def age(timestamp: str | None, *, now: datetime | None = None) -> str:

@@ -16,11 +16,11 @@
      +-- WaitTimeout (504; also a TimeoutError)    +-- ApiError (any other status)
 """
 
-from mlservice.api.wire import ApiError
 from mlservice.client._async import AsyncClient
 from mlservice.client._endpoints import Endpoints
 from mlservice.client._plans import Applied, WaitTimeout, condition_status
 from mlservice.client._sync import Client
+from mlservice.client._wire import ApiError
 from mlservice.errors import (
     AlreadyExists,
     Conflict,

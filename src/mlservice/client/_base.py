@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 
-from mlservice.api.wire import path_for, resolve_kind, watch_params
 from mlservice.client._endpoints import Endpoints
 from mlservice.client._plans import Call, Obj, predict_call
+from mlservice.client._wire import path_for, resolve_kind, watch_params
 from mlservice.home import Home
 from mlservice.resources.kinds import KindInfo
 

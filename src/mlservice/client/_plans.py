@@ -12,8 +12,8 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 
-from mlservice.api.wire import error_from, kind_of, path_for, watch_params
 from mlservice.client._endpoints import Endpoints
+from mlservice.client._wire import error_from, kind_of, path_for, watch_params
 from mlservice.errors import (
     AlreadyExists,
     Conflict,

@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 
-from mlservice.api.wire import parse_event, resolve_kind
 from mlservice.client._base import BaseClient, Kind
 from mlservice.client._plans import (
     Applied,
@@ -25,6 +24,7 @@ from mlservice.client._plans import (
     unreachable,
     wait_plan,
 )
+from mlservice.client._wire import parse_event, resolve_kind
 from mlservice.errors import MLServiceError
 
 

@@ -1,10 +1,10 @@
 """Running the demo: train into the volume, then `mls up --apply examples/demo.yaml` in this
 process, and tell the user what to try once the service is Ready.
 
-`mls up` runs in the foreground here exactly as the CLI runs it (same config, same data-dir
-lock, same SIGINT/SIGTERM handling), so Ctrl-C stops the replicas, the gateway and the API
-before the process exits. Beside it, one task waits for the MLService to be Ready and prints
-the service URL, three curl commands and where the request log is.
+The platform runs in the foreground here exactly as `mls up` runs it (`mlservice.platform`:
+same config, same data-dir lock, same SIGINT/SIGTERM handling), so Ctrl-C stops the replicas,
+the gateway and the API before the process exits. Beside it, one task waits for the MLService
+to be Ready and prints the service URL, three curl commands and where the request log is.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from mlservice.demo.instructions import Addresses, announcement
 from mlservice.home import Home
 
 if TYPE_CHECKING:
-    from mlservice.cli.up import UpConfig
     from mlservice.client import AsyncClient
+    from mlservice.platform import PlatformConfig
 
 SERVICE = "digits"
 NAMESPACE = "default"
@@ -48,7 +48,12 @@ class DemoConfig:
 def run_demo(config: DemoConfig, *, out: IO[str]) -> None:
     """Train, serve until SIGINT or SIGTERM, stop cleanly. Raises MLServiceError (a port in
     use, another `mls up` on the data dir) before anything starts."""
-    from mlservice.cli.up import UpConfig, exclusive_home
+    from mlservice.platform import (
+        ControlPlaneConfig,
+        DataPlaneConfig,
+        PlatformConfig,
+        exclusive_home,
+    )
 
     manifest = config.examples / "demo.yaml"
     if not manifest.is_file():
@@ -56,22 +61,23 @@ def run_demo(config: DemoConfig, *, out: IO[str]) -> None:
             f"The demo manifest {manifest} does not exist; run the demo from a clone of the "
             "repository (make run)."
         )
-    up = UpConfig(
+    up = PlatformConfig(
         home=config.home,
-        api_port=config.api_port,
-        gateway_port=config.gateway_port,
+        data_plane=DataPlaneConfig(gateway_port=config.gateway_port),
+        control_plane=ControlPlaneConfig(api_port=config.api_port),
         apply=(manifest,),
     )
-    with exclusive_home(config.home):  # before training: a running `mls up` owns the volume
+    # Before training, as a running `mls up` owns the volume; the platform takes it again.
+    with exclusive_home(config.home):
         print(f"training two digit classifiers into volume {VOLUME!r}", file=out, flush=True)
         digits.train(config.home.volume(VOLUME))
         asyncio.run(_serve(up, config, out=out))
 
 
-async def _serve(up: UpConfig, config: DemoConfig, *, out: IO[str]) -> None:
-    from mlservice.cli.up import run
+async def _serve(up: PlatformConfig, config: DemoConfig, *, out: IO[str]) -> None:
+    from mlservice.platform import Platform
 
-    serving = asyncio.create_task(run(up, out=out))
+    serving = asyncio.create_task(Platform(up, out=out).run())
     announcing = asyncio.create_task(_announce(config, out=out))
     try:
         await serving

@@ -3,7 +3,8 @@
 `mls up` binds the proxy and admin sockets itself and hands them down, so the ports are known
 before the child starts and survive its restarts: connections that arrive while it restarts
 wait in the kernel's backlog instead of being refused. The child arms PR_SET_PDEATHSIG, so it
-never outlives `mls up`, even when `mls up` is killed.
+never outlives `mls up`, even when `mls up` is killed; it runs in its own session, so only
+`mls up` stops it (a terminal's Ctrl-C is not a crash to restart from).
 """
 
 from __future__ import annotations
@@ -75,10 +76,12 @@ class GatewayProcess:
         out = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             # Forked from the event loop's thread, which lives as long as `mls up`: the child's
-            # parent-death signal is tied to the forking thread, not the process.
+            # parent-death signal is tied to the forking thread, not the process. Its own
+            # session keeps a terminal's Ctrl-C (sent to the whole foreground group) from
+            # stopping it ahead of `mls up`, which stops it last, after the replicas.
             self._proc = await asyncio.create_subprocess_exec(
                 *argv, *self.args, pass_fds=fds, stdin=asyncio.subprocess.DEVNULL,
-                stdout=out, stderr=asyncio.subprocess.STDOUT,
+                stdout=out, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         finally:
             os.close(out)

@@ -3,8 +3,9 @@
 Run as `python -m mlservice.engine.local.warm` through the shim, so it is an ordinary replica
 process of the engine. It imports what a scikit-learn replica needs (the server, numpy,
 scikit-learn), then reads one launch from stdin as JSON (`argv`, `env`, `cwd`, `log_path`):
-it takes that environment, working dir and log, and runs `mls serve` in this process. End of
-input without a launch means it is not needed: it exits quietly.
+it takes that environment, working dir and log, and runs `mls serve` in this process
+(`server/command.py`, the command the `mls` program registers too). End of input without a
+launch means it is not needed: it exits quietly.
 """
 
 import importlib
@@ -28,8 +29,7 @@ WARM_MODULES = (
     "uvicorn.loops.uvloop",
     "uvicorn.protocols.http.httptools_impl",
     "uvicorn.lifespan.on",
-    "mlservice.cli.app",
-    "mlservice.cli.serve",
+    "mlservice.server.command",
     "mlservice.server.runner",
     "mlservice.server.formats.sklearn",
     "mlservice.server.grpc.server",
@@ -65,10 +65,10 @@ def main() -> None:
         sys.exit(0)
     job = json.loads(raw)
     become(job)
-    from mlservice.cli import main as mls
+    from mlservice.server.command import main as serve
 
-    sys.argv = ["mls", *job["argv"][1:]]
-    mls()
+    sys.argv = ["mls", *job["argv"][1:]]  # as a cold `mls serve` sees it
+    serve(job["argv"][2:])
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The API's wire contract as seen from a client: paths, watch lines, Status -> typed errors.
 
-Free of server dependencies, so the SDK and CLI import it without FastAPI.
+The client side of `api/`'s contract, kept here so the SDK and the CLI never import the API
+package (nor FastAPI); `api/` writes the same paths and Status objects from its own code.
 """
 
 from __future__ import annotations

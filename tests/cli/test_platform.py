@@ -147,7 +147,7 @@ async def test_the_control_plane_uses_nothing_of_the_data_plane_but_the_seam(
             await asyncio.sleep(0.05)
         assert data.routes.last is not None
         assert host in data.routes.last.routes
-        assert [c.method for c in data.engine.calls][:1] == ["ensure"]
+        assert [c.method for c in data.engine.calls][:2] == ["prepare", "ensure"]
     finally:
         control.stop()
         await control.close_supervision()

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from controller_helpers import World
 
 from mlservice.controller import ControllerConfig, Controllers, MemorySink
 from mlservice.controller.builtin import install_builtin_runtimes
@@ -14,6 +13,7 @@ from mlservice.engine.fake import FakeEngine
 from mlservice.home import Home
 from mlservice.storage import create_volume
 from mlservice.store.sqlite import SqliteStore
+from tests.controller.controller_helpers import World
 
 
 @pytest.fixture

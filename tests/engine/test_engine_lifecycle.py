@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from engine_helpers import ECHO_SERVER, Events, alive, python, revision, wait_dead
 
 from mlservice.engine import (
     ContainerPort,
@@ -22,6 +21,7 @@ from mlservice.engine import (
 )
 from mlservice.engine.local import LocalEngine, storage_log
 from mlservice.errors import InvalidInput
+from tests.engine.engine_helpers import ECHO_SERVER, Events, alive, python, revision, wait_dead
 
 pytestmark = pytest.mark.anyio
 

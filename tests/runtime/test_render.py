@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,8 +10,7 @@ import yaml
 from mlservice.errors import TemplateError
 from mlservice.resources import MLService, MLServiceRuntime, parse_as
 from mlservice.runtime import Probe, RenderedReplica, render_replica, render_transformer
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from tests.support.paths import EXAMPLES
 
 
 def _example(path: str) -> dict[str, Any]:

@@ -1,29 +1,23 @@
-"""Helpers behind the storage fixtures: a `moto_server` (S3 with IAM signature checks), a stdlib
-HTTP file server that counts the requests it answers, and archive builders.
-
-A module of its own (not conftest) so tests can import its types without clashing with other
-folders' conftest modules."""
+"""A `moto_server` (S3, with IAM signature checks) on a free loopback port, for the storage,
+end-to-end and examples tests."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import socket
 import subprocess
 import sys
-import tarfile
-import time
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import SimpleHTTPRequestHandler
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import httpx
+
+from tests.support.polling import wait_until
+from tests.support.ports import free_port
 
 ALLOW_S3 = json.dumps(
     {
@@ -31,12 +25,6 @@ ALLOW_S3 = json.dumps(
         "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
     }
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -76,17 +64,44 @@ class Moto:
         return sum(1 for e in entries if e["method"] == "GET" and e["url"] == url)
 
 
-def wait_until_up(endpoint: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"moto_server exited with {proc.returncode}")
+def _answers(endpoint: str, proc: subprocess.Popen[bytes]) -> bool:
+    if proc.poll() is not None:
+        raise RuntimeError(f"moto_server exited with {proc.returncode}")
+    try:
+        httpx.get(f"{endpoint}/moto-api/data.json", timeout=2)
+    except httpx.TransportError:
+        return False
+    return True
+
+
+@contextmanager
+def moto_server(folder: Path, *, env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """A bare moto_server (no auth, no buckets) logging to `folder`; its endpoint. Stopped on
+    exit."""
+    port = free_port()
+    with (folder / "server.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ if env is None else env),
+        )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(
+            lambda: _answers(endpoint, proc),
+            timeout=60,
+            interval=0.1,
+            message=f"moto_server to answer at {endpoint}",
+        )
+        yield endpoint
+    finally:
+        proc.terminate()
         try:
-            httpx.get(f"{endpoint}/moto-api/data.json", timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"moto_server at {endpoint} did not answer within 60 s")
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def enable_auth(server: Moto) -> None:
@@ -105,73 +120,16 @@ def enable_auth(server: Moto) -> None:
     httpx.post(f"{server.endpoint}/moto-api/reset-auth", content=b"0", timeout=10)
 
 
-@dataclass
-class FileServer:
-    """A stdlib HTTP server over `root`; `hits[(method, path)]` counts requests answered."""
-
-    root: Path
-    url: str
-    hits: Counter[tuple[str, str]] = field(default_factory=Counter)
-    delay: float = 0.0
-    head_status: int | None = None
-    """Answer HEAD with this error status instead, as presigned-URL servers do."""
-
-
-class CountingHandler(SimpleHTTPRequestHandler):
-    server_state: FileServer
-
-    def do_GET(self) -> None:
-        self.server_state.hits["GET", self.path] += 1
-        time.sleep(self.server_state.delay)
-        super().do_GET()
-
-    def do_HEAD(self) -> None:
-        self.server_state.hits["HEAD", self.path] += 1
-        if self.server_state.head_status is not None:
-            self.send_error(self.server_state.head_status)
-            return
-        super().do_HEAD()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the test output is not the place for access logs."""
-
-
-def write_tar_gz(path: Path, files: dict[str, bytes]) -> Path:
-    """A plain, well-formed model archive."""
-    with tarfile.open(path, "w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
-
-
 @contextmanager
 def running_moto(folder: Path, *, record: bool) -> Iterator[Moto]:
-    """A moto_server on a free loopback port with IAM auth on and bucket `models` made, stopped
-    on exit. `record` turns on moto's request recording (the cache tests count GETs with it)."""
+    """A moto_server with IAM auth on and bucket `models` made, stopped on exit. `record`
+    turns on moto's request recording (the cache tests count GETs with it)."""
     recording = folder / ("recording.jsonl" if record else "none.jsonl")
     env = dict(os.environ)
     if record:
         env |= {"MOTO_ENABLE_RECORDING": "1", "MOTO_RECORDER_FILEPATH": str(recording)}
-    port = free_port()
-    with (folder / "server.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    try:
-        server = Moto(endpoint=f"http://127.0.0.1:{port}", recording=recording)
-        wait_until_up(server.endpoint, proc)
+    with moto_server(folder, env=env) as endpoint:
+        server = Moto(endpoint=endpoint, recording=recording)
         enable_auth(server)
         server.client().create_bucket(Bucket="models")
         yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)

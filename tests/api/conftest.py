@@ -1,29 +1,25 @@
 from __future__ import annotations
 
-import itertools
-import re
 from collections.abc import Iterator
 
 import pytest
 from kubernetes import client as kube
 
 from mlservice.cli.background import UpProcess
-
-_serial = itertools.count()
+from tests.support.up import API_ONLY_ARGS, namespace_name, up_process
 
 
 @pytest.fixture(scope="session")
 def mls_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
     """One real `mls up` for the API tests; each test works in its own namespace. The API alone:
     controllers would write the status these tests write themselves."""
-    with UpProcess(tmp_path_factory.mktemp("home"), args=("--api-port", "0", "--api-only")) as up:
+    with up_process(tmp_path_factory.mktemp("home"), args=API_ONLY_ARGS) as up:
         yield up
 
 
 @pytest.fixture
 def namespace(request: pytest.FixtureRequest) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:50]
-    return f"{slug}-{next(_serial)}".strip("-")
+    return namespace_name(request)
 
 
 def kube_config(host: str, token: str | None) -> kube.Configuration:

@@ -8,8 +8,6 @@ generous bounds only; the cold-start number is `bench/coldstart.py`'s.
 from __future__ import annotations
 
 import asyncio
-import io
-import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,6 +17,9 @@ import pytest
 import yaml
 
 from mlservice.cli.background import UpProcess
+from tests.support.iris import iris_joblib
+from tests.support.polling import wait_until
+from tests.support.up import up_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -54,23 +55,15 @@ Obj = dict[str, Any]
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
     home = tmp_path_factory.mktemp("autoscaler") / "home"
     args = ("--api-port", "0", "--gateway-port", "0", "--max-replicas", "3")
-    env = {**os.environ, **ENV, "MLS_HOME": str(home)}
-    with UpProcess(home, args=args, env=env) as running:
+    with up_process(home, args=args, env=ENV) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def iris(up: UpProcess) -> Obj:
-    import joblib
-    from sklearn.datasets import load_iris
-    from sklearn.linear_model import LogisticRegression
-
-    features, labels = load_iris(return_X_y=True)
-    buffer = io.BytesIO()
-    joblib.dump(LogisticRegression(max_iter=500).fit(features, labels), buffer)
     folder = up.home.volume(NAMESPACE) / "iris"
     folder.mkdir(parents=True)
-    (folder / "model.joblib").write_bytes(buffer.getvalue())
+    (folder / "model.joblib").write_bytes(iris_joblib())
     with up.client() as client:
         client.apply(yaml.safe_load(MANIFEST))
     return wait_for(up, lambda s: bool(s.get("ready")), within=60)
@@ -82,15 +75,17 @@ def release_of(status: Obj) -> Obj:
 
 
 def wait_for(up: UpProcess, check: Callable[[Obj], bool], *, within: float) -> Obj:
-    deadline = time.monotonic() + within
     status: Obj = {}
-    while time.monotonic() < deadline:
+
+    def passed() -> Obj | None:
+        nonlocal status
         with up.client() as client:
             status = client.get("mlservice", "iris", namespace=NAMESPACE).get("status") or {}
-        if check(status):
-            return status
-        time.sleep(0.2)
-    raise AssertionError(f"status never passed the check within {within:g}s: {status}")
+        return status if check(status) else None
+
+    return wait_until(
+        passed, timeout=within, interval=0.2, message=lambda: f"the status to pass: {status}"
+    )
 
 
 async def predict(client: httpx.AsyncClient) -> httpx.Response:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
-from autoscaler_sim import Sim
 
 from mlservice.autoscaler import AutoscalerSettings, KpaState, Observation, decide, policy_for
+from tests.autoscaler.autoscaler_sim import Sim
 
 TARGET = 70.0  # 100 concurrent requests per replica at 70% utilization
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 
-from autoscaler_sim import Sim
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlservice.autoscaler import AutoscalerSettings
+from tests.autoscaler.autoscaler_sim import Sim
 
 # (per-second concurrency, how many seconds it lasts)
 bursts = st.lists(

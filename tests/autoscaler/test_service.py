@@ -7,11 +7,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from autoscaler_sim import REV, Sim
 
 from mlservice.autoscaler import Autoscaler, AutoscalerSettings
 from mlservice.engine import RevisionId
 from mlservice.gateway.signals import Activation, LoadReport, RevisionLoad, Signal
+from tests.autoscaler.autoscaler_sim import REV, Sim
+from tests.support.polling import wait_until_async
 
 pytestmark = pytest.mark.anyio
 
@@ -22,10 +23,7 @@ async def _signals(queue: asyncio.Queue[Signal | None]) -> AsyncIterator[Signal]
 
 
 async def _until(predicate: Callable[[], bool], *, within: float = 5.0) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.005)
+    await wait_until_async(predicate, timeout=within, interval=0.005)
 
 
 async def test_activation_answers_at_once_and_ticks_follow_load() -> None:

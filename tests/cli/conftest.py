@@ -1,17 +1,14 @@
 from __future__ import annotations
 
-import itertools
-import os
-import re
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from mlservice.cli.background import UpProcess
+from tests.support import cli
+from tests.support.up import API_ONLY_ARGS, namespace_name, up_process
 
-_serial = itertools.count()
 Mls = Callable[..., subprocess.CompletedProcess[str]]
 
 
@@ -19,32 +16,22 @@ Mls = Callable[..., subprocess.CompletedProcess[str]]
 def mls_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
     """One real `mls up` for the CLI tests; each test works in its own namespace. The API alone:
     controllers would write the status these tests write themselves."""
-    with UpProcess(tmp_path_factory.mktemp("home"), args=("--api-port", "0", "--api-only")) as up:
+    with up_process(tmp_path_factory.mktemp("home"), args=API_ONLY_ARGS) as up:
         yield up
 
 
 @pytest.fixture
 def namespace(request: pytest.FixtureRequest) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:50]
-    return f"{slug}-{next(_serial)}".strip("-")
+    return namespace_name(request)
 
 
 @pytest.fixture
 def mls(mls_up: UpProcess) -> Mls:
     """Run `mls ARGS...` as a user would, finding the API through MLS_HOME alone."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MLS_API", "MLS_TOKEN")}
-    env["MLS_HOME"] = str(mls_up.home.root)
 
     def run(
         *args: str, stdin: str | None = None, extra_env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "mlservice", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**env, **(extra_env or {})},
-        )
+        return cli.mls(*args, home=mls_up.home.root, stdin=stdin, env=extra_env)
 
     return run

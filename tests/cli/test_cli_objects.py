@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from mlservice.cli.background import UpProcess
+from tests.support.paths import EXAMPLES
 
 pytestmark = pytest.mark.e2e
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 MANIFESTS = """
 apiVersion: tensorstack.dev/v1beta1

@@ -15,6 +15,9 @@ import pytest
 from mlservice.cli.background import UpProcess
 from mlservice.cli.up import parse_port_range
 from mlservice.errors import InvalidInput
+from tests.support.cli import mls
+from tests.support.polling import wait_until
+from tests.support.up import API_ONLY_ARGS
 
 pytestmark = pytest.mark.e2e
 
@@ -36,12 +39,7 @@ stringData: {a: b}
 
 
 def run_up(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mlservice", "up", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return mls("up", "--home", str(home), *args)
 
 
 def snapshot(up: UpProcess) -> dict[str, dict[str, object]]:
@@ -57,8 +55,7 @@ def test_restart_keeps_every_object_and_version(tmp_path: Path) -> None:
     manifest = tmp_path / "m.yaml"
     manifest.write_text(MANIFEST)
     # The API alone: controllers would move the status between the two snapshots.
-    only_api = ["--api-port", "0", "--api-only"]
-    first = UpProcess(home, args=[*only_api, "--apply", str(manifest)]).start()
+    first = UpProcess(home, args=[*API_ONLY_ARGS, "--apply", str(manifest)]).start()
     try:
         endpoints = json.loads((home / "endpoints.json").read_text())
         assert endpoints["api"].startswith("http://127.0.0.1:")
@@ -81,7 +78,7 @@ def test_restart_keeps_every_object_and_version(tmp_path: Path) -> None:
         assert first.stop() == 0
     assert not (home / "endpoints.json").exists()
 
-    with UpProcess(home, args=only_api) as second:
+    with UpProcess(home, args=API_ONLY_ARGS) as second:
         after = snapshot(second)
         assert second.endpoints["pid"] != endpoints["pid"]
     assert after == before  # same uid, resourceVersion, generation, timestamps, everything
@@ -89,13 +86,12 @@ def test_restart_keeps_every_object_and_version(tmp_path: Path) -> None:
 
 def _wait_for_apply(up: UpProcess) -> dict[str, dict[str, object]]:
     """`--apply` runs once the API answers, so the objects may trail readiness a little."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def applied() -> dict[str, dict[str, object]] | None:
         found = snapshot(up)
-        if len(found) == 2:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"--apply did not finish:\n{up.log()}")
+        return found if len(found) == 2 else None
+
+    return wait_until(applied, timeout=30, message=lambda: f"--apply to finish:\n{up.log()}")
 
 
 def test_sigterm_stops_cleanly(tmp_path: Path) -> None:

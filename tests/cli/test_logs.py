@@ -5,7 +5,6 @@ controllers and the engine would; the end-to-end tests read real replicas' logs.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from mlservice.cli.background import UpProcess
 from mlservice.cli.logs import log_file, revision_of
 from mlservice.errors import InvalidInput
 from mlservice.home import Home
+from tests.support.cli import user_env
 
 pytestmark = pytest.mark.e2e
 
@@ -72,13 +72,11 @@ def test_logs_prints_the_newest_replica_of_the_current_revision(
     missing = mls("logs", "ghost", "-n", namespace)
     assert missing.stderr == f"error: No MLService or SimpleMLService {namespace}/ghost exists.\n"
 
-    env = {**os.environ, "MLS_HOME": str(home.root)}
-    env.pop("MLS_API", None)
     follower = subprocess.Popen(
         [sys.executable, "-m", "mlservice", "logs", "iris", "-n", namespace, "-f", "--tail", "1"],
         stdout=subprocess.PIPE,
         text=True,
-        env=env,
+        env=user_env(home.root),
     )
     try:
         assert follower.stdout is not None

@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from mlservice.home import Home
 from mlservice.storage import fetch_model
+from tests.support import cli
 
 
 def mls(
     home: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mlservice", "volume", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "MLS_HOME": str(home), **(env or {})},
-    )
+    """`mls volume ARGS...` with MLS_HOME naming `home`."""
+    return cli.mls("volume", *args, home=home, env=env)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from controller_helpers import World
 
 from mlservice.controller import ControllerConfig, Controllers, MemorySink
 from mlservice.controller.builtin import install_builtin_runtimes
@@ -16,6 +15,7 @@ from mlservice.engine.local.resolve import Resolver
 from mlservice.home import Home
 from mlservice.storage import create_volume
 from mlservice.store.sqlite import SqliteStore
+from tests.controller.controller_helpers import World
 
 
 @pytest.fixture

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from controller_helpers import World, mlservice
 
 from mlservice.controller import ControllerConfig, Controllers
 from mlservice.engine import RevisionId
 from mlservice.engine.fake import FakeEngine
 from mlservice.engine.local.resolve import LocalRevision
 from mlservice.store import Key
+from tests.controller.controller_helpers import World, mlservice
 
 pytestmark = pytest.mark.anyio
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from controller_helpers import World
 
 from mlservice.engine import RevisionId
+from tests.controller.controller_helpers import World
 
 pytestmark = pytest.mark.anyio
 

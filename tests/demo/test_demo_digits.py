@@ -13,8 +13,9 @@ from mlservice.demo import digits, png
 from mlservice.demo.instructions import READY_PREFIX, Addresses, announcement
 from mlservice.errors import InvalidInput
 from mlservice.server.types import InferRequest, RequestInput
+from tests.support.paths import EXAMPLES
 
-DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
+DATA = EXAMPLES / "data"
 THREE = digits.sample(3)
 
 

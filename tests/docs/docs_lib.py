@@ -7,7 +7,8 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO
+
 DOCS = sorted([*(REPO / "docs").glob("*.md"), REPO / "README.md", REPO / "examples" / "README.md"])
 SHELL = ("", "sh", "bash", "console", "shell")
 _FENCE = re.compile(r"^```(\w*)\s*$")

@@ -6,16 +6,15 @@ in the docs passes validation."""
 from __future__ import annotations
 
 import functools
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 import yaml
-from docs_lib import DOCS, REPO, SHELL, blocks, mls_invocations, shell_lines
 
 from mlservice.resources import validate_object
+from tests.docs.docs_lib import DOCS, SHELL, blocks, mls_invocations, shell_lines
+from tests.support.cli import mls
+from tests.support.paths import REPO
 
 _FLAG = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
 _PANEL_ROW = re.compile(r"^│ (\w[\w-]*)\s{2,}")
@@ -24,15 +23,7 @@ _PANEL_ROW = re.compile(r"^│ (\w[\w-]*)\s{2,}")
 @functools.cache
 def help_text(path: tuple[str, ...]) -> str:
     """`mls PATH... --help` as a user sees it (wide, so nothing wraps)."""
-    env = {**os.environ, "COLUMNS": "200", "TERM": "dumb"}
-    done = subprocess.run(
-        [sys.executable, "-m", "mlservice", *path, "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
+    done = mls(*path, "--help", env={"COLUMNS": "200", "TERM": "dumb"})
     assert done.returncode == 0, f"mls {' '.join(path)} --help failed: {done.stderr}"
     return done.stdout
 

@@ -4,17 +4,19 @@ real address in place of the default 127.0.0.1:8080 and MLS_HOME naming its data
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from docs_lib import DOCS, REPO, Block, blocks
 
 from mlservice.cli.background import UpProcess
 from mlservice.demo import digits
+from tests.docs.docs_lib import DOCS, Block, blocks
+from tests.support.cli import user_env
+from tests.support.paths import EXAMPLES, REPO
+from tests.support.up import up_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 UP_ARGS = ("--api-port", "0", "--gateway-port", "0")
@@ -25,10 +27,8 @@ PYTHON = [b for doc in DOCS for b in blocks(doc) if b.language == "python"]
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
     home = tmp_path_factory.mktemp("docs") / "home"
     digits.train(home / "volumes" / "demo")
-    env = {**os.environ, "MLS_HOME": str(home)}
-    with UpProcess(
-        home, args=[*UP_ARGS, "--apply", str(REPO / "examples" / "demo.yaml")], env=env
-    ) as running:
+    args = [*UP_ARGS, "--apply", str(EXAMPLES / "demo.yaml")]
+    with up_process(home, args=args) as running:
         with running.client() as client:
             client.wait_ready("mlservice", "digits", timeout=120)
         yield running
@@ -47,12 +47,10 @@ def test_python_block_runs(up: UpProcess, block: Block, tmp_path: Path) -> None:
     code = block.text.replace("http://127.0.0.1:8080", gateway)
     code = code.replace("127.0.0.1:8080", gateway.removeprefix("http://"))
     code = code.replace("/tmp/mls-home", str(tmp_path / "home"))
-    env = {k: v for k, v in os.environ.items() if k not in ("MLS_API", "MLS_TOKEN")}
-    env["MLS_HOME"] = str(up.home.root)
     done = subprocess.run(
         [sys.executable, "-c", code],
         cwd=REPO,
-        env=env,
+        env=user_env(up.home.root),
         capture_output=True,
         text=True,
         timeout=150,

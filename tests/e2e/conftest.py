@@ -3,14 +3,14 @@ and a `moto_server` for S3. Crash restarts are capped at 2 s so crash tests stay
 
 from __future__ import annotations
 
-import io
-import re
 from collections.abc import Iterator
 
 import pytest
-from e2e_helpers import Moto, running_moto, up_process
 
 from mlservice.cli.background import UpProcess
+from tests.support.iris import iris_joblib
+from tests.support.moto import Moto, running_moto
+from tests.support.up import scratch_namespace, up_process
 
 
 @pytest.fixture(scope="session")
@@ -21,27 +21,15 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
 
 @pytest.fixture
 def namespace(request: pytest.FixtureRequest, up: UpProcess) -> Iterator[str]:
-    """A namespace per test; its services are deleted afterwards, so replicas do not pile up
-    in the shared `mls up`."""
-    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
-    yield name
-    with up.client() as client:
-        for kind in ("mlservice", "simplemlservice"):
-            for obj in client.list(kind, namespace=name):
-                client.delete(kind, obj["metadata"]["name"], namespace=name)
+    """A namespace per test; its services are deleted afterwards."""
+    with scratch_namespace(up, request, limit=40) as name:
+        yield name
 
 
 @pytest.fixture(scope="session")
 def iris_model() -> bytes:
     """A fitted iris classifier as joblib bytes."""
-    import joblib
-    from sklearn.datasets import load_iris
-    from sklearn.linear_model import LogisticRegression
-
-    features, labels = load_iris(return_X_y=True)
-    buffer = io.BytesIO()
-    joblib.dump(LogisticRegression(max_iter=500).fit(features, labels), buffer)
-    return buffer.getvalue()
+    return iris_joblib()
 
 
 @pytest.fixture

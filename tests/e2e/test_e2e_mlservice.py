@@ -12,20 +12,20 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from e2e_helpers import (
+
+from mlservice.cli.background import UpProcess
+from tests.e2e.e2e_helpers import (
     RELEASE_SHAPE,
     V2_ROW,
-    apply,
     condition,
     endpoint,
     events,
     get,
-    mls,
     mlservice_yaml,
     wait_for,
 )
-
-from mlservice.cli.background import UpProcess
+from tests.support.polling import wait_until
+from tests.support.up import apply, mls_on
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -39,17 +39,17 @@ def test_a_pvc_model_is_served_with_the_documented_status(
 ) -> None:
     model = tmp_path / "model.joblib"
     model.write_bytes(iris_model)
-    assert mls(up, "volume", "create", namespace).returncode == 0
-    copied = mls(up, "volume", "cp", str(model), f"pvc://{namespace}/iris/model.joblib")
+    assert mls_on(up, "volume", "create", namespace).returncode == 0
+    copied = mls_on(up, "volume", "cp", str(model), f"pvc://{namespace}/iris/model.joblib")
     assert copied.returncode == 0, copied.stderr
     apply(up, mlservice_yaml("iris", f"pvc://{namespace}/iris/"), namespace)
 
     started = time.monotonic()
-    waited = mls(up, "wait", "mlsvc", "iris", "-n", namespace, "--timeout", "30")
+    waited = mls_on(up, "wait", "mlsvc", "iris", "-n", namespace, "--timeout", "30")
     assert waited.returncode == 0, waited.stderr
     assert time.monotonic() - started < 30
 
-    obj = yaml.safe_load(mls(up, "get", "mlsvc", "iris", "-n", namespace, "-o", "yaml").stdout)
+    obj = yaml.safe_load(mls_on(up, "get", "mlsvc", "iris", "-n", namespace, "-o", "yaml").stdout)
     status = obj["status"]
     assert status["address"]["url"].startswith(f"http://iris.{namespace}.localhost")
     assert (status["defaultRelease"], status["ready"], status["observedGeneration"]) == (
@@ -75,26 +75,26 @@ def test_a_pvc_model_is_served_with_the_documented_status(
     assert answer.json()["outputs"][0]["data"] == [1]  # versicolor
 
     row = json.dumps({"instances": [V2_ROW["inputs"][0]["data"]]})
-    through_gateway = mls(up, "predict", "iris", "-n", namespace, "-d", row)
+    through_gateway = mls_on(up, "predict", "iris", "-n", namespace, "-d", row)
     assert json.loads(through_gateway.stdout) == {"predictions": [1]}, through_gateway.stderr
-    one_release = mls(
+    one_release = mls_on(
         up, "predict", "iris", "-n", namespace, "--release", "v1", "--v2", "-d", json.dumps(V2_ROW)
     )
     assert json.loads(one_release.stdout)["outputs"][0]["data"] == [1], one_release.stderr
-    bad = mls(up, "predict", "iris", "-n", namespace, "-d", "{not json")
+    bad = mls_on(up, "predict", "iris", "-n", namespace, "-d", "{not json")
     assert bad.returncode == 1
     assert bad.stderr.startswith("error: -d is not valid JSON")
 
-    described = mls(up, "describe", "mlsvc", "iris", "-n", namespace).stdout
+    described = mls_on(up, "describe", "mlsvc", "iris", "-n", namespace).stdout
     assert f"v1  {release['endpoints'][0]['replica']}  http={endpoint(obj)}" in described
     assert "RevisionReady" in described
-    table = mls(up, "get", "mlsvc", "-n", namespace, "-o", "wide").stdout.splitlines()
+    table = mls_on(up, "get", "mlsvc", "-n", namespace, "-o", "wide").stdout.splitlines()
     assert table[1].split()[:2] == ["iris", "True"]
     assert "v1:1/1" in table[1]
 
-    logs = mls(up, "logs", "iris", "-n", namespace, "--tail", "20").stdout
+    logs = mls_on(up, "logs", "iris", "-n", namespace, "--tail", "20").stdout
     assert "model iris is ready" in logs
-    storage = mls(up, "logs", "iris", "-n", namespace, "--container", "storage-initializer")
+    storage = mls_on(up, "logs", "iris", "-n", namespace, "--container", "storage-initializer")
     assert f"volumes/{namespace}/iris in place" in storage.stdout
 
 
@@ -234,7 +234,7 @@ def test_an_archive_escaping_its_folder_is_refused(
     assert (refused["status"], refused["reason"]) == ("False", "ModelDownloadFailed")
     assert "../../escaped-by-archive.txt" in refused["message"]
     assert not list(up.home.root.parent.rglob("escaped-by-archive.txt"))
-    log = mls(up, "logs", "iris", "-n", namespace, "--container", "storage-initializer").stdout
+    log = mls_on(up, "logs", "iris", "-n", namespace, "--container", "storage-initializer").stdout
     assert "error:" in log
 
 
@@ -256,7 +256,7 @@ spec:
           command: [python, -m, http.server, $(PORT), --directory, /custom/path]
 """
     apply(up, manifest, namespace)
-    waited = mls(up, "wait", "smlsvc", "files", "-n", namespace, "--timeout", "30")
+    waited = mls_on(up, "wait", "smlsvc", "files", "-n", namespace, "--timeout", "30")
     assert waited.returncode == 0, waited.stderr
     obj = get(up, "smlsvc", "files", namespace)
     status = obj["status"]
@@ -271,12 +271,14 @@ spec:
         assert "model.joblib" in listing.text
 
     # Deleting it stops both replicas and removes their folders.
-    assert mls(up, "delete", "smlsvc", "files", "-n", namespace).returncode == 0
+    assert mls_on(up, "delete", "smlsvc", "files", "-n", namespace).returncode == 0
     revision_dir = up.home.replicas / namespace / status["latestRevision"]
-    deadline = time.monotonic() + 10
-    while revision_dir.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not revision_dir.exists()
+    wait_until(
+        lambda: not revision_dir.exists(),
+        timeout=10,
+        interval=0.1,
+        message=f"{revision_dir} to be removed",
+    )
     for replica in status["endpoints"]:
         with pytest.raises(httpx.TransportError):
             httpx.get(f"http://{replica['http']}/", timeout=2)

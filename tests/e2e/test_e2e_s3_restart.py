@@ -10,22 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e_helpers import (
-    V2_ROW,
-    Moto,
-    apply,
-    endpoint,
-    events,
-    get,
-    mls,
-    mlservice_yaml,
-    processes_of,
-    up_process,
-    wait_for,
-    wait_no_processes,
-)
 
 from mlservice.cli.background import UpProcess
+from tests.e2e.e2e_helpers import V2_ROW, endpoint, events, get, mlservice_yaml, wait_for
+from tests.support.moto import Moto
+from tests.support.processes import processes_of, wait_no_processes
+from tests.support.up import apply, mls_on, up_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -69,15 +59,15 @@ data:
 
     key = moto.secret_key
     outputs = [
-        mls(up, "get", "mlsvc", "-n", namespace, "-o", "yaml").stdout,
-        mls(up, "get", "secret", "-n", namespace, "-o", "wide").stdout,
-        mls(up, "describe", "mlsvc", "iris", "-n", namespace).stdout,
-        mls(up, "describe", "mlsvc", "denied", "-n", namespace).stdout,
-        mls(up, "describe", "secret", "s3-creds", "-n", namespace).stdout,
-        mls(up, "get", "events", "-n", namespace, "-o", "json").stdout,
-        mls(up, "logs", "iris", "-n", namespace, "--container", "storage-initializer").stdout,
-        mls(up, "logs", "denied", "-n", namespace, "--container", "storage-initializer").stdout,
-        mls(up, "logs", "iris", "-n", namespace).stdout,
+        mls_on(up, "get", "mlsvc", "-n", namespace, "-o", "yaml").stdout,
+        mls_on(up, "get", "secret", "-n", namespace, "-o", "wide").stdout,
+        mls_on(up, "describe", "mlsvc", "iris", "-n", namespace).stdout,
+        mls_on(up, "describe", "mlsvc", "denied", "-n", namespace).stdout,
+        mls_on(up, "describe", "secret", "s3-creds", "-n", namespace).stdout,
+        mls_on(up, "get", "events", "-n", namespace, "-o", "json").stdout,
+        mls_on(up, "logs", "iris", "-n", namespace, "--container", "storage-initializer").stdout,
+        mls_on(up, "logs", "denied", "-n", namespace, "--container", "storage-initializer").stdout,
+        mls_on(up, "logs", "iris", "-n", namespace).stdout,
         str(get(up, "mlsvc", "iris", namespace)["status"]),
         str(get(up, "mlsvc", "denied", namespace)["status"]),
         str(events(up, namespace)),
@@ -110,7 +100,7 @@ def test_mls_up_restarts_its_services_and_leaves_no_process_behind(
         assert processes_of(home)  # the replica (and mls up) carry the data dir
     finally:
         assert first.stop() == 0  # SIGINT, as Ctrl-C
-    assert wait_no_processes(home) == []
+    wait_no_processes(home)
 
     second = up_process(home).start()
     try:
@@ -127,4 +117,4 @@ def test_mls_up_restarts_its_services_and_leaves_no_process_behind(
         os.kill(second.pid, signal.SIGKILL)
     finally:
         second.stop()
-    assert wait_no_processes(home) == []
+    wait_no_processes(home)

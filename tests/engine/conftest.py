@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from engine_helpers import Events, fast_config
 
 from mlservice.engine.local import LocalEngine
 from mlservice.home import Home
+from tests.engine.engine_helpers import Events, fast_config
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from mlservice.engine import (
 from mlservice.engine.local import LocalEngine, LocalEngineConfig, procfs
 from mlservice.home import Home
 from mlservice.naming import ComponentKey
+from tests.support.polling import WaitTimeout, wait_until
 
 PROGRAMS = Path(__file__).parent / "programs"
 ECHO_SERVER = str(PROGRAMS / "echo_server.py")
@@ -159,12 +160,8 @@ def alive(pid: int) -> bool:
 
 def wait_dead(pids: list[int], *, timeout: float = 5.0) -> list[int]:
     """Poll until every pid is gone (zombies count as gone); returns those still alive."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        left = [pid for pid in pids if alive(pid)]
-        if not left:
-            return []
-        time.sleep(0.02)
+    with contextlib.suppress(WaitTimeout):
+        wait_until(lambda: not any(alive(pid) for pid in pids), timeout=timeout, interval=0.02)
     return [pid for pid in pids if alive(pid)]
 
 

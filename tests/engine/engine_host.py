@@ -1,4 +1,5 @@
-"""An engine in its own process, for the orphan tests: `engine_host.py HOME N`.
+"""An engine in its own process, for the orphan tests: `python -m tests.engine.engine_host HOME N`
+from the repository root.
 
 Starts N replicas of a program that forks a grandchild, prints one JSON line with the replica
 and grandchild pids once all are up, then waits to be killed.
@@ -11,10 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from engine_helpers import forker_revision, grandchild_of
-
 from mlservice.engine.local import LocalEngine, LocalEngineConfig
 from mlservice.home import Home
+from tests.engine.engine_helpers import forker_revision, grandchild_of
 
 
 async def main(home: str, count: int) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from engine_helpers import revision
 
 import mlservice.engine
 from mlservice.engine import Engine, ReplicaEvent, Revision
 from mlservice.engine.fake import Call, FakeEngine
 from mlservice.engine.local import LocalEngine
+from tests.engine.engine_helpers import revision
 
 pytestmark = pytest.mark.anyio
 

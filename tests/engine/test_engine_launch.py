@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import revision
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -31,6 +30,7 @@ from mlservice.engine.local.supervisor import Backoff
 from mlservice.errors import InvalidInput, LaunchError
 from mlservice.home import Home
 from mlservice.runtime import EnvVar, RenderedContainer, expand
+from tests.engine.engine_helpers import revision
 
 MOUNT = "/var/lib/t9k/model"
 LOCAL = Path("/data/models/abc")

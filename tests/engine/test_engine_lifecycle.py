@@ -10,11 +10,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-from engine_helpers import ECHO_SERVER, Events, alive, container, python, revision, wait_dead
 
 from mlservice.engine.local import LocalEngine, storage_log
 from mlservice.errors import InvalidInput
 from mlservice.naming import transformer_key
+from tests.engine.engine_helpers import (
+    ECHO_SERVER,
+    Events,
+    alive,
+    container,
+    python,
+    revision,
+    wait_dead,
+)
 
 pytestmark = pytest.mark.anyio
 

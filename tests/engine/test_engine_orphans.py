@@ -14,7 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine_helpers import (
+
+from mlservice.engine.local import LocalEngine
+from mlservice.engine.local.pidfiles import ProcessRecord, reap_leftovers, write_record
+from mlservice.engine.local.procfs import start_time
+from mlservice.home import Home
+from tests.engine.engine_helpers import (
     Events,
     alive,
     fast_config,
@@ -23,13 +28,7 @@ from engine_helpers import (
     kill_quietly,
     wait_dead,
 )
-
-from mlservice.engine.local import LocalEngine
-from mlservice.engine.local.pidfiles import ProcessRecord, reap_leftovers, write_record
-from mlservice.engine.local.procfs import start_time
-from mlservice.home import Home
-
-HOST = Path(__file__).parent / "engine_host.py"
+from tests.support.paths import REPO
 
 
 def read_line(proc: subprocess.Popen[str], *, timeout: float) -> str:
@@ -53,7 +52,10 @@ def sleeper() -> Iterator[subprocess.Popen[bytes]]:
 
 def test_killed_engine_leaves_no_replica_and_the_next_engine_reaps_the_rest(home: Home) -> None:
     host = subprocess.Popen(
-        [sys.executable, str(HOST), str(home.root), "2"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "tests.engine.engine_host", str(home.root), "2"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,  # where `-m` finds the tests package
     )
     pids: dict[str, list[int]] = {"replicas": [], "grandchildren": []}
     try:

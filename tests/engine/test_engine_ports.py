@@ -7,11 +7,12 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from engine_helpers import ECHO_SERVER, Events, python, revision
 
 from mlservice.engine.local import LocalEngine
 from mlservice.engine.local.ports import PortPool, is_free
 from mlservice.errors import InvalidInput, Unavailable
+from tests.engine.engine_helpers import ECHO_SERVER, Events, python, revision
+from tests.support.ports import free_port
 
 
 @pytest.fixture
@@ -25,12 +26,6 @@ def listener() -> Iterator[socket.socket]:
 
 def port_of(sock: socket.socket) -> int:
     return int(sock.getsockname()[1])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return port_of(sock)
 
 
 def test_pool_skips_ports_someone_holds(listener: socket.socket) -> None:

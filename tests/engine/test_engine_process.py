@@ -11,9 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from engine_helpers import alive
 
 from mlservice.engine.local.process import Launch, Spawner
+from tests.engine.engine_helpers import alive
 
 pytestmark = pytest.mark.anyio
 

@@ -12,13 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
-from engine_helpers import ECHO_SERVER, Events, container, fast_config, revision
 
 from mlservice.engine import Revision
 from mlservice.engine.local import LocalEngine
 from mlservice.errors import InvalidInput, NotFound, RuntimeUnavailable, StorageError
 from mlservice.home import Home
 from mlservice.resources import Secret, parse_as, validate_object
+from tests.engine.engine_helpers import ECHO_SERVER, Events, container, fast_config, revision
 
 pytestmark = pytest.mark.anyio
 

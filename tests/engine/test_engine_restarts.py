@@ -7,11 +7,11 @@ import re
 import signal
 
 import pytest
-from engine_helpers import Events, alive, fast_config, python, revision
 
 from mlservice.engine import ReplicaState
 from mlservice.engine.local import LocalEngine
 from mlservice.home import Home
+from tests.engine.engine_helpers import Events, alive, fast_config, python, revision
 
 pytestmark = pytest.mark.anyio
 

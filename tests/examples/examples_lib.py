@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "examples"
+from tests.support.paths import EXAMPLES
+
 DEFAULT_GATEWAY = "http://127.0.0.1:8080"
 S3 = "s3"
 SERVICE_KINDS = ("MLService", "SimpleMLService")

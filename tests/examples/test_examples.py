@@ -9,11 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from examples_lib import DEFAULT_GATEWAY, S3, SERVICE_KINDS, Example, load_all
 
 from mlservice.resources import MLService, MLServiceRuntime, Secret, parse_as, validate_object
 from mlservice.runtime import builtin
 from mlservice.runtime.select import select_runtime
+from tests.examples.examples_lib import DEFAULT_GATEWAY, S3, SERVICE_KINDS, Example, load_all
 
 EXAMPLES = load_all()
 SERVICES = [e for e in EXAMPLES if e.kind in SERVICE_KINDS]

@@ -12,22 +12,22 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import yaml
-from examples_lib import REPO, Example, load, load_all, predicted_digit
-
-sys.path.insert(0, str(REPO / "tests" / "e2e"))
-from e2e_helpers import free_port, wait_no_processes, wait_until_up
 
 from mlservice.cli.background import UpProcess
 from mlservice.errors import NotFound
+from tests.examples.examples_lib import Example, load, load_all, predicted_digit
+from tests.support.moto import moto_server
+from tests.support.paths import REPO
+from tests.support.polling import wait_until
+from tests.support.processes import wait_no_processes
+from tests.support.up import mls_on, up_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-UP_ARGS = ("--api-port", "0", "--gateway-port", "0", "--backoff-cap", "2")
 MOTO_PORT_IN_EXAMPLES = "127.0.0.1:9000"
 READY_WITHIN = 150.0
 # Batches keep the machine's load bounded: the TorchScript services, the sklearn multi-release
@@ -74,27 +74,14 @@ def test_the_batches_hold_every_service_example_once() -> None:
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An S3 endpoint on a free port; the example Secrets are rewritten to point at it."""
-    folder = tmp_path_factory.mktemp("moto")
-    port = free_port()
-    with (folder / "server.log").open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        endpoint = f"http://127.0.0.1:{port}"
-        wait_until_up(endpoint, proc)
+    with moto_server(tmp_path_factory.mktemp("moto")) as endpoint:
         yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory, moto: str) -> Iterator[UpProcess]:
     home = tmp_path_factory.mktemp("examples") / "home"
-    env = {**os.environ, "MLS_HOME": str(home)}  # marks every replica, for the leftover check
+    env = {**os.environ, "MLS_HOME": str(home)}  # where make_models.py puts the volumes
     made = subprocess.run(
         [sys.executable, str(REPO / "examples" / "make_models.py"), "--s3", moto],
         env=env,
@@ -106,10 +93,10 @@ def up(tmp_path_factory: pytest.TempPathFactory, moto: str) -> Iterator[UpProces
     assert made.returncode == 0, made.stderr
     assert "uploaded s3://models/example/model.joblib" in made.stdout, made.stdout
     assert "skipped" not in made.stdout, made.stdout  # torch is in the dev install
-    with UpProcess(home, args=UP_ARGS, env=env) as running:
+    with up_process(home) as running:
         _apply_base(running, moto)
         yield running
-    assert wait_no_processes(home) == []
+    wait_no_processes(home)
 
 
 def _apply_base(up: UpProcess, moto: str) -> None:
@@ -119,7 +106,7 @@ def _apply_base(up: UpProcess, moto: str) -> None:
         shutil.copytree(REPO / "examples" / name, folder / name)
     for path in (folder / "secrets").glob("*.yaml"):
         path.write_text(_pointed_at(path.read_text(), moto))
-    done = _mls(up, "apply", "-f", str(folder))
+    done = mls_on(up, "apply", "-f", str(folder), cwd=REPO)
     assert done.returncode == 0, done.stderr
 
 
@@ -138,20 +125,6 @@ def _pointed_at(text: str, endpoint: str) -> str:
     return str(yaml.safe_dump(manifest))
 
 
-def _mls(up: UpProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("MLS_API", "MLS_TOKEN")}
-    env["MLS_HOME"] = str(up.home.root)
-    return subprocess.run(
-        [sys.executable, "-m", "mlservice", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def _kind(example: Example) -> str:
     return "mlservice" if example.kind == "MLService" else "simplemlservice"
 
@@ -167,23 +140,27 @@ def _settled(example: Example, obj: dict[str, Any]) -> bool:
 
 
 def _wait_settled(up: UpProcess, examples: list[Example]) -> None:
-    deadline = time.monotonic() + READY_WITHIN
     pending = list(examples)
     with up.client() as client:
-        while pending and time.monotonic() < deadline:
+
+        def all_settled() -> bool:
+            nonlocal pending
             objects = [client.get(_kind(e), e.name) for e in pending]
             pending = [e for e, o in zip(pending, objects, strict=True) if not _settled(e, o)]
-            if pending:
-                time.sleep(0.5)
-        late = {e.rel: client.get(_kind(e), e.name).get("status") for e in pending}
-    assert not late, f"not settled within {READY_WITHIN:g}s:\n{yaml.safe_dump(late)}"
+            return not pending
+
+        def late() -> str:
+            statuses = {e.rel: client.get(_kind(e), e.name).get("status") for e in pending}
+            return f"every example to settle; not yet:\n{yaml.safe_dump(statuses)}"
+
+        wait_until(all_settled, timeout=READY_WITHIN, interval=0.5, message=late)
 
 
 def _try(up: UpProcess, command: str) -> None:
     """One `# Try:` command as the user runs it from the repository root; curl against the
     gateway's real address, `mls` with this data dir."""
     if command.startswith("mls "):
-        done = _mls(up, *shlex.split(command)[1:])
+        done = mls_on(up, *shlex.split(command)[1:], cwd=REPO)
         assert done.returncode == 0, f"{command}: {done.stderr}"
         return
     gateway = str(up.endpoints["gateway"])
@@ -202,7 +179,7 @@ def test_examples_apply_reach_ready_and_answer(up: UpProcess, batch: str) -> Non
     examples = [load(REPO / "examples" / rel) for rel in BATCHES[batch]]
     files = [arg for e in examples for arg in ("-f", str(e.path))]
     try:
-        applied = _mls(up, "apply", *files)
+        applied = mls_on(up, "apply", *files, cwd=REPO)
         assert applied.returncode == 0, applied.stderr
         _wait_settled(up, examples)
         for example in examples:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gateway_procs import Gateway, Proc, start_gateway, start_upstream
+
+from tests.gateway.gateway_procs import Gateway, Proc, start_gateway, start_upstream
 
 
 @pytest.fixture

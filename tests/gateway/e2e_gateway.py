@@ -1,12 +1,10 @@
-"""Helpers for the gateway's end-to-end tests against a real `mls up`: manifests, `mls` as a
-user runs it, the gateway's admin view, replica processes, bounded client loads."""
+"""Helpers for the gateway's end-to-end tests against a real `mls up` (tests.support.up):
+manifests, waiting for readiness, the gateway's admin view, replica processes, bounded client
+loads."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -15,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 from mlservice.cli.background import UpProcess
+from tests.support.up import mls_on
 
-UP_ARGS = ("--api-port", "0", "--gateway-port", "0", "--backoff-cap", "2")
 IRIS_ROW = {
     "inputs": [
         {"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": [6.3, 3.3, 6.0, 2.5]}
@@ -28,26 +25,9 @@ IRIS_ROW = {
 Obj = dict[str, Any]
 
 
-def mls(up: UpProcess, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("MLS_API", "MLS_TOKEN")}
-    env["MLS_HOME"] = str(up.home.root)
-    return subprocess.run(
-        [sys.executable, "-m", "mlservice", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
-
-
-def apply(up: UpProcess, manifest: Obj, namespace: str) -> None:
-    done = mls(up, "apply", "-f", "-", "-n", namespace, stdin=yaml.safe_dump(manifest))
-    assert done.returncode == 0, done.stderr
-
-
 def wait_ready(up: UpProcess, name: str, namespace: str, timeout: int = 90) -> None:
-    done = mls(up, "wait", "mlsvc", name, "-n", namespace, "--timeout", str(timeout))
+    wait = ("wait", "mlsvc", name, "-n", namespace, "--timeout", str(timeout))
+    done = mls_on(up, *wait, timeout=timeout + 30)
     assert done.returncode == 0, f"{done.stderr}\n{up.log()[-3000:]}"
 
 
@@ -88,16 +68,6 @@ def revisions_of(up: UpProcess, namespace: str, service: str) -> list[Obj]:
         for r in admin_routes(up)["revisions"]
         if r["namespace"] == namespace and r["service"] == service
     ]
-
-
-def until(check: Callable[[], Any], *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"{what} did not happen within {timeout:g}s")
 
 
 def replica_pid(up: UpProcess, namespace: str, replica: str) -> int | None:

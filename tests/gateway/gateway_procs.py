@@ -7,12 +7,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.support.polling import WaitTimeout, wait_until
 
 HERE = Path(__file__).parent
 TOKEN = "test-token"
@@ -47,17 +48,26 @@ def spawn(argv: list[str], *, log: Path, pattern: str, count: int = 1) -> Proc:
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
     started = Proc(proc, log)
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        found = re.findall(pattern, started.log_text())
+
+    def reported() -> list[str]:
+        found: list[str] = re.findall(pattern, started.log_text())
         if len(found) >= count:
-            started.urls = found[:count]
-            return started
+            return found[:count]
         if proc.poll() is not None:
             raise RuntimeError(f"{argv[:3]} exited {proc.returncode}:\n{started.log_text()}")
-        time.sleep(0.02)
-    started.stop()
-    raise TimeoutError(f"{argv[:3]} did not report its address:\n{started.log_text()}")
+        return []
+
+    try:
+        started.urls = wait_until(
+            reported,
+            timeout=START_TIMEOUT,
+            interval=0.02,
+            message=lambda: f"{argv[:3]} to report its address:\n{started.log_text()}",
+        )
+    except WaitTimeout:
+        started.stop()
+        raise
+    return started
 
 
 def start_upstream(name: str, logs: Path) -> Proc:

@@ -8,11 +8,11 @@ from dataclasses import replace
 
 import httpx
 import pytest
-from gateway_procs import TOKEN, Gateway, Proc, revision, route, snapshot
 
 from mlservice.gateway.client import GatewayClient
 from mlservice.gateway.signals import Activation, LoadReport
 from mlservice.gateway.snapshot import Backend, Endpoint, Revision, Route, RoutingSnapshot
+from tests.gateway.gateway_procs import TOKEN, Gateway, Proc, revision, route, snapshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 REV = "ns/adm-predict-v1-00001"

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
-import itertools
 import os
-import re
 import signal
 import subprocess
 import time
@@ -21,59 +19,41 @@ import httpx
 import numpy as np
 import pytest
 from cloudevents.core.bindings.http import HTTPMessage, from_binary_event
-from e2e_gateway import (
+
+from mlservice.cli.background import UpProcess
+from mlservice.gateway.reqlog import localfile
+from tests.gateway.e2e_gateway import (
     IRIS_ROW,
-    UP_ARGS,
     Load,
-    apply,
     copy_model,
     gateway,
-    mls,
     mlservice,
     release,
     replica_pid,
     revisions_of,
-    until,
     wait_ready,
 )
-from gateway_procs import start_upstream
-
-from mlservice.cli.background import UpProcess
-from mlservice.gateway.reqlog import localfile
+from tests.gateway.gateway_procs import start_upstream
+from tests.support.iris import iris_joblib
+from tests.support.polling import wait_until
+from tests.support.up import apply, mls_on, scratch_namespace, up_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 MODELS = Path(__file__).parent / "models"
-_serial = itertools.count()
 
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
     home = tmp_path_factory.mktemp("gw-e2e") / "home"
-    with UpProcess(home, args=UP_ARGS, env={**os.environ, "MLS_HOME": str(home)}) as running:
+    with up_process(home) as running:
         yield running
 
 
 @pytest.fixture
 def namespace(request: pytest.FixtureRequest, up: UpProcess) -> Iterator[str]:
-    """A namespace per test; its services are deleted afterwards so replicas do not pile up."""
-    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:30].strip("-")
-    name = f"{slug}-{next(_serial)}"
-    yield name
-    with up.client() as client:
-        for obj in client.list("mlservice", namespace=name):
-            client.delete("mlservice", obj["metadata"]["name"], namespace=name)
-
-
-def _iris(labels_shift: int = 0) -> bytes:
-    """An iris classifier as joblib bytes; a shift permutes its classes (a different model)."""
-    import joblib
-    from sklearn.datasets import load_iris
-    from sklearn.linear_model import LogisticRegression
-
-    x, y = load_iris(return_X_y=True)
-    buffer = io.BytesIO()
-    joblib.dump(LogisticRegression(max_iter=500).fit(x, (y + labels_shift) % 3), buffer)
-    return buffer.getvalue()
+    """A namespace per test; its services are deleted afterwards."""
+    with scratch_namespace(up, request, limit=30) as name:
+        yield name
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +62,7 @@ def iris_volume(up: UpProcess) -> str:
     for folder, shift in (("iris", 0), ("iris-shifted", 1)):
         path = up.home.volume("gw-models") / folder
         path.mkdir(parents=True)
-        (path / "model.joblib").write_bytes(_iris(shift))
+        (path / "model.joblib").write_bytes(iris_joblib(shift))
     return "gw-models"
 
 
@@ -212,7 +192,7 @@ def test_logger_sends_cloudevents_and_keeps_every_event_when_the_sink_is_down(
             got: list[dict[str, Any]] = httpx.get(f"{sink.urls[0]}/events").json()
             return got if len(got) >= 2 else []
 
-        received = until(at_sink, timeout=10, what="two events at the sink")
+        received = wait_until(at_sink, timeout=10, message="two events at the sink")
     finally:
         sink.stop()
     events = [
@@ -245,10 +225,10 @@ def test_logger_sends_cloudevents_and_keeps_every_event_when_the_sink_is_down(
         found = [d for d in docs if d.get("namespace") == namespace]
         return found if len(found) >= 42 else []
 
-    docs = until(logged, timeout=10, what="42 events in the local file")
+    docs = wait_until(logged, timeout=10, message="42 events in the local file")
     assert len(docs) == 42
     assert len({d["id"] for d in docs}) == 21
-    printed = mls(up, "logs", "logged", "-n", namespace, "--requests", "--tail", "2")
+    printed = mls_on(up, "logs", "logged", "-n", namespace, "--requests", "--tail", "2")
     assert printed.returncode == 0, printed.stderr
     assert printed.stdout.startswith("Context Attributes,\n  specversion: 1.0\n")
     assert "Extensions,\n  component: predict\n" in printed.stdout
@@ -262,10 +242,10 @@ def test_a_release_at_zero_holds_requests_until_ready_and_a_never_ready_one_answ
     for name in ("slow", "never"):
         copy_model(MODELS / name, up.home.volume(namespace) / name)
     apply(up, mlservice("slow", release("v1", f"pvc://{namespace}/slow/", fmt="python")), namespace)
-    until(
+    wait_until(
         lambda: any(r["endpoints"] == [] for r in revisions_of(up, namespace, "slow")),
         timeout=30,
-        what="a route to the slow revision with no ready replica",
+        message="a route to the slow revision with no ready replica",
     )
     host = f"slow.{namespace}.localhost"
 
@@ -282,10 +262,10 @@ def test_a_release_at_zero_holds_requests_until_ready_and_a_never_ready_one_answ
 
     never = release("v1", f"pvc://{namespace}/never/", fmt="python", timeoutSeconds=3)
     apply(up, mlservice("never", never), namespace)
-    until(
+    wait_until(
         lambda: revisions_of(up, namespace, "never"),
         timeout=30,
-        what="a route to the never-ready revision",
+        message="a route to the never-ready revision",
     )
     started = time.monotonic()
     with gateway(up, timeout=30) as http:
@@ -303,10 +283,10 @@ def test_a_replica_killed_under_load_fails_only_what_it_held(
         up, mlservice("pair", release("v1", f"pvc://{iris_volume}/iris/", minReplicas=2)), namespace
     )
     wait_ready(up, "pair", namespace)
-    (revision,) = until(
+    (revision,) = wait_until(
         lambda: [r for r in revisions_of(up, namespace, "pair") if len(r["endpoints"]) == 2],
         timeout=60,
-        what="two ready replicas",
+        message="two ready replicas",
     )
     victim = revision["endpoints"][0]
     pid = replica_pid(up, namespace, victim["replica"])
@@ -324,7 +304,7 @@ def test_a_replica_killed_under_load_fails_only_what_it_held(
             back = [e for e in current["endpoints"] if e["replica"] == victim["replica"]]
             return back[0] if back and len(current["endpoints"]) == 2 else None
 
-        replacement = until(replaced, timeout=60, what="the replacement replica, ready")
+        replacement = wait_until(replaced, timeout=60, message="the replacement replica, ready")
         time.sleep(1.5)
     # Only requests in flight on the killed replica may fail: at most one per client thread.
     assert len(load.failures) <= 3, load.failures
@@ -352,10 +332,10 @@ def test_changing_model_uri_under_load_fails_nothing_and_switches_models(
             f"pvc://{iris_volume}/iris-shifted/"
         )
         apply(up, manifest, namespace)
-        until(
+        wait_until(
             lambda: load.results and _prediction_of(load.results[-1][3]) == 0,
             timeout=60,
-            what="answers from the new model",
+            message="answers from the new model",
         )
         time.sleep(1)
     assert not load.failures, load.failures[:5]

@@ -3,7 +3,6 @@ timeouts, connect retries, replicas that vanish or die."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -12,7 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gateway_procs import Gateway, Proc, revision, route, snapshot, start_upstream
+
+from tests.gateway.gateway_procs import Gateway, Proc, revision, route, snapshot, start_upstream
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.e2e
 REV = "ns/flow-predict-v1-00001"
@@ -45,9 +46,7 @@ def _stats(up: Proc) -> dict[str, int]:
 
 
 def _closed_port() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"  # nothing listens once closed
+    return f"127.0.0.1:{free_port()}"  # nothing listens there
 
 
 def test_container_concurrency_caps_in_flight_per_replica(gateway: Gateway, logs: Path) -> None:

@@ -11,22 +11,13 @@ from typing import Any
 import httpx
 import pytest
 from cloudevents.core.bindings.http import HTTPMessage, from_binary_event
-from gateway_procs import Gateway, Proc, revision, route, snapshot, start_upstream
 
 from mlservice.gateway.reqlog import localfile
+from tests.gateway.gateway_procs import Gateway, Proc, revision, route, snapshot, start_upstream
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.e2e
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(100))
-
-
-def _wait(check: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError("not in time")
 
 
 def test_sink_gets_matching_request_and_response_events(
@@ -49,8 +40,10 @@ def test_sink_gets_matching_request_and_response_events(
             headers={"host": "torch-mnist.example.localhost", "content-type": "image/png"},
         )
         assert answer.status_code == 200
-        received = _wait(
-            lambda: (r := httpx.get(f"{sink.urls[0]}/events").json()) and len(r) >= 2 and r
+        received = wait_until(
+            lambda: (r := httpx.get(f"{sink.urls[0]}/events").json()) and len(r) >= 2 and r,
+            timeout=10,
+            message="two events at the sink",
         )
         events = [
             from_binary_event(HTTPMessage(headers=e["headers"], body=base64.b64decode(e["body"])))
@@ -102,7 +95,7 @@ def test_with_the_sink_down_requests_succeed_and_the_file_has_every_event(
         ]
         return docs if len(docs) >= 100 else []
 
-    docs = _wait(all_written)
+    docs = wait_until(all_written, timeout=10, message="100 events in the local file")
     assert len(docs) == 100
     ids = {d["id"] for d in docs}
     assert len(ids) == 50
@@ -121,12 +114,14 @@ def test_mode_request_logs_only_requests(gateway: Gateway, up_a: Proc) -> None:
         )
     )
     httpx.post(f"{gateway.url}/x", json={"only": 1}, headers={"host": "reqonly.ns.localhost"})
-    docs = _wait(
+    docs = wait_until(
         lambda: [
             d
             for d in localfile.read_events(gateway.request_logs)
             if d.get("mlservicename") == "reqonly"
-        ]
+        ],
+        timeout=10,
+        message="the request's event in the local file",
     )
     time.sleep(0.2)
     docs = [

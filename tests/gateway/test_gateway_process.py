@@ -3,24 +3,22 @@ re-fed its snapshot) when it dies, gone when the parent dies, signals forwarded.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from gateway_procs import Proc
 
 from mlservice.gateway.link import GatewayLink
 from mlservice.gateway.signals import LoadReport, Signal
 from mlservice.gateway.snapshot import Backend, Endpoint, Revision, Route, RoutingSnapshot
 from mlservice.home import Home
+from tests.gateway.gateway_procs import Proc
+from tests.support.polling import wait_until, wait_until_async
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 HOST = "proc.ns.localhost"
@@ -41,14 +39,6 @@ def _home(tmp_path: Path) -> Home:
     return home
 
 
-async def _eventually(check: Callable[[], bool], *, what: str, within: float = 20) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {within:g}s")
-        await asyncio.sleep(0.05)
-
-
 async def _status(url: str) -> int:
     async with httpx.AsyncClient(base_url=url, timeout=10) as http:
         return (await http.get("/", headers={"host": HOST})).status_code
@@ -67,12 +57,13 @@ async def test_a_killed_gateway_comes_back_on_the_same_port_with_its_routes(
         pid = link.process.pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
-        await _eventually(lambda: link.process.restarts >= 1, what="a restart")
+        await wait_until_async(lambda: link.process.restarts >= 1, timeout=20, message="a restart")
         assert link.process.pid != pid
         assert await _status(link.url) == 200  # the snapshot was pushed again, whole
-        await _eventually(
+        await wait_until_async(
             lambda: any(isinstance(s, LoadReport) and s.revisions for s in seen),
-            what="a load report at the subscriber",
+            timeout=20,
+            message="a load report at the subscriber",
         )
     finally:
         await link.close()
@@ -114,10 +105,7 @@ def test_the_gateway_dies_with_its_parent(tmp_path: Path) -> None:
             assert not _exited(child)
             parent.kill()  # SIGKILL: no chance to stop the child itself
             parent.wait(10)
-            deadline = time.monotonic() + 10
-            while not _exited(child) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert _exited(child)
+            wait_until(lambda: _exited(child), timeout=10, message=f"child {child} to exit")
         finally:
             if parent.poll() is None:
                 parent.kill()

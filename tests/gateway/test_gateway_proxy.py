@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from gateway_procs import Gateway, Proc, revision, route, snapshot
+
+from tests.gateway.gateway_procs import Gateway, Proc, revision, route, snapshot
 
 pytestmark = pytest.mark.e2e
 V1, V2 = "ns/svc-predict-v1-00001", "ns/svc-predict-v2-00001"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +11,7 @@ import yaml
 from mlservice.errors import TemplateError
 from mlservice.resources import MLService, MLServiceRuntime, parse_as
 from mlservice.runtime import Probe, RenderedReplica, render_replica, render_transformer
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from tests.support.paths import EXAMPLES
 
 
 def _example(path: str) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from server_procs import MODELS, Launcher, Served
+
+from tests.server.server_procs import MODELS, Launcher, Served
 
 
 @pytest.fixture(scope="session")

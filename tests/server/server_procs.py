@@ -11,11 +11,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tests.support.polling import wait_until
 
 MODELS = Path(__file__).parent / "models"  # the custom model.py files the tests serve
 ADDRESS = re.compile(r"on http://127\.0\.0\.1:(\d+)")
@@ -85,30 +86,37 @@ class Launcher:
 
 
 def _wait_for_port(served: Served) -> int:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
+    def reported() -> int | None:
         match = ADDRESS.search(served.log_text())
         if match:
             return int(match.group(1))
         if served.proc.poll() is not None:
             raise RuntimeError(f"mls serve exited {served.proc.returncode}:\n{served.log_text()}")
-        time.sleep(0.05)
-    raise TimeoutError(f"mls serve did not report its address:\n{served.log_text()}")
+        return None
+
+    return wait_until(
+        reported,
+        timeout=START_TIMEOUT,
+        message=lambda: f"mls serve to report its address:\n{served.log_text()}",
+    )
 
 
 def _wait_until_up(served: Served, *, path: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
     with httpx.Client(base_url=served.url, timeout=5.0) as client:
-        while time.monotonic() < deadline:
+
+        def answers() -> bool:
             if served.proc.poll() is not None:
                 raise RuntimeError(f"mls serve exited:\n{served.log_text()}")
             try:
-                if client.get(path).status_code == 200:
-                    return
+                return client.get(path).status_code == 200
             except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-    raise TimeoutError(f"mls serve did not answer {path} in time:\n{served.log_text()}")
+                return False
+
+        wait_until(
+            answers,
+            timeout=START_TIMEOUT,
+            message=lambda: f"mls serve to answer {path}:\n{served.log_text()}",
+        )
 
 
 def metric(text: str, series: str) -> float:

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import httpx
 import numpy as np
 import pytest
-from server_procs import MODELS, Launcher, Served, metric
+
+from tests.server.server_procs import MODELS, Launcher, Served, metric
 
 pytestmark = pytest.mark.e2e
 REQUESTS = 32

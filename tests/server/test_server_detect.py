@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from server_procs import MODELS
 
 from mlservice.errors import ModelFormatError
 from mlservice.server.formats import detect
 from mlservice.server.formats.base import BuildOptions
 from mlservice.server.formats.detection import build_model
+from tests.server.server_procs import MODELS
+from tests.support.cli import mls
 
 LIGHTGBM_HEAD = "tree\nversion=v4\nnum_class=1\n"
 
@@ -91,12 +91,7 @@ def test_model_py_needs_a_model_subclass() -> None:
 
 
 def run_serve(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mlservice", "serve", *args, "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return mls("serve", *args, "--port", "0")
 
 
 def test_serve_exits_non_zero_on_an_unknown_folder(tmp_path: Path) -> None:

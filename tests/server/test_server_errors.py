@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import httpx
 import orjson
 import pytest
-from server_procs import MODELS, Launcher, Served
+
+from tests.server.server_procs import MODELS, Launcher, Served
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,8 @@ import httpx
 import numpy as np
 import pytest
 import tritonclient.http as triton
-from server_procs import Served
+
+from tests.server.server_procs import Served
 
 pytestmark = pytest.mark.e2e
 

@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from server_procs import Served, metric
 
 from mlservice import __version__
+from tests.server.server_procs import Served, metric
 
 pytestmark = pytest.mark.e2e
 

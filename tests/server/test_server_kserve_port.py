@@ -6,10 +6,10 @@ import sys
 
 import httpx
 import pytest
-from server_procs import MODELS, Launcher
 
 from mlservice.server.formats.base import BuildOptions
 from mlservice.server.formats.python import FORMAT as PYTHON
+from tests.server.server_procs import MODELS, Launcher
 
 SOURCE = MODELS / "kserve_style" / "model.py"
 

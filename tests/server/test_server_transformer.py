@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from server_procs import MODELS, Launcher, Served
 
 from mlservice import Model
 from mlservice.server.dataplane import DataPlane
 from mlservice.server.rest.app import build_app
 from mlservice.server.types import InferRequest, InferResponse, RequestInput
+from tests.server.server_procs import MODELS, Launcher, Served
 
 pytestmark = pytest.mark.e2e
 PREDICTOR_HOST_HEADER = "echo-predictor.default.localhost"

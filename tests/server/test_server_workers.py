@@ -6,7 +6,8 @@ import re
 
 import httpx
 import pytest
-from server_procs import MODELS, Launcher, metric
+
+from tests.server.server_procs import MODELS, Launcher, metric
 
 pytestmark = pytest.mark.e2e
 REQUESTS = 40

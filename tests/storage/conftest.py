@@ -1,4 +1,4 @@
-"""Real servers on loopback for the storage tests (see storage_servers.py)."""
+"""Real servers on loopback for the storage tests (see file_server.py, tests.support.moto)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,10 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from storage_servers import (
-    CountingHandler,
-    FileServer,
-    Moto,
-    running_moto,
-    write_tar_gz,
-)
 
 from mlservice.home import Home
+from tests.storage.file_server import CountingHandler, FileServer, write_tar_gz
+from tests.support.moto import Moto, running_moto
 
 
 @pytest.fixture

@@ -8,11 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from storage_servers import FileServer, free_port
 
 from mlservice.errors import InvalidStorageSource, StorageNotFound, StorageUnreachable
 from mlservice.home import Home
 from mlservice.storage import fetch_model
+from tests.storage.file_server import FileServer
+from tests.support.ports import free_port
 
 
 def test_single_file_lands_in_a_cache_folder(file_server: FileServer, home: Home) -> None:

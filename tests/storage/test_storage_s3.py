@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from storage_servers import Moto, free_port
 
 from mlservice.errors import (
     StorageAccessDenied,
@@ -20,6 +19,8 @@ from mlservice.errors import (
 )
 from mlservice.home import Home
 from mlservice.storage import fetch_model, parse_s3cfg
+from tests.support.moto import Moto
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from grpc_procs import GrpcServed, grpc_target
-from server_procs import MODELS, Launcher
+
+from tests.server.grpc.grpc_procs import GrpcServed, grpc_target
+from tests.server.server_procs import MODELS, Launcher
 
 MODELS_HERE = Path(__file__).parent / "models"
 

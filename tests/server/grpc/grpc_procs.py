@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,8 +11,10 @@ from typing import Any
 import grpc
 import httpx
 import tritonclient.grpc as triton
-from server_procs import Served
 from tritonclient.grpc import service_pb2_grpc
+
+from tests.server.server_procs import Served
+from tests.support.polling import wait_until
 
 GRPC_ADDRESS = re.compile(r"V2 gRPC on 127\.0\.0\.1:(\d+)")
 
@@ -41,10 +42,13 @@ class GrpcServed:
 
 def grpc_target(served: Served, timeout: float = 30.0) -> str:
     """host:port from the server's log line; it is written before the server reports ready."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def reported() -> str | None:
         match = GRPC_ADDRESS.search(served.log_text())
-        if match:
-            return f"127.0.0.1:{match.group(1)}"
-        time.sleep(0.05)
-    raise TimeoutError(f"mls serve did not report a gRPC address:\n{served.log_text()}")
+        return f"127.0.0.1:{match.group(1)}" if match else None
+
+    return wait_until(
+        reported,
+        timeout=timeout,
+        message=lambda: f"mls serve to report a gRPC address:\n{served.log_text()}",
+    )

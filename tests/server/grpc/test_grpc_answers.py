@@ -8,8 +8,9 @@ import grpc
 import numpy as np
 import orjson
 import pytest
-from grpc_procs import GrpcServed
 from tritonclient.grpc import service_pb2
+
+from tests.server.grpc.grpc_procs import GrpcServed
 
 pytestmark = pytest.mark.e2e
 

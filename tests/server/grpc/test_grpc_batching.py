@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import tritonclient.grpc as triton
 import tritonclient.grpc.aio as triton_aio
-from grpc_procs import GrpcServed
-from server_procs import metric
+
+from tests.server.grpc.grpc_procs import GrpcServed
+from tests.server.server_procs import metric
 
 pytestmark = pytest.mark.e2e
 REQUESTS = 16

@@ -7,11 +7,11 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from grpc_procs import GrpcServed
 from tritonclient.grpc import service_pb2
 from tritonclient.utils import InferenceServerException
 
 import mlservice
+from tests.server.grpc.grpc_procs import GrpcServed
 
 pytestmark = pytest.mark.e2e
 

@@ -9,9 +9,10 @@ import httpx
 import numpy as np
 import pytest
 import tritonclient.grpc as triton
-from grpc_procs import GrpcServed
-from test_server_datatypes import SAMPLES
 from tritonclient.grpc import service_pb2
+
+from tests.server.grpc.grpc_procs import GrpcServed
+from tests.server.test_server_datatypes import SAMPLES
 
 pytestmark = pytest.mark.e2e
 

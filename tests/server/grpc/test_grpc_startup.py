@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 
 import pytest
-from server_procs import MODELS
+
+from tests.server.server_procs import MODELS
+from tests.support.cli import mls
 
 pytestmark = pytest.mark.e2e
 
@@ -17,8 +17,7 @@ def test_taken_grpc_port_fails_the_server() -> None:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        argv = [sys.executable, "-m", "mlservice", "serve", str(MODELS / "echo"), "--name", "echo"]
-        argv += ["--port", "0", "--grpc-port", str(port)]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=90, check=False)
+        args = ["serve", str(MODELS / "echo"), "--name", "echo", "--port", "0"]
+        done = mls(*args, "--grpc-port", str(port), timeout=90)
     assert done.returncode != 0
     assert f"Cannot listen for gRPC on 127.0.0.1:{port}: the port is in use" in done.stderr

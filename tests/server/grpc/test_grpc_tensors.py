@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from test_server_datatypes import SAMPLES
 from tritonclient.grpc import service_pb2
 from tritonclient.utils import serialize_byte_tensor
 
 from mlservice.errors import InvalidInput
 from mlservice.server.grpc import tensors
+from tests.server.test_server_datatypes import SAMPLES
 
 TYPED = [name for name in SAMPLES if name != "FP16"]
 

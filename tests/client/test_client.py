@@ -26,6 +26,7 @@ from mlservice.client import (
     WaitTimeout,
 )
 from mlservice.home import Home
+from tests.support.up import API_ONLY_ARGS, namespace_name, up_process
 
 READY = {"conditions": [{"type": "Ready", "status": "True"}], "ready": True}
 
@@ -50,15 +51,13 @@ def mlservice(name: str, *, percent: int = 0) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
     # The API alone: controllers would write the status these tests write themselves.
-    with UpProcess(
-        tmp_path_factory.mktemp("home"), args=("--api-port", "0", "--api-only")
-    ) as running:
+    with up_process(tmp_path_factory.mktemp("home"), args=API_ONLY_ARGS) as running:
         yield running
 
 
 @pytest.fixture
 def client(up: UpProcess, request: pytest.FixtureRequest) -> Iterator[Client]:
-    with up.client(namespace=request.node.name.replace("_", "-")[:60]) as opened:
+    with up.client(namespace=namespace_name(request)) as opened:
         yield opened
 
 

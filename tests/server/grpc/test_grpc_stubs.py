@@ -6,13 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-COMMITTED = ROOT / "src" / "mlservice" / "server" / "grpc" / "generated"
+from tests.support.paths import REPO
+
+COMMITTED = REPO / "src" / "mlservice" / "server" / "grpc" / "generated"
 
 
 def test_committed_stubs_match_a_fresh_generation(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "gen_grpc.py"), "--out", str(tmp_path)],
+        [sys.executable, str(REPO / "scripts" / "gen_grpc.py"), "--out", str(tmp_path)],
         check=True,
         timeout=60,
     )

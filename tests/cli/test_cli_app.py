@@ -11,38 +11,24 @@ import typer
 
 from mlservice import __version__
 from mlservice.cli import build_app
+from tests.support.cli import mls
 
 
 def test_mls_version_prints_package_version() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "mlservice", "version"],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = mls("version")
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == __version__
 
 
 def test_mls_help_lists_commands() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "mlservice", "--help"],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = mls("--help")
+    assert out.returncode == 0, out.stderr
     assert "version" in out.stdout
 
 
 def test_help_lists_every_command_group() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "mlservice", "--help"],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = mls("--help")
+    assert out.returncode == 0, out.stderr
     for command in ("up", "apply", "get", "describe", "delete", "wait", "logs", "volume", "serve"):
         assert f" {command} " in out.stdout, command
 

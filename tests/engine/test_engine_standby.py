@@ -7,7 +7,6 @@ import asyncio
 import io
 import os
 import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from mlservice.engine.local.process import Launch
 from mlservice.engine.local.standby import qualifies
 from mlservice.home import Home
 from mlservice.naming import ComponentKey
+from tests.support.polling import wait_until_async
 
 pytestmark = pytest.mark.anyio
 MLS = str(Path(sys.executable).with_name("mls"))
@@ -120,10 +120,7 @@ def _standbys() -> list[int]:
 
 
 async def _until(check: Callable[[], bool], *, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "not reached in time"
-        await asyncio.sleep(0.05)
+    await wait_until_async(check, timeout=within)
 
 
 async def test_a_sklearn_replica_starts_in_the_waiting_standby(
@@ -168,13 +165,15 @@ async def test_other_formats_start_cold(engine: LocalEngine, model_dir: Path) ->
 
 
 async def _ready_replica(engine: LocalEngine, spec: Revision) -> ReplicaState:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        states = await engine.replicas(spec.id)
-        if states and states[0].ready:
-            return states[0]
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no ready replica of {spec.id}: {await engine.replicas(spec.id)}")
+    seen: list[ReplicaState] = []
+
+    async def ready() -> ReplicaState | None:
+        seen[:] = await engine.replicas(spec.id)
+        return seen[0] if seen and seen[0].ready else None
+
+    return await wait_until_async(
+        ready, timeout=60, message=lambda: f"a ready replica of {spec.id}: {seen}"
+    )
 
 
 def test_probes_are_quick_until_first_ready(tmp_path: Path) -> None:

@@ -17,10 +17,10 @@ from typing import IO, Annotated, Any
 
 import typer
 
+from mlservice.engine.local.paths import container_log
 from mlservice.errors import InvalidInput, MLServiceError, NotFound
 from mlservice.home import Home
 
-STORAGE_INITIALIZER = "storage-initializer"
 USER_CONTAINER = "user-container"
 FOLLOW_PERIOD = 0.2
 Obj = dict[str, Any]
@@ -50,25 +50,7 @@ def revision_of(obj: Obj, *, release: str | None, component: str) -> str:
 def log_file(
     home: Home, namespace: str, revision: str, *, container: str, replica: str | None
 ) -> Path:
-    folder = home.replicas / namespace / revision
-    if container == STORAGE_INITIALIZER:
-        path = folder / f"{STORAGE_INITIALIZER}.log"
-    else:
-        path = _replica_dir(folder, replica, revision=revision) / f"{container}.log"
-    if not path.is_file():
-        raise InvalidInput(f"Revision {revision} has no {container} log at {path}.")
-    return path
-
-
-def _replica_dir(folder: Path, replica: str | None, *, revision: str) -> Path:
-    if replica is not None:
-        return folder / replica
-    found = sorted(
-        (p for p in folder.glob("*/owner.json")), key=lambda p: p.stat().st_mtime, reverse=True
-    )
-    if not found:
-        raise InvalidInput(f"Revision {revision} has no replica (yet) under {folder}.")
-    return found[0].parent
+    return container_log(home, namespace, revision, container=container, replica=replica)
 
 
 def print_tail(path: Path, *, lines: int | None, out: IO[str]) -> int:

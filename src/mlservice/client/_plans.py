@@ -23,6 +23,7 @@ from mlservice.errors import (
     Unauthorized,
     Unavailable,
 )
+from mlservice.naming import Hosts
 from mlservice.resources.kinds import KindInfo
 
 Obj = dict[str, Any]
@@ -185,10 +186,13 @@ def predict_call(
     the Host header picks the service (or one release of it)."""
     if endpoints.gateway is None:
         raise Unavailable("No gateway is running; start `mls up` (it records the gateway address).")
-    label = name if release is None else f"{name}-predict-{release}"
+    hosts = Hosts(endpoints.domain)
+    if release is None:
+        host = hosts.service(name, namespace)
+    else:
+        host = hosts.release(name, namespace, release)
     model = model or name
     path = f"/v2/models/{model}/infer" if v2 else f"/v1/models/{model}:predict"
-    host = f"{label}.{namespace}.{endpoints.domain}"
     if isinstance(data, bytes):
         return Call(
             "POST", endpoints.gateway + path, content=data, headers={"Host": host}, gateway=True

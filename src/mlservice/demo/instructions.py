@@ -7,6 +7,8 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlservice.naming import Hosts
+
 READY_PREFIX = "ready:"
 
 
@@ -25,8 +27,9 @@ def curl_commands(
 ) -> list[tuple[str, str]]:
     """(what it shows, command) for the three requests. Clients connect to the gateway address
     and name the service in the Host header, which works whatever resolves `*.localhost`."""
-    host = f"{service}.{namespace}.{addresses.domain}"
-    release_host = f"{service}-predict-v2.{namespace}.{addresses.domain}"
+    hosts = Hosts(addresses.domain)
+    host = hosts.service(service, namespace)
+    release_host = hosts.release(service, namespace, "v2")
     base = addresses.gateway.rstrip("/")
 
     def curl(host_header: str, path: str, body: str) -> str:

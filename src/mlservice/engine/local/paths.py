@@ -1,6 +1,6 @@
 """Where a replica's files live under `Home.replicas`.
 
-replicas/<namespace>/<revision>/storage-initializer.log   written by the controller's
+replicas/<namespace>/<revision>/storage-initializer.log   written by the resolver's
                                                           storage step, shared by replicas
 replicas/<namespace>/<revision>/<replica>/owner.json       the engine that runs it
 replicas/<namespace>/<revision>/<replica>/<container>.log  stdout + stderr
@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlservice.errors import InvalidInput
 from mlservice.home import Home
 
 STORAGE_INITIALIZER = "storage-initializer"
@@ -51,3 +52,29 @@ def replica_dir(home: Home, namespace: str, revision: str, replica: str) -> Repl
 
 def all_replica_dirs(home: Home) -> list[ReplicaDir]:
     return [ReplicaDir(p.parent) for p in sorted(home.replicas.glob("*/*/*/owner.json"))]
+
+
+def container_log(
+    home: Home, namespace: str, revision: str, *, container: str, replica: str | None
+) -> Path:
+    """A container's log file: the storage-initializer's of the revision, else the given
+    replica's (default: the newest replica). InvalidInput says what is missing."""
+    folder = revision_dir(home, namespace, revision)
+    if container == STORAGE_INITIALIZER:
+        path = folder / f"{STORAGE_INITIALIZER}.log"
+    else:
+        path = _replica_root(folder, replica, revision=revision) / f"{container}.log"
+    if not path.is_file():
+        raise InvalidInput(f"Revision {revision} has no {container} log at {path}.")
+    return path
+
+
+def _replica_root(folder: Path, replica: str | None, *, revision: str) -> Path:
+    if replica is not None:
+        return folder / replica
+    found = sorted(
+        (p for p in folder.glob("*/owner.json")), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    if not found:
+        raise InvalidInput(f"Revision {revision} has no replica (yet) under {folder}.")
+    return found[0].parent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -37,11 +38,23 @@ def home(tmp_path: Path) -> Home:
 @pytest.fixture
 async def world(home: Home) -> AsyncIterator[World]:
     store = SqliteStore.in_memory()
-    install_builtin_runtimes(store)
     # The local engine's resolver prepares revisions, so downloads, Secrets and PATH checks
     # reach status as they do under `mls up`; nothing runs.
     resolver = Resolver(home=home, secrets=secret_lookup(store), gateway="127.0.0.1:8080")
-    engine = FakeEngine(prepare=resolver.resolve)
+    async with _world(home, store, FakeEngine(prepare=resolver.resolve)) as found:
+        yield found
+
+
+@pytest.fixture
+async def neutral_world(home: Home) -> AsyncIterator[World]:
+    """Controllers over an engine that resolves nothing: what a Kubernetes engine receives."""
+    async with _world(home, SqliteStore.in_memory(), FakeEngine()) as found:
+        yield found
+
+
+@contextlib.asynccontextmanager
+async def _world(home: Home, store: SqliteStore, engine: FakeEngine) -> AsyncIterator[World]:
+    install_builtin_runtimes(store)
     sink = MemorySink()
     config = ControllerConfig(
         home=home, domain="example.test", gateway_port=8080, drain_seconds=0.0

@@ -369,3 +369,39 @@ async def test_a_new_controller_continues_the_recorded_revision(world: World) ->
         assert world.status()["ready"] is True
     finally:
         await again.close()
+
+
+async def test_a_revision_keeps_secret_references_and_claims_unresolved(
+    neutral_world: World,
+) -> None:
+    """What an engine receives names its Secrets and claims; resolving them is the engine's
+    job (the local engine's resolver, or a cluster's kubelet)."""
+    svc = mlservice(uri="s3://models/iris/")
+    predictor = svc["spec"]["releases"][0]["predictor"]
+    predictor["storage"] = {"s3Storage": {"secretName": "s3-creds"}}
+    token = {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "tok", "key": "t"}}}
+    predictor["template"] = {
+        "spec": {
+            "containers": [
+                {
+                    "name": "user-container",
+                    "env": [token],
+                    "volumeMounts": [{"name": "data", "mountPath": "/mnt/data"}],
+                }
+            ],
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "shared"}}],
+        }
+    }
+    neutral_world.apply(svc)
+    await neutral_world.settle()
+    revision = neutral_world.engine.specs[RevisionId("ns/iris-predict-v1-00001")]
+    assert revision.model is not None
+    assert (revision.model.uri, revision.model.secret) == ("s3://models/iris/", "s3-creds")
+    (container,) = revision.pod_spec["containers"]
+    assert token in container["env"]
+    assert {"name": "data", "persistentVolumeClaim": {"claimName": "shared"}} in (
+        revision.pod_spec["volumes"]
+    )
+    assert revision.labels["serving.mlservice.dev/release"] == "v1"
+    assert revision.labels["serving.mlservice.dev/revision-hash"] == revision.hash
+    assert "127.0.0.1" not in str(revision)  # nothing of this machine

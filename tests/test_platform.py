@@ -1,7 +1,6 @@
-"""`mlservice.platform`, what `mls up` runs, in process: the whole platform on free ports, and
-the control plane over a fake data plane, which shows it needs nothing but the `DataPlane` seam.
-(It mirrors src/mlservice/platform.py; it sits here beside `mls up`'s tests until tests/ is
-rearranged.)"""
+"""`mlservice.platform`, what `mls up` runs: the whole platform on free ports (this process the
+supervisor, the control plane its child), and the control plane in process over a fake data
+plane, which shows it needs nothing but the `DataPlane` seam."""
 
 from __future__ import annotations
 
@@ -86,8 +85,11 @@ async def test_the_platform_starts_serves_and_stops_in_process(tmp_path: Path) -
         async with httpx.AsyncClient(timeout=10) as http:
             for url in (platform.endpoints["api"], platform.endpoints["gateway_admin"]):
                 assert (await http.get(f"{url}/healthz")).status_code == 200
-        assert platform.data is not None
-        gateway = platform.data.gateway.process.pid
+        assert platform.gateway is not None
+        assert platform.control is not None
+        gateway, control = platform.gateway.pid, platform.control.proc
+        assert control is not None
+        assert control.returncode is None
         platform.stop()
         await asyncio.wait_for(platform.serve(), 10)  # returns once asked to stop
     assert not home.endpoints.exists()
@@ -95,6 +97,7 @@ async def test_the_platform_starts_serves_and_stops_in_process(tmp_path: Path) -
     assert gateway is not None
     with pytest.raises(ProcessLookupError):
         os.kill(gateway, 0)
+    assert control.returncode == 0  # stopped cleanly, not killed
     lines = out.getvalue().splitlines()
     assert lines[0] == f"mlservice gateway listening on {platform.endpoints['gateway']}"
     assert lines[1].startswith(f"mlservice API listening on {platform.endpoints['api']} ")

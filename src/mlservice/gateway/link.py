@@ -25,6 +25,38 @@ log = logging.getLogger("mlservice.gateway")
 SignalListener = Callable[[Signal], None]
 
 
+class SignalPump:
+    """The gateway's signals, read from its admin stream and handed to every subscriber."""
+
+    def __init__(self, client: GatewayClient) -> None:
+        self.client = client
+        self._listeners: list[SignalListener] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def subscribe(self, listener: SignalListener) -> Callable[[], None]:
+        """Call `listener` with every signal; returns the unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._forward(), name="gateway signals")
+
+    async def _forward(self) -> None:
+        async for signal in self.client.signals():
+            for listener in list(self._listeners):
+                try:
+                    listener(signal)
+                except Exception:  # one broken listener must not cut the others off
+                    log.exception("gateway signal listener %r failed", listener)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
 class GatewayLink:
     def __init__(self, *, home: Home, port: int, token: str, args: Sequence[str] = ()) -> None:
         self.process = GatewayProcess(
@@ -37,8 +69,7 @@ class GatewayLink:
         self.sink = GatewayClient(self.process.admin_url, token=token)
         """A `RouteSink`: `await sink.push(snapshot)`."""
         self.process.on_restart = self.sink.resync  # a restarted gateway starts empty
-        self._listeners: list[SignalListener] = []
-        self._pump: asyncio.Task[None] | None = None
+        self._pump = SignalPump(self.sink)
 
     @property
     def url(self) -> str:
@@ -51,25 +82,13 @@ class GatewayLink:
 
     def subscribe(self, listener: SignalListener) -> Callable[[], None]:
         """Call `listener` with every signal; returns the unsubscribe function."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return self._pump.subscribe(listener)
 
     async def start(self) -> None:
         await self.process.start()
-        self._pump = asyncio.get_running_loop().create_task(self._forward(), name="gateway signals")
-
-    async def _forward(self) -> None:
-        async for signal in self.sink.signals():
-            for listener in list(self._listeners):
-                try:
-                    listener(signal)
-                except Exception:  # one broken listener must not cut the others off
-                    log.exception("gateway signal listener %r failed", listener)
+        self._pump.start()
 
     async def close(self) -> None:
-        if self._pump is not None:
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump
+        await self._pump.close()
         await self.process.stop()
         await self.sink.aclose()

@@ -63,6 +63,10 @@ class LocalEngineConfig:
     """Keep one `mls serve` standby with scikit-learn imported, for fast sklearn replica
     starts (`standby.py`); costs an idle process of ~165 MB RSS. `mls up` turns it on."""
 
+    adoption_grace: float = 30.0
+    """Seconds a restarted control plane gives the controllers to claim the replicas its
+    predecessor left running (same revision and hash) before it stops the unclaimed ones."""
+
     address_in_use_retries: int = 5
     """Restarts on a fresh port after "address in use" before it counts as a crash after all
     (a program may print the phrase about some other port)."""

@@ -21,12 +21,13 @@ from mlservice.engine.base import (
     ReplicaId,
     ReplicaState,
 )
+from mlservice.engine.local.adoption import Adoptable, find_adoptable
 from mlservice.engine.local.config import LocalEngineConfig
 from mlservice.engine.local.paths import revision_dir
 from mlservice.engine.local.pidfiles import ProcessRecord, current_process, reap_leftovers
 from mlservice.engine.local.ports import PortPool
 from mlservice.engine.local.probes import plan_probe
-from mlservice.engine.local.process import Spawner
+from mlservice.engine.local.process import ProcessSpawner, Spawner
 from mlservice.engine.local.replica import Replica
 from mlservice.engine.local.resolve import LocalRevision, Resolver, SecretLookup, no_secrets
 from mlservice.engine.local.resources import plan_resources
@@ -48,8 +49,17 @@ class LocalEngine(Engine):
     """Implements `Engine`. Use as `async with LocalEngine(config) as engine:` or call
     `start()` (reaps leftovers of a dead engine; `ensure` calls it too) and `close()`."""
 
-    def __init__(self, config: LocalEngineConfig, *, secrets: SecretLookup = no_secrets) -> None:
+    def __init__(
+        self,
+        config: LocalEngineConfig,
+        *,
+        secrets: SecretLookup = no_secrets,
+        spawner: ProcessSpawner | None = None,
+    ) -> None:
         self.config = config
+        self._given_spawner = spawner
+        self._adoptable: dict[RevisionId, list[Adoptable]] = {}
+        self._adoption: asyncio.Task[None] | None = None
         self._resolver = Resolver(home=config.home, secrets=secrets, gateway=config.gateway_address)
         self._prepared: dict[RevisionId, LocalRevision] = {}
         self._pool = PortPool(config.port_range, quarantine=config.port_quarantine)
@@ -58,21 +68,33 @@ class LocalEngine(Engine):
         self._listeners: list[Listener] = []
         self._last: dict[ReplicaId, ReplicaState] = {}
         self._cpu_offset = itertools.count()
-        self._spawner: Spawner | None = None
+        self._spawner: ProcessSpawner | None = None
         self._owner: ProcessRecord | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._closed = False
         self._start_lock = asyncio.Lock()
 
     async def start(self) -> list[int]:
-        """Reap what a dead engine left under the same home; returns the pids it killed."""
+        """Adopt what a previous engine left running under the same spawner, reap what a dead
+        engine left under the same home; returns the pids it killed."""
         async with self._start_lock:
             if self._spawner is not None:
                 return []
-            self.config.home.replicas.mkdir(parents=True, exist_ok=True)
-            reaped = await asyncio.to_thread(reap_leftovers, self.config.home)
-            self._owner = current_process()
-            self._spawner = Spawner(warm=self.config.warm_standby)
+            home = self.config.home
+            home.replicas.mkdir(parents=True, exist_ok=True)
+            spawner = self._given_spawner or Spawner(warm=self.config.warm_standby)
+            self._spawner, self._owner = spawner, spawner.owner
+            if spawner.owner != current_process():
+                running = await spawner.running()
+                found = await asyncio.to_thread(
+                    find_adoptable, home, owner=spawner.owner, running=running
+                )
+                for candidate in found:
+                    self._adoptable.setdefault(candidate.revision_id, []).append(candidate)
+                if found:
+                    log.info("%d running replica(s) may be adopted", len(found))
+                    self._adoption = asyncio.create_task(self._end_adoption(), name="adoption")
+            reaped = await asyncio.to_thread(reap_leftovers, home)
             self._watchdog = asyncio.create_task(
                 watch(self._limited, period=self.config.watchdog_period),
                 name="mls-memory-watchdog",
@@ -105,6 +127,7 @@ class LocalEngine(Engine):
 
     async def stop(self, revision_id: RevisionId) -> None:
         self._prepared.pop(revision_id, None)
+        await self._abandon(self._adoptable.pop(revision_id, []))
         async with self._locks[revision_id]:
             entry = self._revisions.pop(revision_id, None)
             if entry is not None:
@@ -129,12 +152,17 @@ class LocalEngine(Engine):
 
     async def close(self) -> None:
         self._closed = True
+        if self._adoption is not None:
+            self._adoption.cancel()
         await asyncio.gather(*(self.stop(rev) for rev in list(self._revisions)))
+        for candidates in list(self._adoptable.values()):
+            await self._abandon(candidates)
+        self._adoptable.clear()
         if self._watchdog is not None:
             self._watchdog.cancel()
             await asyncio.gather(self._watchdog, return_exceptions=True)
-        if self._spawner is not None:
-            await asyncio.to_thread(self._spawner.close)
+        if self._spawner is not None and self._given_spawner is None:
+            await self._spawner.aclose()
 
     async def __aenter__(self) -> LocalEngine:
         await self.start()
@@ -169,7 +197,8 @@ class LocalEngine(Engine):
     def _add(self, entry: _Revision) -> None:
         assert self._spawner is not None, "start() runs before _add"
         assert self._owner is not None
-        replica_id = self._new_id(entry.spec)
+        adopt = self._claim(entry.spec)
+        replica_id = adopt.replica_id if adopt is not None else self._new_id(entry.spec)
         replica = Replica(
             entry.spec,
             replica_id,
@@ -178,6 +207,7 @@ class LocalEngine(Engine):
             spawner=self._spawner,
             cpu_offset=next(self._cpu_offset),
             on_change=self._changed,
+            adopt=adopt,
         )
         entry.replicas[replica_id] = replica
         replica.start(self._owner)
@@ -217,6 +247,31 @@ class LocalEngine(Engine):
             candidate = ReplicaId(f"{revision.revision.name}-{suffix}")
             if candidate not in self._last:
                 return candidate
+
+    def _claim(self, revision: LocalRevision) -> Adoptable | None:
+        """A running replica left by the previous control plane for this very spec."""
+        candidates = self._adoptable.get(revision.id, [])
+        for candidate in candidates:
+            if candidate.record.hash == revision.revision.hash:
+                candidates.remove(candidate)
+                log.info("adopted replica %s of %s", candidate.replica_id, revision.id)
+                return candidate
+        return None
+
+    async def _end_adoption(self) -> None:
+        await asyncio.sleep(self.config.adoption_grace)
+        left, self._adoptable = self._adoptable, {}
+        for candidates in left.values():
+            await self._abandon(candidates)
+
+    async def _abandon(self, candidates: list[Adoptable]) -> None:
+        """Stop replicas nobody adopted and remove their directories."""
+        for candidate in candidates:
+            log.info("stopping unclaimed replica %s", candidate.replica_id)
+            await asyncio.gather(
+                *(p.terminate(self.config.stop_grace) for p in candidate.processes.values())
+            )
+            shutil.rmtree(candidate.dirs.root, ignore_errors=True)
 
     def _limited(self) -> list[Limited]:
         found = []

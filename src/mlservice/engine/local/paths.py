@@ -2,7 +2,8 @@
 
 replicas/<namespace>/<revision>/storage-initializer.log   written by the resolver's
                                                           storage step, shared by replicas
-replicas/<namespace>/<revision>/<replica>/owner.json       the engine that runs it
+replicas/<namespace>/<revision>/<replica>/owner.json       the process whose death ends it
+replicas/<namespace>/<revision>/<replica>/replica.json     revision hash and ports, to adopt it
 replicas/<namespace>/<revision>/<replica>/<container>.log  stdout + stderr
 replicas/<namespace>/<revision>/<replica>/<container>.pid  pid + start time while it runs
 replicas/<namespace>/<revision>/<replica>/<container>/     default working dir
@@ -35,6 +36,11 @@ class ReplicaDir:
     @property
     def owner(self) -> Path:
         return self.root / "owner.json"
+
+    @property
+    def record(self) -> Path:
+        """What a restarted control plane needs to adopt the replica: revision, hash, ports."""
+        return self.root / "replica.json"
 
     def log(self, container: str) -> Path:
         return self.root / f"{container}.log"

@@ -67,6 +67,11 @@ class PortPool:
         self._in_use.add(port)
         return True
 
+    def adopt(self, port: int) -> None:
+        """Mark a port in use that a running (adopted) replica already listens on."""
+        self._in_use.add(port)
+        self._freed_at.pop(port, None)
+
     def release(self, port: int) -> None:
         if port in self._in_use:
             self._in_use.discard(port)

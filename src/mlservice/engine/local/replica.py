@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from mlservice.engine.base import Phase, ReplicaId, ReplicaState
+from mlservice.engine.local.adoption import Adoptable, ReplicaRecord, process_tag
 from mlservice.engine.local.config import LocalEngineConfig
 from mlservice.engine.local.launch import (
     ReplicaContext,
@@ -24,7 +26,7 @@ from mlservice.engine.local.paths import STORAGE_INITIALIZER, replica_dir, stora
 from mlservice.engine.local.pidfiles import ProcessRecord, write_record
 from mlservice.engine.local.ports import PortPool
 from mlservice.engine.local.probes import ProbePlan, plan_probe
-from mlservice.engine.local.process import Launch, Spawner
+from mlservice.engine.local.process import Launch, ProcessSpawner
 from mlservice.engine.local.resolve import LocalRevision
 from mlservice.engine.local.resources import pick_cpus, plan_resources
 from mlservice.engine.local.supervisor import ContainerRunner
@@ -51,9 +53,10 @@ class Replica:
         *,
         config: LocalEngineConfig,
         pool: PortPool,
-        spawner: Spawner,
+        spawner: ProcessSpawner,
         cpu_offset: int,
         on_change: Callable[[Replica], None],
+        adopt: Adoptable | None = None,
     ) -> None:
         self.id = replica_id
         self.revision = revision
@@ -65,14 +68,23 @@ class Replica:
         self._on_change = on_change
         self._server = revision.user_container.name
         self._dynamic = uses_dynamic_port(revision.user_container)
-        self.port, self.grpc_port = self._initial_ports()
+        self.adopted = adopt is not None
+        if adopt is not None:
+            self.port, self.grpc_port = adopt.record.port, adopt.record.grpc_port
+            for port in {self.port, self.grpc_port} if self._dynamic else {self.grpc_port}:
+                pool.adopt(port)
+        else:
+            self.port, self.grpc_port = self._initial_ports()
         self._plans = {c.name: plan_resources(c) for c in revision.containers}
         self._cpus = {
             name: pick_cpus(plan.cpu_cores, offset=cpu_offset) if plan.cpu_cores else None
             for name, plan in self._plans.items()
         }
+        running = adopt.processes if adopt is not None else {}
         self.runners = [
-            ContainerRunner(c, self, memory_limit=self._plans[c.name].memory_limit)
+            ContainerRunner(
+                c, self, memory_limit=self._plans[c.name].memory_limit, adopted=running.get(c.name)
+            )
             for c in revision.containers
         ]
         self._claims: dict[str, list[int]] = {}
@@ -81,6 +93,18 @@ class Replica:
     def start(self, owner: ProcessRecord) -> None:
         self.dirs.root.mkdir(parents=True, exist_ok=True)
         write_record(self.dirs.owner, owner)
+        rev = self.revision.revision
+        record = ReplicaRecord(
+            revision=rev.id,
+            hash=rev.hash,
+            port=self.port,
+            grpc_port=self.grpc_port,
+            containers=tuple(c.name for c in self.revision.containers),
+        )
+        # Written then renamed, as pidfiles are: an adopting engine never reads half of it.
+        tmp = self.dirs.record.with_suffix(".tmp")
+        tmp.write_text(record.to_json())
+        tmp.replace(self.dirs.record)
         self._tasks = [
             asyncio.create_task(r.run(), name=f"{self.id}/{r.container.name}") for r in self.runners
         ]
@@ -156,7 +180,9 @@ class Replica:
 
     def launch(self, container: RenderedContainer) -> Launch:
         ctx = ReplicaContext(self.revision, self.id, self.dirs, self.port, self.grpc_port)
-        return build_launch(container, ctx, cpus=self._cpus[container.name])
+        rev = self.revision.revision
+        tag = process_tag(rev.namespace, rev.name, self.id, container.name)
+        return replace(build_launch(container, ctx, cpus=self._cpus[container.name]), tag=tag)
 
     def probe(self, container: RenderedContainer) -> ProbePlan | None:
         is_server = container.name == self._server

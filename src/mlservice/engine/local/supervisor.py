@@ -21,7 +21,7 @@ from mlservice.engine.local.config import LocalEngineConfig
 from mlservice.engine.local.paths import ReplicaDir
 from mlservice.engine.local.pidfiles import ProcessRecord, write_record
 from mlservice.engine.local.probes import ProbePlan, run_check
-from mlservice.engine.local.process import Launch, Process, Spawner
+from mlservice.engine.local.process import Launch, ProcessHandle, ProcessSpawner
 from mlservice.errors import LaunchError
 from mlservice.runtime import RenderedContainer
 
@@ -30,7 +30,7 @@ class RunnerHost(Protocol):
     """What a container runner needs from its replica."""
 
     config: LocalEngineConfig
-    spawner: Spawner
+    spawner: ProcessSpawner
     dirs: ReplicaDir
 
     def claim_ports(self, container: RenderedContainer) -> str | None: ...
@@ -65,11 +65,19 @@ class _Status:
 
 
 class ContainerRunner:
-    def __init__(self, container: RenderedContainer, host: RunnerHost, *, memory_limit: int | None):
+    def __init__(
+        self,
+        container: RenderedContainer,
+        host: RunnerHost,
+        *,
+        memory_limit: int | None,
+        adopted: ProcessHandle | None = None,
+    ):
         cfg = host.config
         self.container = container
         self.memory_limit = memory_limit
-        self.process: Process | None = None
+        self.process: ProcessHandle | None = None
+        self._adopted = adopted  # already running: supervised without starting it again
         self.restarts = 0
         self._host = host
         self._status = _Status()
@@ -77,6 +85,10 @@ class ContainerRunner:
         self._stopping = asyncio.Event()
         self._oom: str | None = None
         self._address_retries = 0
+        if adopted is not None:
+            # It was serving a moment ago: ready until its probe says otherwise, as a running
+            # pod stays ready across a restart of the control plane.
+            self._status = _Status(phase="Running", ready=True)
 
     def state(self) -> ContainerState:
         s, proc = self._status, self.process
@@ -104,7 +116,7 @@ class ContainerRunner:
         self._set(phase="Terminating", ready=False)
         self._stopping.set()
 
-    def oom_kill(self, process: Process, rss: int) -> None:
+    def oom_kill(self, process: ProcessHandle, rss: int) -> None:
         """Called by the watchdog: `process`'s group used `rss` bytes, over the limit."""
         if process is not self.process or process.exited.done():
             return
@@ -118,6 +130,8 @@ class ContainerRunner:
     async def _attempt(self) -> float | None:
         """Start once and wait for the end; returns the delay before the next start, or None
         when the container cannot run at all (or is stopping)."""
+        if self._adopted is not None:
+            return await self._adopt(self._adopted)
         name = self.container.name
         conflict = self._host.claim_ports(self.container)
         if conflict is not None:
@@ -144,14 +158,29 @@ class ContainerRunner:
             return None
         return self._after_exit(code, uptime, logtail.tail(launch.log_path, since=offset))
 
-    async def _supervise(self, process: Process) -> tuple[int, float]:
+    async def _adopt(self, process: ProcessHandle) -> float | None:
+        """Supervise a process a previous control plane started; the replica kept its ports."""
+        self._adopted = None
+        log_path = self._host.dirs.log(self.container.name)
+        offset = logtail.size(log_path)
+        code, uptime = await self._supervise(process, adopted=True)
+        self._host.release_ports(self.container)
+        self._status = replace(self._status, ready=False)
+        if self._stopping.is_set():
+            return None
+        return self._after_exit(code, uptime, logtail.tail(log_path, since=offset))
+
+    async def _supervise(
+        self, process: ProcessHandle, *, adopted: bool = False
+    ) -> tuple[int, float]:
         self.process = process
         pidfile = self._host.dirs.pidfile(self.container.name)
         write_record(pidfile, ProcessRecord(process.pid, process.start_time))
         started = time.monotonic()
         # The last exit's reason and log tail stay until the new process is ready: a replica
         # in a crash loop keeps saying why, instead of flickering to an empty message.
-        self._set(phase="Starting", ready=False)
+        if not adopted:
+            self._set(phase="Starting", ready=False)
         probing = asyncio.create_task(self._probe_loop())
         stopping = asyncio.create_task(self._stopping.wait())
         try:

@@ -1,0 +1,290 @@
+"""`mls up` itself: the data-plane supervisor, and the control plane as its child.
+
+    mls up (this process)              binds the API, gateway and admin sockets; forks replicas
+     |- gateway                        python -m mlservice.gateway        (restarted if it dies)
+     |- control plane                  python -m mlservice.platform          (restarted if it dies)
+     `- replicas                       forked here for the control plane (spawner channel)
+
+Requests only cross the data plane (gateway -> replicas), so the complex half (API, store,
+controllers, autoscaler) may crash and restart without one failing: the gateway keeps its last
+routing snapshot, the replicas keep running (this process forked them, and only its death ends
+them: the shim's parent-death signal), the API's listening socket stays bound here so callers
+wait in its backlog, and the restarted control plane adopts the replicas and pushes the gateway
+a whole snapshot again. Every child dies with this process, even on SIGKILL (each arms
+PR_SET_PDEATHSIG), so nothing is orphaned; each runs in its own session, so a terminal's Ctrl-C
+reaches this process alone, which stops them in order: the control plane (it stops every
+replica cleanly), then the gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from typing import IO, Any
+
+import httpx
+
+from mlservice.api.auth import load_or_create_token
+from mlservice.api.server import bind_loopback
+from mlservice.client import Client
+from mlservice.client.manifests import apply_paths
+from mlservice.engine.local.channel import SpawnService
+from mlservice.engine.local.process import Spawner
+from mlservice.errors import Unavailable
+from mlservice.gateway.process import GatewayProcess
+from mlservice.home import Home
+from mlservice.platform.config import PlatformConfig, control_plane_args
+from mlservice.platform.control import ControlPlane
+from mlservice.platform.lock import exclusive_home
+
+log = logging.getLogger("mlservice.platform")
+START_TIMEOUT = 60.0
+STOP_GRACE = 30.0
+RESTART_BACKOFF_MAX = 5.0
+
+
+class ControlPlaneChild:
+    """The control plane as a child process: started, watched, restarted with backoff."""
+
+    def __init__(
+        self,
+        config: PlatformConfig,
+        *,
+        api: socket.socket,
+        gateway: GatewayProcess,
+        service: SpawnService,
+    ) -> None:
+        self.config = config
+        self.api = api
+        self.gateway = gateway
+        self.service = service
+        self.restarts = 0
+        self.proc: asyncio.subprocess.Process | None = None
+        self._channel: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def api_url(self) -> str:
+        host, port = self.api.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    async def start(self) -> None:
+        await self._spawn()
+        await self._wait_healthy()
+        self._watch = asyncio.get_running_loop().create_task(self._supervise())
+
+    async def _spawn(self) -> None:
+        ours, theirs = socket.socketpair()
+        gateway_port = int(self.gateway.proxy.getsockname()[1])
+        fds = (self.api.fileno(), theirs.fileno())
+        argv = [sys.executable, "-m", "mlservice.platform"]
+        argv += ["--config", control_plane_args(self.config)]
+        argv += ["--api-fd", str(fds[0]), "--spawner-fd", str(fds[1])]
+        argv += ["--gateway", self.gateway.url, "--gateway-admin", self.gateway.admin_url]
+        argv += ["--gateway-port", str(gateway_port), "--parent-pid", str(os.getpid())]
+        try:
+            # Forked from the event loop's thread, which lives as long as `mls up` (the child's
+            # parent-death signal is tied to it); its own session keeps a terminal's Ctrl-C
+            # for `mls up`, which stops it in order.
+            self.proc = await asyncio.create_subprocess_exec(
+                *argv, pass_fds=fds, stdin=asyncio.subprocess.DEVNULL, start_new_session=True
+            )
+        finally:
+            theirs.close()
+        self._channel = asyncio.get_running_loop().create_task(self.service.serve(ours))
+
+    async def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        async with httpx.AsyncClient(base_url=self.api_url, timeout=2, trust_env=False) as http:
+            while time.monotonic() < deadline:
+                assert self.proc is not None
+                if self.proc.returncode is not None:
+                    raise Unavailable(
+                        f"The control plane exited with code {self.proc.returncode} while "
+                        "starting; see the lines above."
+                    )
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get("/healthz")).status_code == 200:
+                        return
+                await asyncio.sleep(0.05)
+        raise Unavailable(f"The control plane did not answer within {START_TIMEOUT:g}s.")
+
+    async def _supervise(self) -> None:
+        backoff = 0.1
+        while True:
+            assert self.proc is not None
+            code = await self.proc.wait()
+            if self._stopping:
+                return
+            log.warning("control plane exited with code %s; restarting in %.1fs", code, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, RESTART_BACKOFF_MAX)
+            await self._spawn()
+            self.restarts += 1
+
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """SIGTERM: it stops every replica, then the API; SIGKILL after `grace`."""
+        self._stopping = True
+        proc = self.proc
+        if proc is not None and proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), grace)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        for task in (self._watch, self._channel):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
+class Platform:
+    """Runs a `PlatformConfig`: `await Platform(config, out=sys.stdout).run()`, or
+
+        async with Platform(config, out=out) as platform:  # started, endpoints.json written
+            await platform.serve()                         # until platform.stop()
+
+    Start: the data dir's lock, the sockets (API, gateway, admin), the gateway, the control
+    plane (it reaps a dead run's replicas, installs the built-in runtimes, starts the
+    controllers and the autoscaler), `endpoints.json`, then `apply`. Stop: the control plane
+    (controllers, every replica, the API), what it left running, the gateway,
+    `endpoints.json`, the lock. With `api_only` the control plane runs here, alone.
+    """
+
+    def __init__(self, config: PlatformConfig, *, out: IO[str]) -> None:
+        self.config = config
+        self.out = out
+        self.token = ""
+        self.endpoints: dict[str, Any] = {}
+        """What `endpoints.json` says once started: `api`, `gateway`, `gateway_admin`, ..."""
+        self.gateway: GatewayProcess | None = None
+        self.control: ControlPlaneChild | None = None
+        self.api_only: ControlPlane | None = None
+        self.spawner: Spawner | None = None
+        self._api: socket.socket | None = None
+        self._stopped = asyncio.Event()
+        self._lock = contextlib.ExitStack()
+
+    async def run(self) -> None:
+        """Serve until SIGINT or SIGTERM, then stop cleanly: replicas first, then the API."""
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for sig in signals:
+            loop.add_signal_handler(sig, self.stop)
+        try:
+            async with self:
+                await self.serve()
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+
+    async def __aenter__(self) -> Platform:
+        self._lock.enter_context(exclusive_home(self.config.home))
+        try:
+            await self._start()
+        except BaseException:
+            await self._close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._close()
+
+    async def serve(self) -> None:
+        if self.api_only is not None:
+            await self.api_only.serve()
+        else:
+            await self._stopped.wait()
+
+    def stop(self) -> None:
+        """Ask the platform to stop: `serve()` returns, then leaving the `async with` stops
+        everything. Safe from a signal handler and more than once."""
+        self._stopped.set()
+        if self.api_only is not None:
+            self.api_only.stop()
+
+    async def _start(self) -> None:
+        config, home, out = self.config, self.config.home, self.out
+        self.token = load_or_create_token(home)
+        if config.api_only:
+            control = self.api_only = ControlPlane(
+                config.control_plane, home=home, token=self.token
+            )
+            await control.start_api()
+            api_url = control.api.url
+        else:
+            # Every socket is bound before anything starts, so a port in use fails at once.
+            self._api = bind_loopback(config.control_plane.api_port)
+            self.gateway = _gateway(config, home)
+            self.spawner = Spawner(warm=config.data_plane.warm_standby)
+            await self.gateway.start()
+            print(f"mlservice gateway listening on {self.gateway.url}", file=out, flush=True)
+            self.control = ControlPlaneChild(
+                config, api=self._api, gateway=self.gateway, service=SpawnService(self.spawner)
+            )
+            await self.control.start()
+            api_url = self.control.api_url
+        self.endpoints = self._endpoints(api_url)
+        _write_endpoints(home, self.endpoints)
+        print(f"mlservice API listening on {api_url} (data dir {home.root})", file=out, flush=True)
+        if config.apply:
+            with Client(api_url, token=self.token, home=home) as client:
+                await asyncio.to_thread(apply_paths, client, config.apply, out=out)
+
+    def _endpoints(self, api_url: str) -> dict[str, Any]:
+        gateway = self.gateway
+        return {
+            "api": api_url,
+            # The admin channel serves /metrics and, with the token, routes; null with --api-only.
+            "gateway": gateway.url if gateway else None,
+            "gateway_admin": gateway.admin_url if gateway else None,
+            "domain": self.config.control_plane.domain,
+            "pid": os.getpid(),
+        }
+
+    async def _close(self) -> None:
+        try:
+            if self.api_only is not None:
+                self.api_only.stop()
+                await self.api_only.close()
+            if self.control is not None:
+                await self.control.stop()
+            if self.spawner is not None:
+                # What a control plane killed mid-stop left running.
+                leftovers = await self.spawner.running()
+                await asyncio.gather(*(p.terminate(5.0) for p in leftovers))
+                await self.spawner.aclose()
+            if self.gateway is not None:
+                await self.gateway.stop()
+            if self._api is not None:
+                self._api.close()
+            if self.endpoints:
+                with contextlib.suppress(FileNotFoundError):
+                    self.config.home.endpoints.unlink()
+        finally:
+            self._lock.close()
+
+
+def _gateway(config: PlatformConfig, home: Home) -> GatewayProcess:
+    return GatewayProcess(
+        port=config.data_plane.gateway_port,
+        token_file=home.token,
+        request_logs=home.request_logs,
+        log_file=home.root / "logs" / "gateway.log",
+    )
+
+
+def _write_endpoints(home: Home, endpoints: dict[str, Any]) -> None:
+    tmp = home.endpoints.with_name(f".{home.endpoints.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(endpoints, indent=2) + "\n")
+    os.replace(tmp, home.endpoints)

@@ -49,6 +49,7 @@ from mlservice.store.sqlite import SqliteStore
 log = logging.getLogger("mlservice.platform")
 API_STOP_TIMEOUT = 10.0
 PR_SET_PDEATHSIG = 1
+GATEWAY_RESTARTED = "gateway-restarted"
 
 
 class ControlPlane:
@@ -158,6 +159,7 @@ class RemoteDataPlane(DataPlane):
         self.gateway = gateway
         self._addresses = addresses
         self._pump = SignalPump(gateway)
+        self._resync: asyncio.Task[None] | None = None
 
     @property
     def engine(self) -> Engine:
@@ -173,6 +175,10 @@ class RemoteDataPlane(DataPlane):
 
     def subscribe(self, listener: SignalListener) -> Callable[[], None]:
         return self._pump.subscribe(listener)
+
+    def gateway_restarted(self) -> None:
+        """The supervisor restarted the gateway: send it the routes again, whole."""
+        self._resync = asyncio.get_running_loop().create_task(self.gateway.resync())
 
     async def start(self) -> list[int]:
         reaped = await self.local_engine.start()
@@ -224,6 +230,9 @@ async def _run(args: argparse.Namespace) -> None:
     addresses = DataPlaneAddresses(args.gateway, args.gateway_admin, args.gateway_port)
     gateway = GatewayClient(args.gateway_admin, token=token)
     data = RemoteDataPlane(engine=engine, gateway=gateway, addresses=addresses)
+    spawner.on_event = lambda event: (
+        data.gateway_restarted() if event == GATEWAY_RESTARTED else None
+    )
     control.supervise(data)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -27,6 +27,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import IO, Any
 
 import httpx
@@ -41,7 +42,7 @@ from mlservice.errors import Unavailable
 from mlservice.gateway.process import GatewayProcess
 from mlservice.home import Home
 from mlservice.platform.config import PlatformConfig, control_plane_args
-from mlservice.platform.control import ControlPlane
+from mlservice.platform.control import GATEWAY_RESTARTED, ControlPlane
 from mlservice.platform.lock import exclusive_home
 
 log = logging.getLogger("mlservice.platform")
@@ -229,8 +230,10 @@ class Platform:
             self.spawner = Spawner(warm=config.data_plane.warm_standby)
             await self.gateway.start()
             print(f"mlservice gateway listening on {self.gateway.url}", file=out, flush=True)
+            service = SpawnService(self.spawner)
+            self.gateway.on_restart = _tell(service, GATEWAY_RESTARTED)
             self.control = ControlPlaneChild(
-                config, api=self._api, gateway=self.gateway, service=SpawnService(self.spawner)
+                config, api=self._api, gateway=self.gateway, service=service
             )
             await self.control.start()
             api_url = self.control.api_url
@@ -273,6 +276,13 @@ class Platform:
                     self.config.home.endpoints.unlink()
         finally:
             self._lock.close()
+
+
+def _tell(service: SpawnService, event: str) -> Callable[[], Awaitable[None]]:
+    async def tell() -> None:
+        service.notify(event)
+
+    return tell
 
 
 def _gateway(config: PlatformConfig, home: Home) -> GatewayProcess:

@@ -10,6 +10,7 @@ over a stream socket the supervisor hands its control-plane child.
                         {"op": "signal", "pid": P, "sig": 15}         (no answer)
     service -> client   {"event": "hello", "owner": {"pid", "start_time"}}   first, once
                         {"event": "exit", "pid": P, "code": C}
+                        {"event": "gateway-restarted"}        (other news of the data plane)
 
 The service keeps every process running when a client goes away; the next client (a restarted
 control plane) lists them with `running` and adopts them. Exits nobody heard are not replayed:
@@ -25,6 +26,7 @@ import json
 import logging
 import signal
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +119,11 @@ class SpawnService:
             answer["error"] = f"{type(exc).__name__}: {exc}"
         self._send(answer)
 
+    def notify(self, event: str) -> None:
+        """Tell the current client some other news of the data plane (e.g. the gateway was
+        restarted and needs its routes again)."""
+        self._send({"event": event})
+
     def _watch(self, process: ProcessHandle) -> None:
         """Tell whichever client is connected when `process` exits (once per process)."""
         if process.pid in self._watched:
@@ -163,6 +170,8 @@ class RemoteSpawner:
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._processes: dict[int, RemoteProcess] = {}
         self._hello: asyncio.Future[ProcessRecord] = asyncio.get_running_loop().create_future()
+        self.on_event: Callable[[str], None] = lambda event: None
+        """Called with any other news of the data plane (`SpawnService.notify`)."""
         self._pump = asyncio.create_task(self._read(), name="spawner channel")
         self.owner = ProcessRecord(0, 0)
 
@@ -241,6 +250,8 @@ class RemoteSpawner:
             process = self._processes.pop(int(message["pid"]), None)
             if process is not None and not process.exited.done():
                 process.exited.set_result(int(message["code"]))
+        elif event is not None:
+            self.on_event(str(event))
         else:
             future = self._pending.get(int(message.get("id") or 0))
             if future is not None and not future.done():

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from mlservice.controller import ControllerConfig, Controllers
-from mlservice.engine import RevisionId
+from mlservice.controller import ControllerConfig, Controllers, MemorySink
+from mlservice.controller.builtin import install_builtin_runtimes
+from mlservice.engine import Revision, RevisionId
 from mlservice.engine.fake import FakeEngine
 from mlservice.engine.local.resolve import LocalRevision
+from mlservice.home import Home
+from mlservice.resources import validate_object
 from mlservice.store import Key
+from mlservice.store.sqlite import SqliteStore
 from tests.controller.controller_helpers import World, mlservice
 
 pytestmark = pytest.mark.anyio
@@ -405,3 +411,34 @@ async def test_a_revision_keeps_secret_references_and_claims_unresolved(
     assert revision.labels["serving.mlservice.dev/release"] == "v1"
     assert revision.labels["serving.mlservice.dev/revision-hash"] == revision.hash
     assert "127.0.0.1" not in str(revision)  # nothing of this machine
+
+
+async def test_a_restarted_controller_publishes_no_partial_first_snapshot(home: Home) -> None:
+    """A gateway still serves the previous control plane's routes: the first snapshot waits
+    until every stored service was reconciled once, or it would drop the rest (404s)."""
+    store = SqliteStore.in_memory()
+    install_builtin_runtimes(store)
+    for name in ("iris", "slow"):
+        store.create(validate_object(mlservice(name)))
+    release = asyncio.Event()
+
+    async def prepare(revision: Revision) -> Revision:
+        if revision.service == "slow":
+            await release.wait()  # a model download that takes a while
+        return revision
+
+    engine, sink = FakeEngine(prepare=prepare, auto_ready=True), MemorySink()
+    config = ControllerConfig(home=home, domain="example.test", drain_seconds=0.0)
+    controllers = Controllers(store=store, engine=engine, config=config, sinks=[sink])
+    await controllers.start()
+    try:
+        await asyncio.sleep(0.3)
+        assert sink.last is None  # "iris" is reconciled, "slow" not yet: nothing published
+        release.set()
+        await controllers.idle()
+        assert sink.last is not None
+        assert {"iris.ns.example.test", "slow.ns.example.test"} <= set(sink.last.routes)
+    finally:
+        await controllers.close()
+        await engine.close()
+        store.close()

@@ -49,6 +49,11 @@ class ControllerConfig:
     resync_period: float = 300.0
     """Every object is reconciled again this often, in case an event was missed."""
 
+    first_snapshot_wait: float = 10.0
+    """At start, the first routing snapshot waits (at most this long) until every stored
+    service was reconciled once: a gateway still serving a previous control plane's routes
+    must not lose the services not reconciled yet."""
+
     drain_seconds: float = 1.0
     """A replaced revision runs this long after the routing snapshot without it went out, so
     no request reaches a replica that is shutting down."""
@@ -102,9 +107,15 @@ class Controllers:
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe: list[Callable[[], None]] = []
         self._publishing = asyncio.Lock()
+        self._unseen: set[Key] = set()
+        self._first_deadline = 0.0
         self._closing = False
 
     async def start(self) -> None:
+        for group, kind in self._services:
+            for obj in self.store.list(Scope(group, kind)).items:
+                self._unseen.add(Key.of(obj))
+        self._first_deadline = asyncio.get_running_loop().time() + self.config.first_snapshot_wait
         engine = self.context.engine
         self._unsubscribe.append(engine.subscribe(self._on_replica))
         self._unsubscribe.append(self.scale.subscribe(self._on_scale))
@@ -196,9 +207,12 @@ class Controllers:
         try:
             return await reconciler.reconcile(key)
         finally:
+            self._unseen.discard(key)
             await self._publish()
 
     async def _publish(self) -> None:
+        if self._unseen and asyncio.get_running_loop().time() < self._first_deadline:
+            return  # a partial first snapshot would drop the routes of the rest
         async with self._publishing:
             routes = [r for rec in self._reconcilers.values() for r in rec.routes.values()]
             version = (self.snapshot.version if self.snapshot else 0) + 1

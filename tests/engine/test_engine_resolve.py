@@ -15,6 +15,7 @@ import pytest
 
 from mlservice.engine import Revision
 from mlservice.engine.local import LocalEngine
+from mlservice.engine.local.resolve import Resolver
 from mlservice.errors import InvalidInput, NotFound, RuntimeUnavailable, StorageError
 from mlservice.home import Home
 from mlservice.resources import Secret, parse_as, validate_object
@@ -155,3 +156,61 @@ async def test_a_pod_with_only_args_runs_its_first_argument(
     [state] = await events.until_ready(1)
     assert state.port is not None
     assert (await fetch_self(state.port))["argv"] == [ECHO_SERVER]
+
+
+def claiming(claim: str, sub_path: str | None = None) -> Revision:
+    mount: dict[str, Any] = {"name": "shared", "mountPath": "/mnt/data"}
+    if sub_path is not None:
+        mount["subPath"] = sub_path
+    volumes = [{"name": "shared", "persistentVolumeClaim": {"claimName": claim}}]
+    return revision(containers=[container(volumeMounts=[mount])], volumes=volumes)
+
+
+@pytest.mark.parametrize("claim", ["../../../../etc", "/etc", "data/../../..", "", "Data"])
+async def test_f5_a_claim_name_that_is_no_volume_name_is_refused(
+    engine: LocalEngine, home: Home, claim: str
+) -> None:
+    """F5: a template's `claimName: ../../../../etc` (or `/etc`) mounted /etc; the claim must
+    now name a volume, or the pod is refused (CreateContainerConfigError), naming it."""
+    with pytest.raises(InvalidInput) as caught:
+        await engine.prepare(claiming(claim))
+    assert caught.value.message.startswith(
+        f"MLService default/svc (predict/v1): volume 'shared' claims {claim!r}, which "
+    )
+    assert await engine.replicas() == []
+
+
+@pytest.mark.parametrize(
+    ("sub_path", "why"),
+    [
+        ("out", "leads outside volume data through a symlink (out links outside it)"),
+        ("out/etc", "leads outside volume data through a symlink (out links outside it)"),
+        ("team-a/hop", "leads outside volume data through a symlink (team-a/hop links"),
+    ],
+)
+async def test_f5_a_sub_path_leaving_its_volume_is_refused(
+    engine: LocalEngine, home: Home, tmp_path: Path, sub_path: str, why: str
+) -> None:
+    """F5: a volumeMount `subPath` through a symlink escaped its volume; it is now checked as
+    SimpleMLService's pvc subPath is, by the same `safe_join` (`..` and absolute subPaths are
+    refused when the pod spec is read)."""
+    outside = tmp_path / "outside"
+    (outside / "etc").mkdir(parents=True)
+    volume = home.volume("data")
+    (volume / "team-a").mkdir(parents=True)
+    (volume / "out").symlink_to(outside)
+    (volume / "team-a" / "hop").symlink_to("../out/etc")
+    with pytest.raises(InvalidInput) as caught:
+        await engine.prepare(claiming("data", sub_path))
+    assert caught.value.message.startswith(
+        "MLService default/svc (predict/v1): container user-container mounts volume 'shared' "
+        f"with subPath {sub_path!r}, a path that {why}"
+    )
+
+
+async def test_a_sub_path_through_a_symlink_inside_its_volume_is_mounted(home: Home) -> None:
+    volume = home.volume("data")
+    (volume / "team-a").mkdir(parents=True)
+    (volume / "current").symlink_to("team-a")
+    resolved = await Resolver(home=home).resolve(claiming("data", "current"))
+    assert resolved.mounts == {"/mnt/data": volume / "current"}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlservice.errors import AlreadyExists, InvalidStorageSource, StorageNotFound
+from mlservice.errors import AlreadyExists, InvalidStorageSource, StorageError, StorageNotFound
 from mlservice.home import Home
 from mlservice.storage import VolumeInfo, create_volume, fetch_model, list_volumes
 
@@ -42,8 +42,12 @@ def test_pvc_file_and_whole_volume_are_used_in_place(home: Home, volume: Path) -
         ("pvc://models/../other", "has a path that contains '..'"),
         ("pvc://models/sklearn/../../other", "has a path that contains '..'"),
         ("pvc://models//etc/passwd", "has a path that is absolute"),
-        ("pvc://models/out/passwd", "leads outside volume models through a symlink"),
-        ("pvc://models/out", "leads outside volume models through a symlink"),
+        (
+            "pvc://models/out/passwd",
+            "has a path that leads outside volume models through a symlink",
+        ),
+        ("pvc://models/out", "has a path that leads outside volume models through a symlink"),
+        ("pvc://models/passwd", "has a path that leads outside volume models through a symlink"),
     ],
 )
 def test_pvc_path_escaping_the_volume_is_refused(
@@ -54,6 +58,7 @@ def test_pvc_path_escaping_the_volume_is_refused(
     (outside / "passwd").write_text("root")
     (home.volumes / "other").symlink_to(outside)
     (volume / "out").symlink_to(outside)
+    (volume / "passwd").symlink_to(outside / "passwd")  # F4: the file itself links out
     with pytest.raises(InvalidStorageSource) as caught:
         fetch_model(uri, home=home)
     assert caught.value.message.startswith(f"Model URI {uri} {reason}")
@@ -62,6 +67,46 @@ def test_pvc_path_escaping_the_volume_is_refused(
 def test_pvc_symlink_inside_the_volume_is_followed(home: Home, volume: Path) -> None:
     (volume / "latest").symlink_to("sklearn")
     assert fetch_model("pvc://models/latest", home=home) == volume / "latest"
+    (volume / "sklearn" / "current.joblib").symlink_to("model.joblib")
+    (volume / "sklearn" / "shared").symlink_to("../shared")
+    (volume / "shared").mkdir()
+    assert fetch_model("pvc://models/sklearn", home=home) == volume / "sklearn"
+    assert fetch_model("pvc://models/latest/current.joblib", home=home) == (
+        volume / "latest" / "current.joblib"
+    )
+
+
+@pytest.mark.parametrize(
+    ("link", "target"),
+    [
+        ("model.joblib", "secret.bin"),  # a file linking out
+        ("deep/er/model.joblib", "secret.bin"),  # deeper down the folder
+        ("weights", "outside"),  # a folder linking out
+        ("hop.joblib", "hop"),  # a chain: to a link elsewhere in the volume, which links out
+    ],
+)
+def test_f4_a_model_folder_holding_a_symlink_out_of_the_volume_is_refused(
+    home: Home, volume: Path, tmp_path: Path, link: str, target: str
+) -> None:
+    """F4: a model *file* that links out of its volume was served when the URI named its
+    folder; every link in the folder is now resolved, and the error names the file."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.bin").write_bytes(b"not yours")
+    (volume / "hop").symlink_to(outside / "secret.bin")
+    targets = {"secret.bin": outside / "secret.bin", "outside": outside, "hop": volume / "hop"}
+    model = volume / "sklearn"
+    (model / "model.joblib").unlink()
+    (model / link).parent.mkdir(parents=True, exist_ok=True)
+    (model / link).symlink_to(targets[target])
+    with pytest.raises(InvalidStorageSource) as caught:
+        fetch_model("pvc://models/sklearn/", home=home)
+    assert caught.value.message == (
+        f"Model URI pvc://models/sklearn/ holds sklearn/{link}, which links outside volume "
+        "models; a model must stay inside its volume."
+    )
+    assert caught.value.reason == "InvalidStorageSource"
+    assert isinstance(caught.value, StorageError)  # reaches status as ModelDownloadFailed
 
 
 def test_missing_volume_and_missing_path_say_what_is_missing(home: Home, volume: Path) -> None:

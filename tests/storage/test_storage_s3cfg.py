@@ -46,10 +46,11 @@ def test_keys_are_hidden_from_repr_str_and_format() -> None:
     assert Secret("x") == Secret("x") != Secret("y")
 
 
-def test_bad_boolean_names_the_field_and_value() -> None:
+def test_bad_boolean_names_the_field_not_the_value() -> None:
+    """F3: a value is never quoted, not even a flag's (a misplaced line may hold a key)."""
     with pytest.raises(InvalidStorageSource) as caught:
-        parse_s3cfg(S3CFG.replace("use_https = True", "use_https = sometimes"))
-    assert caught.value.message == "The .s3cfg field use_https is 'sometimes'; use True or False."
+        parse_s3cfg(S3CFG.replace("use_https = True", "use_https = s3cr3t-misplaced"))
+    assert caught.value.message == "The .s3cfg field use_https is not a boolean; use True or False."
 
 
 def test_malformed_text_gives_the_line_not_its_content() -> None:

@@ -17,13 +17,16 @@ OPEN_PATHS = frozenset({"/healthz", "/openapi.json"})
 
 
 def load_or_create_token(home: Home) -> str:
-    """The token in `home.token`, creating it (owner-only) if missing."""
+    """The token in `home.token`, creating it (owner-only) if missing.
+
+    The first thing `mls up` reads from its data dir, so it makes the data dir private first
+    (`Home.ensure`: 0700, umask 0o077) for everything written after it."""
+    home.ensure()
     path = home.token
     if path.exists():
         token = path.read_text().strip()
         if token:
             return token
-    home.root.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
     # O_EXCL with 0600: the token is never readable by others, not even for an instant.
     tmp = path.with_name(f".{path.name}.{os.getpid()}")

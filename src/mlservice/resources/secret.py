@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import field_validator
+
 from mlservice.errors import FieldCause, InvalidInput
 from mlservice.resources.meta import Envelope
 
@@ -31,15 +33,18 @@ class S3Config:
 
     @classmethod
     def parse(cls, text: str) -> S3Config:
-        """Read s3cmd's `key = value` format; raises ValueError naming the first bad line."""
+        """Read s3cmd's `key = value` format; raises ValueError naming the first bad line by
+        its number, never its text: a broken line may well hold a key."""
         values: dict[str, str] = {}
         for number, raw in enumerate(text.splitlines(), start=1):
             line = raw.strip()
             if not line or line.startswith(("#", ";", "[")):
                 continue
             key, sep, value = line.partition("=")
-            if not sep or not key.strip():
-                raise ValueError(f'line {number} "{line}" is not "key = value"')
+            if not sep:
+                raise ValueError(f'line {number} is not "key = value" (it has no "=")')
+            if not key.strip():
+                raise ValueError(f'line {number} is not "key = value" (it has no key)')
             values[key.strip()] = value.strip()
         return cls(
             host_base=values.get("host_base") or None,
@@ -61,6 +66,19 @@ class Secret(Envelope):
     data: dict[str, str] | None = None
     string_data: dict[str, str] | None = None
     immutable: bool | None = None
+
+    @field_validator("data", "string_data", mode="before")
+    @classmethod
+    def _unquoted(cls, value: object) -> object:
+        """A type error would quote the value, a credential: these name the key instead."""
+        if value is None:
+            return value
+        if not isinstance(value, dict):
+            raise ValueError("must map keys to string values")
+        for key, item in value.items():
+            if not isinstance(item, str):
+                raise ValueError(f"the value of key {key!r} must be a string")
+        return value
 
     @property
     def is_s3(self) -> bool:

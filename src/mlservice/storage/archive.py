@@ -14,11 +14,10 @@ import shutil
 import tarfile
 import uuid
 import zipfile
-from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from mlservice.errors import StorageError, UnsafeArchiveError, UnsafePath
-from mlservice.storage.paths import is_inside, relative_parts
+from mlservice.storage.paths import escaping_link, relative_parts
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
 
@@ -49,7 +48,7 @@ def _extract_tar(archive: Path, into: Path, label: str) -> None:
         with tarfile.open(archive, "r:*") as tar:
             members = tar.getmembers()
             _check_tar_members(members, label)
-            tar.extractall(into, filter="data")
+            tar.extractall(into, filter=_private_data)
     except tarfile.FilterError as exc:
         name = exc.tarinfo.name
         raise UnsafeArchiveError(_refused(label, name, "leaves the archive's folder")) from None
@@ -59,6 +58,15 @@ def _extract_tar(archive: Path, into: Path, label: str) -> None:
         raise StorageError(
             f"Archive {label} could not be extracted ({exc.strerror or type(exc).__name__})."
         ) from None
+
+
+def _private_data(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+    """tarfile's "data" filter, and the owner's bits only: like everything in the data dir,
+    an extracted model is not for other users (chmod after extraction ignores the umask)."""
+    checked = tarfile.data_filter(member, dest)
+    if checked.mode is None:
+        return checked
+    return checked.replace(mode=checked.mode & 0o700, deep=False)
 
 
 def _check_tar_members(members: list[tarfile.TarInfo], label: str) -> None:
@@ -117,18 +125,10 @@ def _extract_zip(archive: Path, into: Path, label: str) -> None:
 
 def _check_links_resolved(root: Path, label: str) -> None:
     """Lexical checks cannot see a chain of links (`a -> .`, `b -> a/..`); the disk can."""
-    for link in _symlinks(root):
-        if not is_inside(root, link):
-            name = link.relative_to(root).as_posix()
-            raise UnsafeArchiveError(_refused(label, name, "is a symlink pointing outside"))
-
-
-def _symlinks(root: Path) -> Iterable[Path]:
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = Path(folder, name)
-            if path.is_symlink():
-                yield path
+    link = escaping_link(root, root)
+    if link is not None:
+        name = link.relative_to(root).as_posix()
+        raise UnsafeArchiveError(_refused(label, name, "is a symlink pointing outside"))
 
 
 def _entry(name: str, label: str, *, shown: str | None = None) -> PurePosixPath:

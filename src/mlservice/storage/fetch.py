@@ -91,6 +91,7 @@ def _fetch(uri: ModelURI, provider: Provider, *, home: Home, log: Log) -> Path:
             path.mkdir()
             provider.download(uri, path, log)
 
+    home.ensure()  # the cache is in the data dir: what lands in it is owner-only
     path = cached(
         home.model_cache,
         key=uri.cache_key,

@@ -7,16 +7,43 @@ from pathlib import Path
 from mlservice.errors import InvalidStorageSource, StorageNotFound, UnsafePath
 from mlservice.home import Home
 from mlservice.storage.base import Log, Probe
-from mlservice.storage.paths import check_volume_name, is_inside, relative_parts
+from mlservice.storage.paths import check_volume_name, escaping_link, safe_join
 from mlservice.storage.uri import ModelURI
 
 
 def volume_path(home: Home, uri: ModelURI) -> Path:
-    """The local path `pvc://VOLUME/PATH` names, refusing one that escapes the volume.
+    """The local path `pvc://VOLUME/PATH` names, refusing one that leaves the volume (`..`, or
+    a symlink of a folder on the way or of the file itself leading out).
 
     The path need not exist yet (`mls volume cp` writes to it); the volume must.
     """
-    name, _, raw_path = uri.rest.partition("/")
+    name, root = _volume(home, uri)
+    try:
+        return safe_join(root, uri.rest.partition("/")[2], within=f"volume {name}")
+    except UnsafePath as exc:
+        raise InvalidStorageSource(
+            f"Model URI {uri} has a path that {exc.why}; it must stay inside volume {name}."
+        ) from None
+
+
+def model_path(home: Home, uri: ModelURI) -> Path:
+    """`volume_path` for a model about to be served: a folder's files are checked too, so no
+    symlink in it hands a replica a file from outside the volume."""
+    path = volume_path(home, uri)
+    if path.is_dir():
+        name, root = _volume(home, uri)
+        link = escaping_link(root, path)
+        if link is not None:
+            shown = link.relative_to(root).as_posix()
+            raise InvalidStorageSource(
+                f"Model URI {uri} holds {shown}, which links outside volume {name}; "
+                "a model must stay inside its volume."
+            )
+    return path
+
+
+def _volume(home: Home, uri: ModelURI) -> tuple[str, Path]:
+    name = uri.rest.partition("/")[0]
     reason = check_volume_name(name)
     if reason is not None:
         raise InvalidStorageSource(f"Model URI {uri} names volume {name!r}, which {reason}.")
@@ -25,18 +52,7 @@ def volume_path(home: Home, uri: ModelURI) -> Path:
         raise StorageNotFound(
             f"Volume {name} of {uri} does not exist; create it with `mls volume create {name}`."
         )
-    try:
-        relative = relative_parts(raw_path)
-    except UnsafePath as exc:
-        raise InvalidStorageSource(
-            f"Model URI {uri} has a path that {exc.why}; it must stay inside volume {name}."
-        ) from None
-    path = root.joinpath(relative)
-    if not is_inside(root, path):
-        raise InvalidStorageSource(
-            f"Model URI {uri} leads outside volume {name} through a symlink."
-        )
-    return path
+    return name, root
 
 
 def local_probe(uri: ModelURI, path: Path) -> Probe:
@@ -60,11 +76,11 @@ class PvcProvider:
         self._home = home
 
     def probe(self, uri: ModelURI) -> Probe:
-        return local_probe(uri, volume_path(self._home, uri))
+        return local_probe(uri, model_path(self._home, uri))
 
     def download(self, uri: ModelURI, dest: Path, log: Log) -> Path:
         # Already local: an archive is extracted straight from the volume.
-        return volume_path(self._home, uri)
+        return model_path(self._home, uri)
 
 
 class FileProvider:

@@ -29,7 +29,7 @@ from mlservice.errors import (
     UnsafePath,
 )
 from mlservice.storage.base import Log, Probe, ProgressLog
-from mlservice.storage.paths import relative_parts
+from mlservice.storage.paths import relative_parts, safe_join
 from mlservice.storage.s3cfg import S3Config
 from mlservice.storage.uri import ModelURI
 
@@ -87,7 +87,7 @@ class S3Provider:
         bucket, _ = _split(uri)
         log(f"fetching {len(plan.objects)} object(s) from {uri} via {self._endpoint}")
         for obj in plan.objects:
-            target = dest.joinpath(obj.relative)
+            target = safe_join(dest, obj.relative.as_posix(), within="the model folder")
             target.parent.mkdir(parents=True, exist_ok=True)
             self._get(uri, bucket, obj, target, log)
         return dest.joinpath(plan.objects[0].relative) if plan.single else dest

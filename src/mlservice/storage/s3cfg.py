@@ -85,7 +85,7 @@ class S3Config:
 
 
 def parse_s3cfg(text: str) -> S3Config:
-    """Read an s3cmd config; errors name the field or line, never a value."""
+    """Read an s3cmd config; errors name the field or line number, never a value or a line."""
     section = _section(text)
     fields = {k: v.strip() for k, v in section.items()}
     defaults = S3Config()
@@ -135,4 +135,5 @@ def _flag(fields: dict[str, str], name: str, *, default: bool) -> bool:
         return True
     if raw in _FALSE:
         return False
-    raise InvalidStorageSource(f"The .s3cfg field {name} is {raw!r}; use True or False.")
+    # Not quoted: the whole text is a credential, and a misplaced line may hold a key.
+    raise InvalidStorageSource(f"The .s3cfg field {name} is not a boolean; use True or False.")

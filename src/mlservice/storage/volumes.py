@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
-import shutil
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlservice.errors import AlreadyExists, InvalidInput, InvalidStorageSource, StorageNotFound
+from mlservice.errors import (
+    AlreadyExists,
+    InvalidInput,
+    InvalidStorageSource,
+    StorageNotFound,
+    UnsafePath,
+)
 from mlservice.home import Home
 from mlservice.storage.local import volume_path
-from mlservice.storage.paths import check_volume_name, is_inside
+from mlservice.storage.paths import check_volume_name, safe_join
 from mlservice.storage.uri import parse_uri
 
 _CHUNK = 1 << 20
@@ -45,6 +51,7 @@ def create_volume(home: Home, name: str, *, exist_ok: bool = False) -> Path:
     path = home.volume(name)
     if path.exists() and not exist_ok:
         raise AlreadyExists(f"Volume {name} already exists at {path}.")
+    home.ensure()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -69,6 +76,7 @@ def plan_copy(home: Home, src: Path, dest: str) -> CopyPlan:
     if not src.exists():
         raise StorageNotFound(f"Source {src} does not exist.")
     target = volume_path(home, uri)
+    home.ensure()  # what `copy_files` writes is owner-only, as everything in the data dir
     volume = home.volume(uri.rest.partition("/")[0])
     into = uri.rest.endswith("/") or "/" not in uri.rest.strip("/")
     if src.is_file():
@@ -85,15 +93,20 @@ def copy_files(plan: CopyPlan, *, advance: Callable[[int], None]) -> None:
     sees half a file; `advance` gets byte counts as they are written."""
     for src, target in plan.files:
         # An existing symlink inside the volume could otherwise carry the write outside it.
-        if not is_inside(plan.volume, target.parent):
-            raise InvalidStorageSource(f"Copy target {target} leads outside its volume.")
+        folder = target.parent.relative_to(plan.volume).as_posix()
+        try:
+            safe_join(plan.volume, folder, within="its volume")
+        except UnsafePath as exc:
+            raise InvalidStorageSource(f"Copy target {target} {exc.why}.") from None
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.mls-partial")
+        partial.unlink(missing_ok=True)  # a leftover, or a link that would take the write away
         with src.open("rb") as reader, partial.open("wb") as writer:
             while chunk := reader.read(_CHUNK):
                 writer.write(chunk)
                 advance(len(chunk))
-        shutil.copymode(src, partial)
+        # The source's mode for its owner only (an executable stays one): chmod ignores umask.
+        partial.chmod(stat.S_IMODE(src.stat().st_mode) & 0o700)
         os.replace(partial, target)
 
 

@@ -14,10 +14,11 @@ file reaches them only after this process next publishes.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from mlservice.errors import AlreadyExists, Gone, NotFound
@@ -50,6 +51,21 @@ def _dumps(obj: Obj) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
+def _make_private(path: Path) -> None:
+    """Create the database file owner-only before SQLite opens it: it holds every Secret.
+
+    SQLite gives the `-wal` and `-shm` files it creates the database file's mode, so they are
+    0600 too; files left by an older version are tightened here as well."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):
+        with suppress(FileNotFoundError):
+            os.chmod(f"{path}{suffix}", 0o600)
+
+
 class SqliteStore:
     """Implements `Store`. One connection guarded by a lock: safe to share between the API's
     worker threads, controller threads and event loops."""
@@ -61,6 +77,8 @@ class SqliteStore:
         self._lock = threading.RLock()
         self._feeds: list[Feed] = []
         self._published: list[WatchEvent] = []
+        if str(path) != ":memory:":
+            _make_private(Path(path))
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlservice.errors import InvalidInput
+from mlservice.errors import InvalidInput, UnsafePath
 from mlservice.home import Home
+from mlservice.storage.paths import safe_join
 
 STORAGE_INITIALIZER = "storage-initializer"
 
@@ -64,20 +65,34 @@ def container_log(
     home: Home, namespace: str, revision: str, *, container: str, replica: str | None
 ) -> Path:
     """A container's log file: the storage-initializer's of the revision, else the given
-    replica's (default: the newest replica). InvalidInput says what is missing."""
-    folder = revision_dir(home, namespace, revision)
+    replica's (default: the newest replica). InvalidInput says what is missing, or which
+    name would lead out of the replicas folder."""
+    folder = _inside(home, namespace, revision)
     if container == STORAGE_INITIALIZER:
         path = folder / f"{STORAGE_INITIALIZER}.log"
     else:
-        path = _replica_root(folder, replica, revision=revision) / f"{container}.log"
+        if replica is not None:
+            root = _inside(home, namespace, revision, replica)
+        else:
+            root = _newest_replica(folder, revision=revision)
+        path = _inside(home, namespace, revision, root.name, f"{container}.log")
     if not path.is_file():
         raise InvalidInput(f"Revision {revision} has no {container} log at {path}.")
     return path
 
 
-def _replica_root(folder: Path, replica: str | None, *, revision: str) -> Path:
-    if replica is not None:
-        return folder / replica
+def _inside(home: Home, *names: str) -> Path:
+    """`home.replicas`/names..., each name one segment, the result inside on disk."""
+    for name in names:
+        if not name or "/" in name:
+            raise InvalidInput(f"{name!r} is not a name: a log is named by plain names.")
+    try:
+        return safe_join(home.replicas, "/".join(names), within="the replicas folder")
+    except UnsafePath as exc:
+        raise InvalidInput(f"The log {'/'.join(names)!r} {exc.why}.") from None
+
+
+def _newest_replica(folder: Path, *, revision: str) -> Path:
     found = sorted(
         (p for p in folder.glob("*/owner.json")), key=lambda p: p.stat().st_mtime, reverse=True
     )

@@ -26,12 +26,13 @@ from mlservice.errors import (
     NotFound,
     RuntimeUnavailable,
     StorageError,
+    UnsafePath,
 )
 from mlservice.home import Home
 from mlservice.resources import Secret
 from mlservice.resources.secret import S3_KEY, S3_LABEL, S3_LABEL_VALUE
 from mlservice.runtime import RenderedContainer
-from mlservice.storage import fetch_model
+from mlservice.storage import check_volume_name, fetch_model, safe_join
 
 SecretLookup = Callable[[str, str], Secret]
 """(namespace, name) -> the Secret; raises NotFound. `mls up` reads them from its store."""
@@ -155,18 +156,40 @@ def _fetch(uri: str, home: Home, s3cfg: str | None, log_path: Path) -> Path:
 
 
 def volume_dirs(revision: Revision, *, home: Home) -> dict[str, Path]:
-    """Mount path -> local folder for every PersistentVolumeClaim volume a container mounts."""
+    """Mount path -> local folder for every PersistentVolumeClaim volume a container mounts.
+
+    The claim must be a volume's name and a `subPath` must stay inside the volume on disk (no
+    `..`, no symlink leading out): InvalidInput naming the claim or subPath otherwise, as a
+    kubelet refuses such a pod. The API checks claim names at apply too; this is for templates
+    and objects stored before it did.
+    """
     claims = {
-        v["name"]: v["persistentVolumeClaim"]["claimName"]
+        v["name"]: v["persistentVolumeClaim"].get("claimName")
         for v in revision.pod_spec.get("volumes", [])
         if isinstance(v.get("persistentVolumeClaim"), Mapping)
     }
+    where = _where(revision)
     found: dict[str, Path] = {}
     for c in revision.containers:
         for mount in c.volume_mounts:
-            if mount.name in claims:
-                folder = home.volume(claims[mount.name])
-                found[mount.mount_path] = folder / mount.sub_path if mount.sub_path else folder
+            if mount.name not in claims:
+                continue
+            claim = claims[mount.name]
+            reason = check_volume_name(claim) if isinstance(claim, str) else "is not a string"
+            if reason is not None:
+                raise InvalidInput(
+                    f"{where}: volume {mount.name!r} claims {claim!r}, which {reason}."
+                )
+            folder = home.volume(claim)
+            if mount.sub_path:
+                try:
+                    folder = safe_join(folder, mount.sub_path, within=f"volume {claim}")
+                except UnsafePath as exc:
+                    raise InvalidInput(
+                        f"{where}: container {c.name} mounts volume {mount.name!r} with subPath "
+                        f"{mount.sub_path!r}, a path that {exc.why}."
+                    ) from None
+            found[mount.mount_path] = folder
     return found
 
 

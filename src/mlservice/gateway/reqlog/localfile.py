@@ -30,7 +30,7 @@ def append(folder: Path, events: list[LogEvent]) -> None:
     """Append `events` to today's file (blocking: run it off the event loop)."""
     if not events:
         return
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     lines = b"".join(orjson.dumps(to_json(e)) + b"\n" for e in events)
     path = file_for(folder, datetime.datetime.now(datetime.UTC).date())
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

@@ -63,8 +63,10 @@ class UpProcess:
         return Client(self.api, token=self.token, home=self.home, **options)
 
     def start(self) -> UpProcess:
-        self.home.root.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the child
+        self.home.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Owner-only, as everything in the data dir (`mls up` makes the rest so).
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._log = os.fdopen(fd, "ab")
         command = [sys.executable, "-m", "mlservice", "up", "--home", str(self.home.root)]
         self._process = subprocess.Popen(
             [*command, *self.args], stdout=self._log, stderr=subprocess.STDOUT, env=self.env

@@ -45,6 +45,7 @@ def write_example_models(home: Home) -> ExampleModels:
 
     features, labels = load_digits(return_X_y=True)
     result = ExampleModels()
+    home.ensure()  # the data dir and what it holds stay owner-only
     tutorial, demo = home.volume("tutorial"), home.volume("demo")
     estimators = {name: _fit(kind, features, labels) for name, kind in RELEASES.items()}
     for name, estimator in estimators.items():

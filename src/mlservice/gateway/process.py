@@ -73,7 +73,7 @@ class GatewayProcess:
         argv += ["--listen-fd", str(fds[0]), "--admin-fd", str(fds[1])]
         argv += ["--request-logs", str(self.request_logs), "--parent-pid", str(os.getpid())]
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        out = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        out = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             # Forked from the event loop's thread, which lives as long as `mls up`: the child's
             # parent-death signal is tied to the forking thread, not the process. Its own

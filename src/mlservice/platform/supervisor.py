@@ -190,6 +190,9 @@ class Platform:
                 loop.remove_signal_handler(sig)
 
     async def __aenter__(self) -> Platform:
+        # Owner-only (0700, umask 0o077) before the lock file or anything else is written;
+        # every child inherits the umask.
+        self.config.home.ensure()
         self._lock.enter_context(exclusive_home(self.config.home))
         try:
             await self._start()
@@ -296,5 +299,7 @@ def _gateway(config: PlatformConfig, home: Home) -> GatewayProcess:
 
 def _write_endpoints(home: Home, endpoints: dict[str, Any]) -> None:
     tmp = home.endpoints.with_name(f".{home.endpoints.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(endpoints, indent=2) + "\n")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(endpoints, indent=2) + "\n")
     os.replace(tmp, home.endpoints)

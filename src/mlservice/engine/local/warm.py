@@ -48,7 +48,7 @@ def become(job: dict[str, Any]) -> None:
     """Take the launch's environment, working dir and log, as a fresh process would have."""
     os.environ.clear()
     os.environ.update(job["env"])
-    log = os.open(job["log_path"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    log = os.open(job["log_path"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)

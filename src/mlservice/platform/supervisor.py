@@ -157,7 +157,7 @@ class Platform:
 
     Start: the data dir's lock, the sockets (API, gateway, admin), the gateway, the control
     plane (it reaps a dead run's replicas, installs the built-in runtimes, starts the
-    controllers and the autoscaler), `endpoints.json`, then `apply`. Stop: the control plane
+    controllers and the autoscaler), `apply`, then `endpoints.json`. Stop: the control plane
     (controllers, every replica, the API), what it left running, the gateway,
     `endpoints.json`, the lock. With `api_only` the control plane runs here, alone.
     """
@@ -240,12 +240,13 @@ class Platform:
             )
             await self.control.start()
             api_url = self.control.api_url
-        self.endpoints = self._endpoints(api_url)
-        _write_endpoints(home, self.endpoints)
         print(f"mlservice API listening on {api_url} (data dir {home.root})", file=out, flush=True)
         if config.apply:
             with Client(api_url, token=self.token, home=home) as client:
                 await asyncio.to_thread(apply_paths, client, config.apply, out=out)
+        # Last: whoever waits for endpoints.json (the CLI, `UpProcess`) finds the manifests in.
+        self.endpoints = self._endpoints(api_url)
+        _write_endpoints(home, self.endpoints)
 
     def _endpoints(self, api_url: str) -> dict[str, Any]:
         gateway = self.gateway

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import struct
 import sys
 from collections.abc import Iterator
 
@@ -179,6 +181,41 @@ def test_wrong_feature_count_is_400_not_a_model_failure(
         "error": f"Model iris expects rows of 4 features, shape [N, 4]; input {named} has "
         "shape [1, 2]."
     }
+
+
+def test_no_rows_and_nan_are_400_from_sklearn(sklearn_server: Served) -> None:
+    """Found by the serve fuzzer: sklearn refuses zero rows and NaN with a ValueError, which
+    was the model's 500; it is the caller's input."""
+    url = f"{sklearn_server.url}/v2/models/iris/infer"
+    empty = {"inputs": [{"name": "input-0", "shape": [0, 4], "datatype": "FP64", "data": []}]}
+    answer = httpx.post(url, json=empty, timeout=30)
+    assert answer.status_code == 400
+    assert answer.json()["error"].startswith(
+        "Model iris cannot predict on input 'input-0': Found array with 0 sample(s)"
+    )
+    header = orjson.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "input-0",
+                    "shape": [1, 4],
+                    "datatype": "FP64",
+                    "parameters": {"binary_data_size": 32},
+                }
+            ]
+        }
+    )
+    nan_row = struct.pack("<4d", math.nan, 1.0, 2.0, 3.0)
+    answer = httpx.post(
+        url,
+        content=header + nan_row,
+        headers={"inference-header-content-length": str(len(header))},
+        timeout=30,
+    )
+    assert (answer.status_code, answer.json()) == (
+        400,
+        {"error": "Model iris cannot predict on input 'input-0': Input X contains NaN."},
+    )
 
 
 def test_unready_model_is_503(launcher: Launcher) -> None:

@@ -141,3 +141,13 @@ def test_a_413_closes_the_connection(limited: Served) -> None:
     assert status_of(received) == 413
     assert b"connection: close" in received.lower()
     assert closed
+
+
+def test_a_slow_model_is_not_cut_by_the_read_deadline(limited: Served) -> None:
+    """The deadline covers the request's arrival only: a predict longer than it still answers."""
+    body = {
+        "inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1.0]}],
+        "parameters": {"sleep": READ_TIMEOUT * 1.5},
+    }
+    answer = httpx.post(f"{limited.url}/v2/models/echo/infer", json=body, timeout=30)
+    assert answer.status_code == 200, answer.text

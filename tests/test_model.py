@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import mlservice
 from mlservice import Model
-from mlservice.errors import NotImplementedByModel
+from mlservice.errors import InferenceError, InvalidInput, MLServiceError, NotImplementedByModel
 from mlservice.server.formats.base import BuildOptions
 from mlservice.server.formats.python import FORMAT as PYTHON
 from mlservice.server.forward import PredictorConfig
@@ -99,6 +100,45 @@ def test_a_model_that_loads_itself_is_ready_and_loaded_once(tmp_path: Path) -> N
 
     assert asyncio.run(scenario()) == {"predictions": [3]}
     assert model.loads == 1  # type: ignore[attr-defined]
+
+
+class Strict(Model):
+    """Refuses rows that are not numbers (its verdict on the input); fails on a negative one."""
+
+    def predict(self, payload: Any, headers: Any = None) -> Any:
+        rows = payload["instances"]
+        if not all(isinstance(row, int | float) for row in rows):
+            raise InvalidInput("instances must be numbers.")
+        return {"predictions": [1 / (1 if row >= 0 else 0) for row in rows]}
+
+
+@pytest.mark.parametrize(
+    ("rows", "error", "status", "message"),
+    [
+        (["a"], InvalidInput, 400, "instances must be numbers."),
+        ([-1], InferenceError, 500, "Model strict failed: ZeroDivisionError: division by zero"),
+    ],
+)
+def test_a_models_input_verdict_is_400_and_its_bugs_are_500(
+    rows: list[Any], error: type[MLServiceError], status: int, message: str
+) -> None:
+    """F6 for model.py: InvalidInput from predict reaches the caller as a 400 in the model's
+    words; any other exception is the model's 500 with its type and message, nothing more."""
+    from mlservice.server.dataplane import DataPlane
+
+    async def scenario() -> None:
+        dataplane = DataPlane()
+        model = Strict("strict")
+        dataplane.register(model)
+        try:
+            await dataplane.load("strict")
+            await dataplane.infer("strict", {"instances": rows}, {})
+        finally:
+            await dataplane.stop()
+
+    with pytest.raises(error) as caught:
+        asyncio.run(scenario())
+    assert (caught.value.status_code, caught.value.message) == (status, message)
 
 
 def test_sdk_clients_are_exported_lazily() -> None:

@@ -10,6 +10,10 @@ Payloads: a V1 request arrives as its JSON document (`{"instances": [...]}`), a 
 content type is in `headers`). `predict` may return a dict (sent as is), a list or array (sent as
 V1 `predictions` or a V2 output named `output-0`), or an `InferResponse`.
 
+Errors: raise `mlservice.errors.InvalidInput` when the payload is wrong (the caller gets a 400
+with your message); any other exception is a bug in the model and answers 500 with its type and
+message, never a traceback (the traceback goes to the server's log).
+
 `ModelServer().start([model])` serves models built in code, as KServe's `ModelServer` does, so a
 KServe model file also runs on its own (`python model.py`); `mls serve DIR` imports `model.py`
 without running its `__main__` block.

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mlservice.errors import InferenceError
+from mlservice.errors import InferenceError, InvalidInput
 from mlservice.server.batching import Batcher
 from mlservice.server.types import InferRequest, InferResponse, RequestInput, ResponseOutput
 
@@ -88,6 +88,30 @@ def test_a_failing_call_fails_every_request_in_it() -> None:
 
     results = asyncio.run(scenario())
     assert [str(r) for r in results] == ["Model m failed: boom"] * 3
+
+
+def test_one_requests_bad_input_fails_only_that_request() -> None:
+    """F6: a merged call refused as bad input runs again per request; only the bad one is 400."""
+
+    def strict(payload: Any) -> Any:
+        if any(isinstance(row, str) for row in payload["instances"]):
+            raise InvalidInput("Model m takes numbers.")
+        return {"predictions": [row * 10 for row in payload["instances"]]}
+
+    run = Recorder(strict)
+    batcher = Batcher(run, max_size=100, max_delay=0.01)
+    payloads = [{"instances": [1]}, {"instances": ["a"]}, {"instances": [2, 3]}]
+
+    async def scenario() -> list[Any]:
+        tasks = [batcher.submit(p, {}) for p in payloads]
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    results = asyncio.run(scenario())
+    assert results[0] == {"predictions": [10]}
+    assert isinstance(results[1], InvalidInput)
+    assert results[2] == {"predictions": [20, 30]}
+    assert run.calls[0] == {"instances": [1, "a", 2, 3]}  # merged first, then one by one
+    assert len(run.calls) == 4
 
 
 def test_a_result_with_the_wrong_row_count_is_an_error() -> None:

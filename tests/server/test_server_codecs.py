@@ -128,6 +128,19 @@ def test_bad_requests_are_refused_with_a_named_reason(
     assert info.value.message.startswith(message)
 
 
+@pytest.mark.parametrize(
+    "shape", [[0, 2**62], [2**63 - 1, 0], [1] * 65], ids=["huge-after-zero", "huge-before", "65-d"]
+)
+def test_a_shape_numpy_cannot_build_is_400(shape: list[int]) -> None:
+    """Found by the serve fuzzer: [0, 2**62] needs no elements, so the count check passed and
+    numpy's ValueError ("array is too big") was a 500."""
+    size = 1 if len(shape) == 65 else 0
+    body = one_input(datatype="FP32", data=[1.0] * size, shape=shape)
+    with pytest.raises(InvalidInput) as info:
+        v2.decode_request(body)
+    assert info.value.message.startswith(f"input 'a' shape {shape} is not a possible array: ")
+
+
 def test_requested_binary_output_overrides_the_default() -> None:
     request = InferRequest(
         [],

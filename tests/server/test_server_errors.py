@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import struct
 import sys
 from collections.abc import Iterator
 
@@ -118,6 +120,13 @@ def test_model_that_raises_is_500_with_message_and_no_traceback(echo: httpx.Clie
     assert "Traceback" not in answer.text
 
 
+def test_custom_model_refusing_its_input_is_400(echo: httpx.Client) -> None:
+    """F6 for model.py: the model's InvalidInput is the caller's 400, its own words, while any
+    other exception stays the model's 500 (above)."""
+    answer = echo.post("/v1/models/echo:predict", json={"refuse": "row 2 has no 'age'"})
+    assert (answer.status_code, answer.json()) == (400, {"error": "row 2 has no 'age'"})
+
+
 def test_unknown_output_is_400(echo: httpx.Client) -> None:
     body = {**infer_body(shape=[1], datatype="FP32", data=[1]), "outputs": [{"name": "scores"}]}
     answer = echo.post("/v2/models/echo/infer", json=body)
@@ -153,23 +162,60 @@ def test_builtin_model_rejects_a_body_without_instances(sklearn_server: Served) 
 
 
 @pytest.mark.parametrize(
-    ("protocol", "body"),
+    ("protocol", "body", "named"),
     [
-        ("v1/models/iris:predict", {"instances": [[1.0, 2.0]]}),
+        ("v1/models/iris:predict", {"instances": [[1.0, 2.0]]}, "'instances'"),
         (
             "v2/models/iris/infer",
             {"inputs": [{"name": "input-0", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}]},
+            "'input-0'",
         ),
     ],
 )
 def test_wrong_feature_count_is_400_not_a_model_failure(
-    sklearn_server: Served, protocol: str, body: dict[str, object]
+    sklearn_server: Served, protocol: str, body: dict[str, object], named: str
 ) -> None:
     answer = httpx.post(f"{sklearn_server.url}/{protocol}", json=body, timeout=30)
     assert answer.status_code == 400
     assert answer.json() == {
-        "error": "Model iris expects rows of 4 features, shape [N, 4]; got shape [1, 2]."
+        "error": f"Model iris expects rows of 4 features, shape [N, 4]; input {named} has "
+        "shape [1, 2]."
     }
+
+
+def test_no_rows_and_nan_are_400_from_sklearn(sklearn_server: Served) -> None:
+    """Found by the serve fuzzer: sklearn refuses zero rows and NaN with a ValueError, which
+    was the model's 500; it is the caller's input."""
+    url = f"{sklearn_server.url}/v2/models/iris/infer"
+    empty = {"inputs": [{"name": "input-0", "shape": [0, 4], "datatype": "FP64", "data": []}]}
+    answer = httpx.post(url, json=empty, timeout=30)
+    assert answer.status_code == 400
+    assert answer.json()["error"].startswith(
+        "Model iris cannot predict on input 'input-0': Found array with 0 sample(s)"
+    )
+    header = orjson.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "input-0",
+                    "shape": [1, 4],
+                    "datatype": "FP64",
+                    "parameters": {"binary_data_size": 32},
+                }
+            ]
+        }
+    )
+    nan_row = struct.pack("<4d", math.nan, 1.0, 2.0, 3.0)
+    answer = httpx.post(
+        url,
+        content=header + nan_row,
+        headers={"inference-header-content-length": str(len(header))},
+        timeout=30,
+    )
+    assert (answer.status_code, answer.json()) == (
+        400,
+        {"error": "Model iris cannot predict on input 'input-0': Input X contains NaN."},
+    )
 
 
 def test_unready_model_is_503(launcher: Launcher) -> None:

@@ -176,3 +176,98 @@ def test_custom_model_answers_both_protocols(echo_server: Served) -> None:
     assert [p["row"] for p in predictions] == rows.tolist()
     got = v2_infer(echo_server, "echo", rows, datatype="INT32", outputs=["input-0"], binary=True)
     np.testing.assert_array_equal(got["input-0"], rows)
+
+
+# -- F6: bad input is the caller's 400, naming the input, never the library's 500 -------------
+def v2_body(name: str, datatype: str, shape: list[int], data: list[Any]) -> dict[str, Any]:
+    return {"inputs": [{"name": name, "datatype": datatype, "shape": shape, "data": data}]}
+
+
+BAD_INPUTS = [
+    pytest.param("v1", {"instances": [["a", "b", "c", "d"]]}, "'instances'", id="v1-strings"),
+    pytest.param("v1", {"instances": [[1.0, 2.0]]}, "'instances'", id="v1-two-features"),
+    pytest.param("v1", {"instances": [[{"a": 1}, 1, 2, 3]]}, "'instances'", id="v1-object"),
+    pytest.param("v1", {"instances": [[[1], [2], [3], [4]]]}, "'instances'", id="v1-too-deep"),
+    pytest.param("v2", ("BYTES", [1, 4], ["a", "b", "c", "d"]), "INPUT", id="v2-bytes"),
+    pytest.param("v2", ("FP32", [1, 2], [1.0, 2.0]), "INPUT", id="v2-two-features"),
+    pytest.param("v2", ("FP32", [1, 1, 4], [1.0, 2.0, 3.0, 4.0]), "INPUT", id="v2-rank-3"),
+]
+FORMAT_SERVERS = [  # (fixture, model name, V2 input name)
+    ("sklearn_server", "iris", "input-0"),
+    ("xgboost_server", "xgb", "input-0"),
+    ("lightgbm_server", "lgbm", "input-0"),
+    ("onnx_server", "iris-onnx", "X"),
+    ("torch_server", "net", "input-0"),
+]
+
+
+@pytest.mark.parametrize(("fixture", "model", "input_name"), FORMAT_SERVERS)
+@pytest.mark.parametrize(("protocol", "bad", "named"), BAD_INPUTS)
+def test_bad_input_is_400_naming_the_input_for_every_format(
+    request: pytest.FixtureRequest,
+    fixture: str,
+    model: str,
+    input_name: str,
+    protocol: str,
+    bad: Any,
+    named: str,
+) -> None:
+    """F6: strings, objects, wrong shapes and counts to a numeric model answer 400 and say
+    which input is wrong (they were the library's 500: ValueError, XGBoostError, InvalidArgument,
+    TorchScript's RuntimeError)."""
+    if fixture == "torch_server" and protocol == "v2" and bad[1] == [1, 1, 4]:
+        pytest.skip("a Linear layer takes any leading dimensions: [1, 1, 4] is valid for it")
+    served: Served = request.getfixturevalue(fixture)
+    if protocol == "v1":
+        answer = httpx.post(f"{served.url}/v1/models/{model}:predict", json=bad, timeout=30)
+    else:
+        body = v2_body(input_name, *bad)
+        answer = httpx.post(f"{served.url}/v2/models/{model}/infer", json=body, timeout=30)
+    assert answer.status_code == 400, answer.text
+    message = answer.json()["error"]
+    assert named.replace("INPUT", repr(input_name)) in message
+    assert "Traceback" not in message
+
+
+def test_torch_operator_refusal_is_400_with_its_cause(torch_server: Served) -> None:
+    """F6: what TorchScript's interpreter reports ends with the operator's own complaint."""
+    body = v2_body("input-0", "FP64", [1, 4], [1.0, 2.0, 3.0, 4.0])
+    answer = httpx.post(f"{torch_server.url}/v2/models/net/infer", json=body, timeout=30)
+    assert (answer.status_code, answer.json()) == (
+        400,
+        {
+            "error": "Model net cannot run on 'input-0' FP64 [1, 4]: mat1 and mat2 must have "
+            "the same dtype, but got Double and Float"
+        },
+    )
+    answer = httpx.post(
+        f"{torch_server.url}/v2/models/net/infer",
+        json={"inputs": [v2_body(n, "FP32", [1, 4], [1, 2, 3, 4])["inputs"][0] for n in "ab"]},
+        timeout=30,
+    )
+    assert (answer.status_code, answer.json()) == (
+        400,
+        {"error": "Model net takes 1 input tensor(s); the request has 2."},
+    )
+
+
+def test_numeric_formats_name_the_offending_value(xgboost_server: Served) -> None:
+    """F6: the message quotes what is not a number (clipped), and a JSON null is a NaN."""
+    answer = httpx.post(
+        f"{xgboost_server.url}/v1/models/xgb:predict",
+        json={"instances": [[1, 2, 3, "four" * 20]]},
+        timeout=30,
+    )
+    assert (answer.status_code, answer.json()) == (
+        400,
+        {
+            "error": "Model xgb takes numbers, but input 'instances' holds the string "
+            "'fourfourfourfourfourfourfourfourfourfour...'."
+        },
+    )
+    answer = httpx.post(
+        f"{xgboost_server.url}/v1/models/xgb:predict",
+        json={"instances": [[None, 2, 3, 4]]},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text

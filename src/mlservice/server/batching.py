@@ -5,7 +5,8 @@ requests that arrived together have been read (no added wait at low load); while
 new requests gather for the next call, and none waits longer than `max_delay` for it. Only
 requests that can share a call are merged: V1 payloads that are exactly `{"instances": [...]}`,
 and V2 requests with the same input names, datatypes, trailing dimensions, parameters and
-requested outputs. Anything else runs alone, unchanged.
+requested outputs. Anything else runs alone, unchanged. A merged call refused as bad input
+(400) runs again one request at a time, so only the request at fault gets the error.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from mlservice.errors import InferenceError
+from mlservice.errors import InferenceError, InvalidInput
 from mlservice.server.types import InferRequest, InferResponse, RequestInput, ResponseOutput
 
 Headers = Mapping[str, str]
@@ -123,16 +124,37 @@ class Batcher:
             else:
                 merged = await self._run(merge([item.payload for item in items]), items[0].headers)
                 results = split(merged, [item.rows for item in items])
+        except InvalidInput as exc:
+            if len(items) == 1:
+                _fail(items, exc)
+            else:
+                # One request's bad rows must not fail the others: each runs again alone, and
+                # only the one at fault gets the 400.
+                await asyncio.gather(*(self._retry(item) for item in items))
+            return
         except Exception as exc:
-            for item in items:
-                if not item.future.done():
-                    item.future.set_exception(exc)
+            _fail(items, exc)
             return
         finally:
             self._finished()
         for item, result in zip(items, results, strict=True):
             if not item.future.done():
                 item.future.set_result(result)
+
+    async def _retry(self, item: _Item) -> None:
+        try:
+            result = await self._run(item.payload, item.headers)
+        except Exception as exc:
+            _fail([item], exc)
+        else:
+            if not item.future.done():
+                item.future.set_result(result)
+
+
+def _fail(items: list[_Item], exc: Exception) -> None:
+    for item in items:
+        if not item.future.done():
+            item.future.set_exception(exc)
 
 
 def batch_key(payload: Any) -> tuple[Hashable | None, int]:

@@ -30,6 +30,12 @@ def serve(
     max_batch_size: int = typer.Option(0, "--max-batch-size", min=0, help="0/1: no batching."),
     max_batch_delay_ms: float = typer.Option(5.0, "--max-batch-delay-ms", min=0.0),
     max_body_bytes: int = typer.Option(64 * 1024 * 1024, "--max-body-bytes", min=1),
+    max_header_bytes: int = typer.Option(
+        64 * 1024, "--max-header-bytes", min=1024, help="Request line and headers (431 past it)."
+    ),
+    read_timeout: float = typer.Option(
+        30.0, "--read-timeout", min=0.1, help="Seconds a request may take to arrive (408 past it)."
+    ),
     predictor_host: str | None = typer.Option(
         None, "--predictor-host", envvar="PREDICTOR_HOST", help="Transformer mode: HOST[:PORT]."
     ),
@@ -62,6 +68,8 @@ def serve(
         max_batch_size=max_batch_size,
         max_batch_delay_ms=max_batch_delay_ms,
         max_body_bytes=max_body_bytes,
+        max_header_bytes=max_header_bytes,
+        read_timeout=read_timeout,
         predictor=predictor,
         release=release or None,
     )

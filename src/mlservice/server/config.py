@@ -8,6 +8,8 @@ from pathlib import Path
 from mlservice.server.forward import PredictorConfig
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+DEFAULT_READ_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,11 @@ class ServerConfig:
     """How long a request may wait for others to batch with; a small delay keeps p99 low."""
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     """Larger request bodies get 413 before they are read."""
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    """A larger request line and header block gets 431 and the connection is closed."""
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    """Seconds a request may take to arrive, head and body; past it, 408 and the connection
+    is closed, so a body that stops short cannot hold a connection."""
     predictor: PredictorConfig | None = None
     """Transformer mode: where the default predict forwards to."""
     release: str | None = None

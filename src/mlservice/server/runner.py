@@ -20,6 +20,7 @@ from mlservice.server.dataplane import BatchSettings, DataPlane
 from mlservice.server.formats import BuildOptions, build_model, detect
 from mlservice.server.rest.app import Service, build_app
 from mlservice.server.rest.handler import RestSettings
+from mlservice.server.rest.protocol import LimitedHttpToolsProtocol
 
 log = logging.getLogger("mlservice.server")
 
@@ -63,7 +64,9 @@ def serve_models(models: list[Model], config: ServerConfig, *, label: str) -> in
         uvicorn.Config(
             app,
             loop="uvloop",
-            http="httptools",
+            http=LimitedHttpToolsProtocol.configured(
+                max_header_bytes=config.max_header_bytes, read_timeout=config.read_timeout
+            ),
             ws="none",
             lifespan="on",
             access_log=False,

@@ -195,6 +195,17 @@ def test_bad_shape_is_invalid_argument_naming_the_input(iris_grpc: GrpcServed) -
     assert "[3, 4]" in caught.value.message()
 
 
+def test_a_shape_numpy_cannot_build_is_invalid_argument(iris_grpc: GrpcServed) -> None:
+    """Found by the serve fuzzer: no elements but a dimension of 2**62 was INTERNAL."""
+    request = service_pb2.ModelInferRequest(model_name="iris")
+    request.inputs.add(name="input-0", datatype="FP32", shape=[0, 2**62])
+    error = grpc_error(iris_grpc, request)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert str(error.details()).startswith(
+        f"input 'input-0' shape [0, {2**62}] is not a possible array: "
+    )
+
+
 def test_data_in_the_wrong_typed_field_is_named(echo_grpc: GrpcServed) -> None:
     request = typed_request("echo", {"x": ("INT64", np.array([1, 2]))})
     request.inputs[0].datatype = "FP32"

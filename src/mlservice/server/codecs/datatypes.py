@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import struct
 from typing import Any
 
@@ -40,6 +41,25 @@ def dtype_of(datatype: str, *, tensor: str) -> np.dtype[Any]:
             f"tensor {tensor!r} has unsupported datatype {datatype!r} (supported: {SUPPORTED})."
         )
     return dtype
+
+
+def reshape(array: NDArray, shape: list[int], *, tensor: str) -> NDArray:
+    """`array` in the request's `shape`, or a 400: a count that does not match the data, or a
+    shape numpy cannot build (65 dimensions, or [0, 2**62]: no elements, yet too big)."""
+    expected = math.prod(shape)
+    if array.size != expected:
+        raise InvalidInput(
+            f"input {tensor!r} has shape {shape}, which needs {expected} elements, "
+            f"but its data has {array.size}."
+        )
+    if list(array.shape) == shape:
+        return array
+    try:
+        return array.reshape(shape)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"input {tensor!r} shape {shape} is not a possible array: {exc}"
+        ) from exc
 
 
 def datatype_of(array: NDArray) -> str:

@@ -7,7 +7,6 @@ its `parameters.binary_data_size`.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -19,6 +18,7 @@ from mlservice.server.codecs.datatypes import (
     deserialize_bytes,
     dtype_of,
     from_json_data,
+    reshape,
     serialize_bytes,
     to_json_data,
 )
@@ -90,7 +90,7 @@ def _decode_input(item: Any, *, index: int, reader: _BinaryReader) -> RequestInp
         array = from_json_data(item["data"], datatype=datatype, tensor=name)
     else:
         raise InvalidInput(f"input {name!r} has neither data nor binary_data_size.")
-    return RequestInput(name, datatype, shape, _reshape(array, shape, tensor=name), parameters)
+    return RequestInput(name, datatype, shape, reshape(array, shape, tensor=name), parameters)
 
 
 def _shape(value: Any, *, tensor: str) -> list[int]:
@@ -99,16 +99,6 @@ def _shape(value: Any, *, tensor: str) -> list[int]:
     ):
         raise InvalidInput(f"input {tensor!r} shape must be a list of non-negative integers.")
     return value
-
-
-def _reshape(array: NDArray, shape: list[int], *, tensor: str) -> NDArray:
-    expected = math.prod(shape)
-    if array.size != expected:
-        raise InvalidInput(
-            f"input {tensor!r} has shape {shape}, which needs {expected} elements, "
-            f"but its data has {array.size}."
-        )
-    return array if list(array.shape) == shape else array.reshape(shape)
 
 
 def _parameters(doc: dict[str, Any], *, where: str) -> dict[str, Any]:

@@ -41,7 +41,7 @@ class LightGBMModel(Model):
         for name in requested_names(payload) or []:
             if name != "predict":
                 raise unknown_output(name, model=self.name, known=["predict"])
-        x = tabular(payload, model=self.name, width=self._booster.num_feature())
+        x = tabular(payload, model=self.name, width=self._booster.num_feature(), numbers=True)
         return respond(payload, {"predict": self._booster.predict(x)}, model=self.name)
 
 

@@ -1,4 +1,9 @@
-"""ONNX models (`*.onnx`) on onnxruntime's CPU provider; metadata comes from the graph."""
+"""ONNX models (`*.onnx`) on onnxruntime's CPU provider; metadata comes from the graph.
+
+The graph declares each input's element type and shape, so a request is checked against them
+before it runs (a 400 naming the input); onnxruntime's own INVALID_ARGUMENT, for whatever the
+checks let through, is the caller's 400 too. Any other failure is the model's 500.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,9 @@ from mlservice.model import Model
 from mlservice.server.formats.base import (
     BuildOptions,
     Format,
+    first_line,
     instances,
+    numeric,
     requested_names,
     respond,
     unknown_output,
@@ -69,30 +76,60 @@ class ONNXModel(Model):
         if isinstance(payload, InferRequest):
             feed = self._feed(payload)
         else:
-            feed = {self._inputs[0].name: self._cast(instances(payload, model=self.name), 0)}
+            x = instances(payload, model=self.name)
+            feed = {self._inputs[0].name: self._checked(x, 0, label="'instances'")}
         names = requested_names(payload) or self._outputs
         for name in names:
             if name not in self._outputs:
                 raise unknown_output(name, model=self.name, known=self._outputs)
-        arrays = self._session.run(names, feed)
+        arrays = self._run(names, feed)
         return respond(payload, dict(zip(names, arrays, strict=True)), model=self.name)
+
+    def _run(self, names: list[str], feed: dict[str, NDArray]) -> Any:
+        from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
+
+        try:
+            return self._session.run(names, feed)
+        except InvalidArgument as exc:
+            raise InvalidInput(f"Model {self.name} refused its inputs: {first_line(exc)}") from exc
 
     def _feed(self, request: InferRequest) -> dict[str, NDArray]:
         if len(request.inputs) == 1 and len(self._inputs) == 1:
-            return {self._inputs[0].name: self._cast(request.inputs[0].data, 0)}
+            only = request.inputs[0]
+            return {self._inputs[0].name: self._checked(only.data, 0, label=repr(only.name))}
         feed = {}
         for index, spec in enumerate(self._inputs):
             tensor = request.input(spec.name)
             if tensor is None:
                 raise InvalidInput(f"input {spec.name!r} of model {self.name} is missing.")
-            feed[spec.name] = self._cast(tensor.data, index)
+            feed[spec.name] = self._checked(tensor.data, index, label=repr(spec.name))
         return feed
 
-    def _cast(self, array: NDArray, index: int) -> NDArray:
+    def _checked(self, array: NDArray, index: int, *, label: str) -> NDArray:
+        """`array` in the graph input's element type, its rank and fixed sizes checked."""
+        spec = self._inputs[index]
+        shape = [d if isinstance(d, int) else -1 for d in spec.shape]
+        if array.ndim != len(shape) or any(
+            want not in (-1, got) for want, got in zip(shape, array.shape, strict=True)
+        ):
+            raise InvalidInput(
+                f"Model {self.name} takes input {label} with shape {shape} (-1: any size); "
+                f"got shape {list(array.shape)}."
+            )
         # JSON numbers arrive as float64/int64; the graph fixes its own element type.
-        dtype = _TYPES.get(self._inputs[index].type, ("", None))[1]
+        datatype, dtype = _TYPES.get(spec.type, ("", None))
         if dtype is None or array.dtype == dtype:
             return array
+        if datatype == "BYTES":
+            if array.dtype.kind not in "OSU":
+                raise InvalidInput(f"Model {self.name} takes strings in input {label}.")
+            return array.astype(dtype)
+        array = numeric(array, model=self.name, label=label)
+        if array.dtype.kind == "f" and np.dtype(dtype).kind in "biu":
+            # A float must not silently truncate into an integer input.
+            raise InvalidInput(
+                f"Model {self.name} takes {datatype} in input {label}, not floating-point values."
+            )
         return array.astype(dtype)
 
 

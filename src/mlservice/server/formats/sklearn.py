@@ -2,6 +2,11 @@
 
 V1 returns `predict()`, or `predict_proba()` when `PREDICT_PROBA=true` as KServe's sklearn
 server does; V2 returns the outputs asked for by name (`predict`, `predict_proba`).
+
+The rows are checked against `n_features_in_` first; past that, scikit-learn validates its own
+input (strings to a numeric estimator, NaN where refused, no rows) with ValueError or TypeError,
+and since the estimator's only variable is the request, those are the caller's 400. Inputs are
+not forced numeric here: a pipeline may well take strings.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from mlservice.errors import InvalidInput
 from mlservice.model import Model
 from mlservice.server.codecs.datatypes import datatype_of
 from mlservice.server.formats.base import (
     BuildOptions,
     Format,
+    first_line,
+    input_label,
     requested_names,
     respond,
     tabular,
@@ -60,13 +68,20 @@ class SKLearnModel(Model):
     def predict(self, payload: Any, headers: Any = None) -> Any:
         x = tabular(payload, model=self.name, width=getattr(self._estimator, "n_features_in_", -1))
         names = requested_names(payload) or [self._default]
-        return respond(payload, {name: self._call(name, x) for name in names}, model=self.name)
+        label = input_label(payload)
+        results = {name: self._call(name, x, label=label) for name in names}
+        return respond(payload, results, model=self.name)
 
-    def _call(self, method: str, x: NDArray) -> NDArray:
+    def _call(self, method: str, x: NDArray, *, label: str) -> NDArray:
         if method not in METHODS or not hasattr(self._estimator, method):
             known = [m for m in METHODS if hasattr(self._estimator, m)]
             raise unknown_output(method, model=self.name, known=known)
-        result: NDArray = getattr(self._estimator, method)(x)
+        try:
+            result: NDArray = getattr(self._estimator, method)(x)
+        except (ValueError, TypeError) as exc:
+            raise InvalidInput(
+                f"Model {self.name} cannot {method} on input {label}: {first_line(exc)}"
+            ) from exc
         return result
 
 

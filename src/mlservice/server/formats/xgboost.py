@@ -49,7 +49,7 @@ class XGBoostModel(Model):
         for name in requested_names(payload) or []:
             if name != "predict":
                 raise unknown_output(name, model=self.name, known=["predict"])
-        x = tabular(payload, model=self.name, width=self._booster.num_features())
+        x = tabular(payload, model=self.name, width=self._booster.num_features(), numbers=True)
         result = self._booster.predict(xgboost.DMatrix(x))
         return respond(payload, {"predict": result}, model=self.name)
 

@@ -8,7 +8,6 @@ tritonclient expects, and typed otherwise, unless an output is FP16, which only 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
@@ -17,7 +16,7 @@ import orjson
 
 from mlservice.errors import InferenceError, InvalidInput
 from mlservice.server.codecs import v2
-from mlservice.server.codecs.datatypes import datatype_of
+from mlservice.server.codecs.datatypes import datatype_of, reshape
 from mlservice.server.grpc import tensors
 from mlservice.server.grpc.generated import inference_pb2 as pb
 from mlservice.server.types import (
@@ -72,7 +71,7 @@ def _decode_input(tensor: pb.ModelInferRequest.InferInputTensor, raw: bytes | No
         data = tensors.from_raw(raw, datatype=datatype, tensor=name)
     else:
         data = _from_typed(tensor.contents, datatype=datatype, tensor=name)
-    data = _reshape(data, shape, tensor=name)
+    data = reshape(data, shape, tensor=name)
     return RequestInput(name, datatype, shape, data, parameters(tensor.parameters))
 
 
@@ -87,16 +86,6 @@ def _from_typed(contents: pb.InferTensorContents, *, datatype: str, tensor: str)
                 f"not {misplaced[0]}."
             )
     return tensors.from_contents(values, datatype=datatype, tensor=tensor)
-
-
-def _reshape(array: NDArray, shape: list[int], *, tensor: str) -> NDArray:
-    expected = math.prod(shape)
-    if array.size != expected:
-        raise InvalidInput(
-            f"input {tensor!r} has shape {shape}, which needs {expected} elements, "
-            f"but its data has {array.size}."
-        )
-    return array.reshape(shape)
 
 
 def as_response(result: Any, request: InferRequest) -> InferResponse:

@@ -33,6 +33,18 @@ class GrpcSettings:
     """Sent as `x-mls-release` trailing metadata, unless a predictor's answer carries one."""
     grace_seconds: float = 5.0
     """How long calls in flight may finish once the server stops."""
+    max_connection_age: float = 300.0
+    """Seconds before a connection is asked to go away (GOAWAY; clients reconnect on their own).
+    gRPC has no per-stream read timeout: this is what bounds a stream whose message stops
+    short, and grpc jitters it by 10% so clients do not reconnect in step."""
+    max_connection_age_grace: float = 60.0
+    """How long calls in flight may finish on a connection past its age before it is closed."""
+    max_connection_idle: float = 300.0
+    """A connection without calls for this long is closed."""
+    keepalive_time: float = 60.0
+    """Ping a quiet connection this often; a peer that does not answer within
+    `keepalive_timeout` is gone (a dead client does not keep its connection)."""
+    keepalive_timeout: float = 20.0
 
     @classmethod
     def from_config(cls, config: ServerConfig) -> GrpcSettings:
@@ -53,13 +65,7 @@ class GrpcSettings:
 @contextlib.asynccontextmanager
 async def serve_grpc(dataplane: DataPlane, settings: GrpcSettings) -> AsyncIterator[int]:
     """Serve V2 gRPC while the context is open; yields the port bound."""
-    server = grpc.aio.server(
-        options=[
-            ("grpc.max_receive_message_length", settings.max_message_bytes),
-            ("grpc.max_send_message_length", settings.max_message_bytes),
-            ("grpc.so_reuseport", int(settings.reuse_port)),
-        ]
-    )
+    server = grpc.aio.server(options=_options(settings))
     servicer = InferenceServicer(dataplane, release=settings.release)
     register: Any = inference_pb2_grpc.add_GRPCInferenceServiceServicer_to_server  # untyped
     register(servicer, server)
@@ -70,6 +76,22 @@ async def serve_grpc(dataplane: DataPlane, settings: GrpcSettings) -> AsyncItera
         yield port
     finally:
         await server.stop(settings.grace_seconds)
+
+
+def _options(settings: GrpcSettings) -> list[tuple[str, int]]:
+    def ms(seconds: float) -> int:
+        return int(seconds * 1000)
+
+    return [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.so_reuseport", int(settings.reuse_port)),
+        ("grpc.max_connection_age_ms", ms(settings.max_connection_age)),
+        ("grpc.max_connection_age_grace_ms", ms(settings.max_connection_age_grace)),
+        ("grpc.max_connection_idle_ms", ms(settings.max_connection_idle)),
+        ("grpc.keepalive_time_ms", ms(settings.keepalive_time)),
+        ("grpc.keepalive_timeout_ms", ms(settings.keepalive_timeout)),
+    ]
 
 
 def _bind(server: grpc.aio.Server, address: str) -> int:

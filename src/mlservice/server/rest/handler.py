@@ -11,10 +11,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from mlservice.errors import InferenceError, MLServiceError
+from mlservice.errors import InferenceError, MLServiceError, PayloadTooLarge
 from mlservice.server import context
 from mlservice.server.codecs.payload import Encoded
 from mlservice.server.dataplane import DataPlane
@@ -23,6 +23,7 @@ from mlservice.server.rest.responses import encoded_response, error_response
 
 log = logging.getLogger("mlservice.server")
 Work = Callable[[], Awaitable[Encoded]]
+CLIENT_CLOSED = 499  # nginx's status for a client gone before its answer; only in metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,12 @@ async def handle(
         response = encoded_response(encoded, headers)
     except MLServiceError as exc:
         response = error_response(exc)
+        if isinstance(exc, PayloadTooLarge):
+            # The body was refused unread: the connection cannot carry another request.
+            response.headers["connection"] = "close"
+    except ClientDisconnect:
+        # Gone before its body arrived (or cut off by the read timeout): no one to answer.
+        response = Response(status_code=CLIENT_CLOSED)
     except Exception as exc:
         log.exception("internal error serving model %s", model)
         response = error_response(

@@ -4,7 +4,8 @@ V2: every input comes back as an output of the same name and datatype. Request p
 it: `sleep` (seconds), `fail` (a message to raise), `calls` (add an INT64 output `call`, the
 number of the predict call each row went through, to observe batching).
 V1: `{"instances": [...]}` comes back as predictions of `{"call": n, "row": instance}`; other
-keys ask for `pid` or the `headers` the model saw. Raw bodies are described, not echoed.
+keys ask for `pid` or the `headers` the model saw, `fail` raises a ValueError (a model bug)
+and `refuse` an InvalidInput (the model's verdict on its input). Raw bodies are described.
 `ECHO_PREDICT_SLEEP` (seconds) slows every predict call, so concurrent requests pile up.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from mlservice import Model
+from mlservice.errors import InvalidInput
 from mlservice.server.types import InferRequest, InferResponse, ResponseOutput
 
 SEEN_HEADERS = ("host", "traceparent", "x-request-id", "content-type")
@@ -56,6 +58,8 @@ class Echo(Model):
             return {"headers": seen, "instances": payload.get("instances")}
         if payload.get("fail"):
             raise ValueError(payload["fail"])
+        if payload.get("refuse"):
+            raise InvalidInput(payload["refuse"])
         return {"predictions": [{"call": call, "row": row} for row in payload["instances"]]}
 
     def explain(self, payload: Any, headers: Any = None) -> Any:

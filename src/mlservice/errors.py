@@ -26,6 +26,7 @@
      +-- RuntimeUnavailable             500  (a program the pod needs is not installed here)
      +-- LaunchError                    500  (a container cannot run on this machine)
      +-- Gone                           410  (watch resumed from a compacted resourceVersion)
+     +-- ResourceVersionTooLarge        504  (watch from a resourceVersion not issued yet)
 
 Protocol edges (REST, gRPC, the API server, the CLI) translate these once; domain code never
 imports a web framework to signal an error.
@@ -132,6 +133,14 @@ class Gone(MLServiceError):
 
     status_code = 410
     reason = "Expired"
+
+
+class ResourceVersionTooLarge(MLServiceError):
+    """A watch asked to start after a resourceVersion the store has not reached (Kubernetes
+    answers `Timeout` with cause `ResourceVersionTooLarge`, and clients re-list)."""
+
+    status_code = 504
+    reason = "Timeout"
 
 
 class StorageNotFound(StorageError):

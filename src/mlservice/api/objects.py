@@ -20,7 +20,9 @@ from mlservice.errors import Conflict, FieldCause, InvalidInput, InvalidObject
 from mlservice.home import Home
 from mlservice.resources import validate_object
 from mlservice.resources.kinds import KindInfo
+from mlservice.resources.limits import integer_causes
 from mlservice.store import Key, ListResult, Obj, Scope, Store
+from mlservice.store.objects import shown, version_number
 
 _PATCH_ATTEMPTS = 5
 _SUFFIX_CHARS = string.ascii_lowercase + string.digits
@@ -77,12 +79,13 @@ class Objects:
         return self.store.replace(self._admit(_conform(target, body)))
 
     def replace_status(self, target: Target, body: Any) -> Obj:
-        return self.store.update_status(_conform(target, body))
+        return self.store.update_status(_status_checked(_conform(target, body)))
 
     def patch(self, target: Target, patch: Any, *, status: bool = False) -> Obj:
         if not isinstance(patch, dict):
             raise InvalidInput("A merge patch must be a JSON object.")
-        pinned = (patch.get("metadata") or {}).get("resourceVersion") is not None
+        metadata = patch.get("metadata")
+        pinned = isinstance(metadata, dict) and metadata.get("resourceVersion") is not None
         for attempt in range(_PATCH_ATTEMPTS):
             current = self.store.get(target.key)
             patched = _conform(target, merge_patch(current, patch))
@@ -92,7 +95,7 @@ class Objects:
             )
             try:
                 if status:
-                    return self.store.update_status(patched)
+                    return self.store.update_status(_status_checked(patched))
                 return self.store.replace(self._admit(patched))
             except Conflict:
                 if pinned or attempt == _PATCH_ATTEMPTS - 1:
@@ -100,8 +103,16 @@ class Objects:
         raise AssertionError("unreachable")
 
     def delete(self, target: Target, options: Any = None) -> Obj:
-        precondition = ((options or {}).get("preconditions") or {}).get("resourceVersion")
-        version = None if precondition in (None, "") else _version(precondition)
+        if options is not None and not isinstance(options, dict):
+            raise InvalidInput("DeleteOptions must be a JSON object.")
+        preconditions = (options or {}).get("preconditions")
+        if preconditions is not None and not isinstance(preconditions, dict):
+            raise InvalidInput("DeleteOptions preconditions must be a JSON object.")
+        precondition = (preconditions or {}).get("resourceVersion")
+        try:
+            version = version_number(precondition)
+        except ValueError as err:
+            raise InvalidInput(f"preconditions.resourceVersion {err}.") from None
         return self.store.delete(target.key, resource_version=version)
 
     def _admit(self, obj: Obj) -> Obj:
@@ -157,7 +168,7 @@ def _conform_field(metadata: dict[str, Any], field: str, *, from_path: str | Non
         metadata[field] = from_path
     elif sent != from_path:
         raise InvalidInput(
-            f"metadata.{field} {sent!r} in the body does not match {from_path!r} in the URL."
+            f"metadata.{field} {shown(sent)} in the body does not match {from_path!r} in the URL."
         )
 
 
@@ -165,8 +176,16 @@ def _generated_name(prefix: str) -> str:
     return prefix + "".join(secrets.choice(_SUFFIX_CHARS) for _ in range(5))
 
 
-def _version(raw: Any) -> int:
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"preconditions.resourceVersion {raw!r} is not a number.") from None
+def _status_checked(obj: Obj) -> Obj:
+    """Status is not validated by kind (controllers own its shape), but it is an object and
+    its numbers fit the types every reader has."""
+    status = obj.get("status")
+    if status is not None and not isinstance(status, dict):
+        raise InvalidObject(
+            "status must be an object.", causes=[FieldCause("status", "must be an object")]
+        )
+    causes = integer_causes(status, path="status")
+    if causes:
+        detail = "; ".join(f"{c.field}: {c.message}" for c in causes)
+        raise InvalidObject(f"The status is invalid: {detail}.", causes=causes)
+    return obj

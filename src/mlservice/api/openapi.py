@@ -9,6 +9,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
 from mlservice.resources import MODELS
+from mlservice.resources.kinds import KINDS
 
 REF = "#/components/schemas/{model}"
 
@@ -17,6 +18,36 @@ def body(kind: str | None) -> dict[str, Any]:
     """`openapi_extra` for an operation whose body is one `kind` (None: any JSON object)."""
     schema = {"$ref": REF.format(model=kind)} if kind else {"type": "object"}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+# What `DELETE` reads of Kubernetes' DeleteOptions; the body is optional.
+DELETE_OPTIONS = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "preconditions": {
+                            "type": "object",
+                            "properties": {"resourceVersion": {"type": "string"}},
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _pin_kinds(components: dict[str, Any]) -> None:
+    """Each kind's schema names its own `apiVersion` and `kind`, the only values it accepts."""
+    for info in KINDS:
+        properties = components.get(info.kind, {}).get("properties", {})
+        if "apiVersion" in properties and "kind" in properties:
+            properties["apiVersion"] = {"type": "string", "enum": [info.api_version]}
+            properties["kind"] = {"type": "string", "enum": [info.kind]}
 
 
 def install(app: FastAPI) -> None:
@@ -40,6 +71,7 @@ def install(app: FastAPI) -> None:
                 name = ref["$ref"].rsplit("/", 1)[-1]
                 if model.__name__ != name:
                     components[model.__name__] = ref
+            _pin_kinds(components)
             app.openapi_schema = doc
         return app.openapi_schema
 

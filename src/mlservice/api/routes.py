@@ -6,7 +6,6 @@ operation under the name the Kubernetes API gives it (`createNamespacedMLService
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -15,12 +14,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from mlservice.api.body import parse_json
 from mlservice.api.objects import Objects, Target
-from mlservice.api.openapi import body
+from mlservice.api.openapi import DELETE_OPTIONS, body
 from mlservice.api.selectors import combine, field_selector, label_selector
-from mlservice.api.watch import watch_response
+from mlservice.api.watch import parse_since, watch_response
 from mlservice.errors import InvalidInput
 from mlservice.resources.kinds import KINDS, KindInfo
+from mlservice.resources.limits import INT64_MAX
 from mlservice.store import ListResult, Obj
 
 MERGE_PATCH_TYPES = ("application/merge-patch+json", "application/json")
@@ -33,7 +34,8 @@ STRATEGIC = "application/strategic-merge-patch+json"
 class ListParams:
     watch: Annotated[bool, Query()] = False
     resource_version: Annotated[str | None, Query(alias="resourceVersion")] = None
-    timeout_seconds: Annotated[int | None, Query(alias="timeoutSeconds", ge=0)] = None
+    # int64, as Kubernetes' own field: larger numbers are a 400, not an overflow further on.
+    timeout_seconds: Annotated[int | None, Query(alias="timeoutSeconds", ge=0, le=INT64_MAX)] = None
     label_selector: Annotated[str | None, Query(alias="labelSelector")] = None
     field_selector: Annotated[str | None, Query(alias="fieldSelector")] = None
 
@@ -45,12 +47,7 @@ def objects_of(request: Request) -> Objects:
 
 async def json_body(request: Request) -> Any:
     raw = await request.body()
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError as err:
-        raise InvalidInput(f"The request body is not valid JSON: {err}.") from None
+    return parse_json(raw) if raw else None
 
 
 def router() -> APIRouter:
@@ -87,7 +84,7 @@ def _add_kind(api: APIRouter, kind: KindInfo) -> None:
         status_code=201,
         openapi_extra=body(kind.kind),
     )
-    add(item, _delete(kind), "DELETE", f"deleteNamespaced{name}")
+    add(item, _delete(kind), "DELETE", f"deleteNamespaced{name}", openapi_extra=DELETE_OPTIONS)
     for suffix, status in (("", False), ("/status", True)):
         op = f"Namespaced{name}{'Status' if status else ''}"
         add(item + suffix, _read(kind), "GET", f"read{op}")
@@ -119,11 +116,12 @@ def _lister(kind: KindInfo, *, everywhere: bool = False) -> Callable[..., Any]:
         matches = combine(
             label_selector(params.label_selector), field_selector(params.field_selector)
         )
+        since = parse_since(params.resource_version)  # a bad one is a 400 for a list too
         if params.watch:
             return await watch_response(
                 objects.store,
                 target.scope,
-                resource_version=params.resource_version,
+                since=since,
                 timeout_seconds=params.timeout_seconds,
                 matches=matches,
             )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import traceback
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlservice.errors import InvalidObject, MLServiceError
 from mlservice.resources.kinds import KINDS
@@ -113,12 +116,55 @@ def install(app: FastAPI) -> None:
         )
         return JSONResponse(body, status_code=400)
 
-    async def crash(request: Request, exc: Exception) -> JSONResponse:
-        # Starlette re-raises after this reply, so the traceback still reaches the log.
-        body = status_body(code=500, message="Internal error; the mls up log has the details.")
-        return JSONResponse(body, status_code=500)
-
     app.add_exception_handler(MLServiceError, domain)
-    app.add_exception_handler(Exception, crash)
     app.add_exception_handler(HTTPException, http)
     app.add_exception_handler(RequestValidationError, bad_request)
+    app.add_middleware(CrashGuard)
+
+
+CRASH_MESSAGE = "Internal error; the mls up log has the details."
+_FRAMES = 6
+
+
+class CrashGuard:
+    """ASGI middleware: an unexpected exception becomes a 500 Status and one log line.
+
+    Starlette's own handler re-raises, and the server then logs the whole traceback with the
+    exception's message: thousands of lines for a RecursionError, and a message that may quote
+    the request body (a Secret's data). Here the line names the exception's type and where it
+    was raised, never its message."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            log.error(
+                "%s %s failed: %s at %s",
+                scope.get("method", ""),
+                scope.get("path", ""),
+                type(exc).__name__,
+                where(exc),
+            )
+            if started:  # a stream already under way: the connection just ends
+                return
+            body = status_body(code=500, message=CRASH_MESSAGE)
+            await JSONResponse(body, status_code=500)(scope, receive, send)
+
+
+def where(exc: BaseException) -> str:
+    """The innermost frames of `exc`'s traceback, `file:line in function`, newest first."""
+    frames = traceback.extract_tb(exc.__traceback__)[-_FRAMES:]
+    return " < ".join(f"{Path(f.filename).name}:{f.lineno} in {f.name}" for f in reversed(frames))

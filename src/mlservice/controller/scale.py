@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from mlservice.engine import RevisionId
+from mlservice.resources.limits import MAX_REPLICAS
 
 ScaleListener = Callable[[RevisionId], None]
 
@@ -77,10 +78,13 @@ def replica_count(
     *, wanted: int | None, min_replicas: int, max_replicas: int | None, cap: int | None
 ) -> int:
     """`wanted` (default: `min_replicas`, at least 1) within the component's bounds and the
-    machine-wide cap; `max_replicas` 0 or None means no upper bound."""
+    machine-wide cap; `max_replicas` 0 or None means validation's ceiling, `MAX_REPLICAS`.
+
+    The engine starts the replicas it is asked for one after another, so an unbounded count
+    (an autoscaler's wish under load, an object stored before the bounds) would keep it busy
+    forever; no count past the ceiling ever reaches it."""
     count = max(1, min_replicas) if wanted is None else max(wanted, min_replicas)
-    if max_replicas:
-        count = min(count, max_replicas)
+    count = min(count, max_replicas or MAX_REPLICAS, MAX_REPLICAS)
     if cap is not None:
         count = min(count, cap)
     return max(count, 0)

@@ -17,6 +17,7 @@ from mlservice.controller.context import Context
 from mlservice.controller.events import Involved
 from mlservice.controller.revisions import plan_of
 from mlservice.controller.routing import ServiceRoutes, Settings, routed_revision
+from mlservice.controller.scale import replica_count
 from mlservice.controller.status import component_status, health
 from mlservice.controller.track import Failure, Plan, Track, TrackView
 from mlservice.engine import ModelSource
@@ -53,8 +54,9 @@ class SimpleMLServiceReconciler:
         if key not in self._tracks:
             self._tracks[key] = self.ctx.track(key, obj, component=COMPONENT)
         track = self._tracks[key]
-        cap = self.ctx.max_replicas
-        scale = min(svc.spec.replicas, cap) if cap is not None else svc.spec.replicas
+        scale = replica_count(
+            wanted=svc.spec.replicas, min_replicas=0, max_replicas=None, cap=self.ctx.max_replicas
+        )
         delay = await track.step(self._plan(svc), scale=scale)
         view = await track.view()
         self.ctx.write_status(obj, self._status(svc, view, obj.get("status")))

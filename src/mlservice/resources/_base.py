@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainValidator
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainValidator, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 _QUANTITY = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)(([KMGTPE]i)|[numkMGTPE]|[eE][+-]?\d+)?$")
 
 
@@ -88,12 +89,16 @@ def _port(value: int) -> int:
 
 
 def _absolute_path(value: str) -> str:
+    if "\0" in value:
+        raise ValueError("a path must not contain a NUL character")
     if not value.startswith("/"):
         raise ValueError(f'"{value}" must be an absolute path')
     return value
 
 
 def _relative_path(value: str) -> str:
+    if "\0" in value:
+        raise ValueError("a path must not contain a NUL character")
     if value.startswith("/"):
         raise ValueError(f'"{value}" must be a relative path, not an absolute one')
     if ".." in value.split("/"):
@@ -101,8 +106,17 @@ def _relative_path(value: str) -> str:
     return value
 
 
-DnsLabel = Annotated[str, AfterValidator(_dns_label)]
-DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
+# The validators say what is wrong in words; the schemas tell API clients (and fuzzers) the form.
+DnsLabel = Annotated[
+    str,
+    AfterValidator(_dns_label),
+    WithJsonSchema({"type": "string", "pattern": _DNS_LABEL.pattern, "maxLength": 63}),
+]
+DnsSubdomain = Annotated[
+    str,
+    AfterValidator(_dns_subdomain),
+    WithJsonSchema({"type": "string", "pattern": _DNS_SUBDOMAIN, "maxLength": 253}),
+]
 Quantity = Annotated[str, PlainValidator(_quantity)]
 IntOrString = Annotated[int | str, PlainValidator(_int_or_string)]
 Port = Annotated[int, AfterValidator(_port)]

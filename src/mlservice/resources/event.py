@@ -34,7 +34,7 @@ class Event(Envelope):
     reason: str | None = None
     message: str | None = None
     type: Literal["Normal", "Warning"] | None = None
-    count: int | None = Field(default=None, ge=1)
+    count: int | None = Field(default=None, ge=1, le=2**31 - 1)
     first_timestamp: str | None = None
     last_timestamp: str | None = None
     event_time: str | None = None

@@ -11,6 +11,11 @@ from mlservice.errors import FieldCause
 from mlservice.naming import release_label
 from mlservice.resources import autoscaling
 from mlservice.resources._base import DnsLabel, DnsSubdomain, Model
+from mlservice.resources.limits import (
+    MAX_CONTAINER_CONCURRENCY,
+    MAX_REPLICAS,
+    MAX_TIMEOUT_SECONDS,
+)
 from mlservice.resources.meta import Envelope
 from mlservice.resources.pod import USER_CONTAINER, PodTemplate, ResourceRequirements
 from mlservice.resources.uri import ModelUri, scheme_of
@@ -49,16 +54,16 @@ class Logger(Model):
 
 
 class Predictor(Model):
-    min_replicas: int = Field(default=1, ge=0)
+    min_replicas: int = Field(default=1, ge=0, le=MAX_REPLICAS)
     # Absent or 0 means no upper bound.
-    max_replicas: int | None = Field(default=None, ge=0)
+    max_replicas: int | None = Field(default=None, ge=0, le=MAX_REPLICAS)
     model: ModelSpec
     storage: Storage | None = None
     template: PodTemplate | None = None
     resources: ResourceRequirements | None = None
     logger: Logger | None = None
-    container_concurrency: int | None = Field(default=None, ge=0)
-    timeout_seconds: int | None = Field(default=None, ge=1)
+    container_concurrency: int | None = Field(default=None, ge=0, le=MAX_CONTAINER_CONCURRENCY)
+    timeout_seconds: int | None = Field(default=None, ge=1, le=MAX_TIMEOUT_SECONDS)
 
 
 class Release(Model):
@@ -67,8 +72,8 @@ class Release(Model):
 
 
 class Transformer(Model):
-    min_replicas: int = Field(default=1, ge=0)
-    max_replicas: int | None = Field(default=None, ge=0)
+    min_replicas: int = Field(default=1, ge=0, le=MAX_REPLICAS)
+    max_replicas: int | None = Field(default=None, ge=0, le=MAX_REPLICAS)
     template: PodTemplate
     logger: Logger | None = None
     resources: ResourceRequirements | None = None

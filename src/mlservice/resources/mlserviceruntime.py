@@ -7,6 +7,7 @@ from pydantic import Field
 from mlservice.errors import FieldCause
 from mlservice.resources import autoscaling
 from mlservice.resources._base import Model
+from mlservice.resources.limits import MAX_PRIORITY
 from mlservice.resources.meta import Envelope
 from mlservice.resources.pod import USER_CONTAINER, Container, PodTemplate
 
@@ -18,7 +19,7 @@ class SupportedModelFormat(Model):
     version: str | None = None
     # Unset means the runtime may be chosen for this format automatically.
     auto_select: bool = True
-    priority: int | None = Field(default=None, ge=1)
+    priority: int | None = Field(default=None, ge=1, le=MAX_PRIORITY)
 
 
 class RuntimeSpec(Model):

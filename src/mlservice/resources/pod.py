@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from mlservice.resources._base import (
     AbsolutePath,
     DnsLabel,
+    DnsSubdomain,
     IntOrString,
     Model,
     Passthrough,
@@ -16,6 +17,7 @@ from mlservice.resources._base import (
     Quantity,
     RelativePath,
 )
+from mlservice.resources.limits import MAX_PROBE_SECONDS, MAX_PROBE_THRESHOLD
 from mlservice.resources.meta import TemplateMeta
 
 # `$patch: delete` may appear in any list item merged by key when a PodSpec is a patch.
@@ -101,11 +103,11 @@ class Probe(Passthrough):
 
     http_get: HTTPGetAction | None = None
     tcp_socket: TCPSocketAction | None = None
-    initial_delay_seconds: int | None = Field(default=None, ge=0)
-    period_seconds: int | None = Field(default=None, ge=1)
-    timeout_seconds: int | None = Field(default=None, ge=1)
-    success_threshold: int | None = Field(default=None, ge=1)
-    failure_threshold: int | None = Field(default=None, ge=1)
+    initial_delay_seconds: int | None = Field(default=None, ge=0, le=MAX_PROBE_SECONDS)
+    period_seconds: int | None = Field(default=None, ge=1, le=MAX_PROBE_SECONDS)
+    timeout_seconds: int | None = Field(default=None, ge=1, le=MAX_PROBE_SECONDS)
+    success_threshold: int | None = Field(default=None, ge=1, le=MAX_PROBE_THRESHOLD)
+    failure_threshold: int | None = Field(default=None, ge=1, le=MAX_PROBE_THRESHOLD)
 
 
 class Container(Passthrough):
@@ -142,7 +144,8 @@ class Container(Passthrough):
 
 
 class PersistentVolumeClaimSource(Model):
-    claim_name: str
+    # A claim names a local volume folder: a DNS subdomain has no "/" and no "..".
+    claim_name: DnsSubdomain
     read_only: bool | None = None
 
 

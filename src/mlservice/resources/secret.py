@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -107,7 +106,7 @@ class Secret(Envelope):
         for key, value in (self.data or {}).items():
             try:
                 base64.b64decode(value, validate=True)
-            except binascii.Error:
+            except ValueError:  # binascii.Error, or a value that is not ASCII at all
                 causes.append(FieldCause(f"data[{key}]", "value is not valid base64"))
         if not causes and self.is_s3:
             causes += _s3_problems(self)

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from mlservice.errors import FieldCause
 from mlservice.resources._base import AbsolutePath, DnsSubdomain, Model, Port, RelativePath
+from mlservice.resources.limits import MAX_REPLICAS
 from mlservice.resources.meta import Envelope
 from mlservice.resources.mlservice import Scheduler
 from mlservice.resources.pod import PodSpec, ResourceRequirements
@@ -62,7 +63,7 @@ class ServiceSpec(Model):
 
 
 class SimpleMLServiceSpec(Model):
-    replicas: int = Field(default=1, ge=0)
+    replicas: int = Field(default=1, ge=0, le=MAX_REPLICAS)
     storage: SimpleStorage | None = None
     tensorflow: TensorFlow | None = None
     pytorch: PyTorch | None = None

@@ -13,6 +13,7 @@ from mlservice.errors import FieldCause, InvalidObject
 from mlservice.resources import kinds
 from mlservice.resources._base import Model
 from mlservice.resources.event import Event
+from mlservice.resources.limits import integer_causes
 from mlservice.resources.meta import Envelope
 from mlservice.resources.mlservice import MLService
 from mlservice.resources.mlserviceruntime import MLServiceRuntime
@@ -67,11 +68,16 @@ def _parse(obj: Any, cls: type[R]) -> R:
     if cls is Envelope:  # unknown kind: nothing more can be checked
         raise _invalid(obj, causes)
     causes += unknown_fields(obj, cls)
+    oversized = integer_causes(obj)
     try:
         model = cls.model_validate(obj)
     except ValidationError as err:
-        causes += _from_pydantic(err, cls, known=causes)
+        typed = _from_pydantic(err, cls, known=causes)
+        # A typed field's own bound ("less than or equal to 1000") says more than the int64 one.
+        reported = {c.field for c in typed}
+        causes += typed + [c for c in oversized if c.field not in reported]
         raise _invalid(obj, causes) from None
+    causes += oversized
     causes += model.problems()
     if causes:
         raise _invalid(obj, causes)

@@ -122,7 +122,10 @@ class Store(Protocol):
     def delete(self, key: Key, *, resource_version: int | None = None) -> Obj: ...
 
     def watch(self, scope: Scope, *, since: int | None = None) -> Subscription:
-        """Events after `since`; with None, first a synthetic ADDED for every current object."""
+        """Events after `since`; with None, first a synthetic ADDED for every current object.
+
+        `Gone` when `since` is older than the kept history, `ResourceVersionTooLarge` when it
+        is newer than the store's current version."""
         ...
 
     def resource_version(self) -> int: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,6 +17,10 @@ SERVER_FIELDS = ("uid", "resourceVersion", "generation", "creationTimestamp")
 
 # How an update turns (stored, requested) into the new object, or None for "no change".
 Change = Callable[[Obj, Obj], "Obj | None"]
+
+# The counter is an SQLite INTEGER: a version past int64 cannot even be compared in a query.
+MAX_VERSION = 2**63 - 1
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 def now_rfc3339() -> str:
@@ -35,17 +40,33 @@ def stamped_new(obj: Obj, *, resource_version: int) -> Obj:
     return new
 
 
+def version_number(raw: object) -> int | None:
+    """`raw` as a resourceVersion: None when absent or "", else its number.
+
+    Raises ValueError for anything this store cannot have issued: a sign, spaces, a fraction,
+    or a number past int64 (Kubernetes parses them as unsigned 64-bit numbers)."""
+    if raw is None or raw == "":
+        return None
+    text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
+    if not isinstance(text, str) or not _DIGITS.fullmatch(text) or int(text) > MAX_VERSION:
+        raise ValueError(f"{shown(raw)} is not a resourceVersion this server issued")
+    return int(text)
+
+
+def shown(raw: object, *, width: int = 40) -> str:
+    """`repr(raw)`, cut short: error messages quote what a client sent, not all of it."""
+    text = repr(raw) if not isinstance(raw, int) or raw.bit_length() <= 128 else "a huge number"
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def requested_version(obj: Obj) -> int | None:
     """The `metadata.resourceVersion` a write was based on, if the client sent one."""
-    raw = (obj.get("metadata") or {}).get("resourceVersion")
-    if raw in (None, ""):
-        return None
+    metadata = obj.get("metadata")
+    raw = metadata.get("resourceVersion") if isinstance(metadata, dict) else None
     try:
-        return int(raw)
-    except (TypeError, ValueError):
-        raise InvalidObject(
-            f"metadata.resourceVersion {raw!r} is not a resourceVersion this server issued."
-        ) from None
+        return version_number(raw)
+    except ValueError as err:
+        raise InvalidObject(f"metadata.resourceVersion {err}.") from None
 
 
 def check_version(key: Key, *, stored: int, requested: int | None) -> None:

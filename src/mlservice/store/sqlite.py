@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from mlservice.errors import AlreadyExists, Gone, NotFound
+from mlservice.errors import AlreadyExists, Gone, NotFound, ResourceVersionTooLarge
 from mlservice.store import objects
 from mlservice.store.base import EventType, Key, ListResult, Obj, Scope, WatchEvent
 from mlservice.store.feed import Feed
@@ -176,6 +176,14 @@ class SqliteStore:
                 version = int(item["metadata"]["resourceVersion"])
                 yield WatchEvent(EventType.ADDED, version, Key.of(item), _dumps(item))
             return
+        current = self._counter("rv")
+        if since > current:
+            # Nothing would ever be replayed and the wait could be endless; a client that holds
+            # such a version talks to another store (or a reset one) and must list again.
+            raise ResourceVersionTooLarge(
+                f"Too large resource version: {since}, current: {current}; "
+                "list again and watch from the list's resourceVersion."
+            )
         compacted = self._counter("compacted")
         if since < compacted:
             raise Gone(

@@ -25,6 +25,15 @@ class GatewayConfig:
     idle_upstream_seconds: float = 2.0
     """Idle keep-alive connections older than this are not reused. Below uvicorn's 5 s
     keep-alive, so we never write to a connection the replica is closing."""
+    max_header_bytes: int = 64 * 1024
+    """Largest request head (request line and headers); past it 431 and the connection closes.
+    As common servers allow; the parser buffers a head whole, so this bounds its memory."""
+    max_headers: int = 100
+    """Most header fields in one request head (Apache's default); more get 431."""
+    linger_seconds: float = 2.0
+    """After answering a request that was not read to its end, what the client still sends is
+    read and dropped this long before the connection closes (closing at once would reset it,
+    and a reset can destroy the answer before the client reads it)."""
     body_buffer_bytes: int = 256 * 1024
     """Request body held while a replica is found; past it the client is paused, not buffered."""
     log_body_bytes: int = 8 * 1024 * 1024

@@ -345,10 +345,13 @@ class Exchange:
             self.keep_alive = False
         self.conn.write(httpwire.error_response(status, message, close=not self.keep_alive))
         self.finish()
-        if not self.keep_alive:
-            self.conn.close()
+        if self.keep_alive:
+            if self.request_done:
+                self.conn.exchange_done(self)
         elif self.request_done:
-            self.conn.exchange_done(self)
+            self.conn.close()
+        else:
+            self.conn.shut()  # the client may still be sending: let it read the answer first
 
     def finish(self) -> None:
         if self.finished:

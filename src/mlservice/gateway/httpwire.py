@@ -17,6 +17,8 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _REASONS = {
     400: b"Bad Request",
     404: b"Not Found",
+    408: b"Request Timeout",
+    431: b"Request Header Fields Too Large",
     499: b"Client Closed Request",
     501: b"Not Implemented",
     502: b"Bad Gateway",

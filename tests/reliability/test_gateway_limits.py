@@ -4,23 +4,90 @@ bounded in bytes and fields, answered-early requests closed, stalled requests ti
 from __future__ import annotations
 
 import contextlib
+import itertools
+import select
 import socket
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.gateway.gateway_procs import Gateway, start_gateway
+from tests.gateway.gateway_procs import Gateway, revision, route, snapshot, start_gateway
 
 pytestmark = pytest.mark.e2e
 HEAD_LIMIT = 64 * 1024  # GatewayConfig.max_header_bytes
+LINGER = 2.0  # GatewayConfig.linger_seconds
+CHUNKED = b"transfer-encoding: chunked\r\n\r\n"
+CHUNK = b"10000\r\n" + b"a" * 0x10000 + b"\r\n"
+versions = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    running = start_gateway(tmp_path_factory.mktemp("limits"))
+    running = start_gateway(tmp_path_factory.mktemp("limits"), "--activation-timeout", "1")
     yield running
     running.proc.stop()
+
+
+class EarlyAnswer:
+    """A replica that answers after the first 64 KiB of a request, then never reads again
+    (the model server's 413 for a body past its limit, at its worst)."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.listener.accept()
+                self.accepted.append(conn)
+                got = b""
+                while b"\r\n\r\n" not in got or len(got) < 0x10000:
+                    got += conn.recv(0x10000)
+                conn.sendall(self.answer)
+
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self.accepted:
+            conn.close()
+
+
+@dataclass
+class Outcome:
+    answer: bytes
+    fin_after: float | None  # seconds from the first answer byte to the server's FIN
+    reset_after: float | None  # ... to a send refused (reset, broken pipe): the server let go
+
+
+def _upload_until_closed(sock: socket.socket, *, within: float = 15.0) -> Outcome:
+    """Keep sending chunks (never the last one) while reading, until the server drops us."""
+    sock.setblocking(False)
+    outcome = Outcome(b"", None, None)
+    answered = 0.0
+    deadline = time.monotonic() + within
+    while outcome.reset_after is None and time.monotonic() < deadline:
+        readable, writable, _ = select.select([sock], [sock], [], 0.1)
+        now = time.monotonic()
+        try:
+            if readable and outcome.fin_after is None:
+                data = sock.recv(0x10000)
+                answered = answered or now
+                if data:
+                    outcome.answer += data
+                else:
+                    outcome.fin_after = now - answered
+            if writable:
+                sock.send(CHUNK)
+        except OSError:
+            outcome.reset_after = now - (answered or now)
+    return outcome
 
 
 def _connect(gateway: Gateway, *, timeout: float = 10) -> socket.socket:
@@ -101,3 +168,69 @@ def test_rss_stays_bounded_under_20_endless_heads(gateway: Gateway) -> None:
         for sock in socks:
             sock.close()
     assert all(a == b"" or a.startswith(b"HTTP/1.1 431 ") for a in answers), answers
+
+
+def test_an_early_413_to_a_chunked_upload_closes_the_connection(gateway: Gateway) -> None:
+    """F8: after a replica's 413 to an oversized chunked upload, the gateway went on reading
+    (or stayed paused) and never closed; now the 413 says `connection: close`, a FIN follows
+    it, and the connection is dropped after the linger time while the client keeps sending."""
+    body = b'{"error": "too large"}'
+    replica = EarlyAnswer(
+        b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: %d\r\n\r\n" % len(body) + body
+    )
+    try:
+        rid = "ns/early-predict-v1-00001"
+        gateway.put(
+            snapshot(
+                next(versions),
+                [revision(rid, replica.address, service="early")],
+                [route("early.ns.localhost", (rid, "v1", 100), service="early")],
+            )
+        )
+        with _connect(gateway) as sock:
+            sock.sendall(
+                b"POST /v1/models/m:predict HTTP/1.1\r\nhost: early.ns.localhost\r\n" + CHUNKED
+            )
+            outcome = _upload_until_closed(sock)
+    finally:
+        replica.close()
+    assert outcome.answer.startswith(b"HTTP/1.1 413 "), outcome.answer[:200]
+    assert b"connection: close" in outcome.answer
+    assert outcome.answer.endswith(body)
+    assert outcome.fin_after is not None
+    assert outcome.fin_after < 5
+    assert outcome.reset_after is not None
+    assert outcome.reset_after < LINGER + 5
+
+
+def test_an_error_while_the_upload_is_paused_closes_the_connection(gateway: Gateway) -> None:
+    """F8: a body past the buffer pauses the client while no replica is ready; the 503 that
+    follows left it paused forever. Now it closes."""
+    rid = "ns/cold-predict-v1-00001"
+    gateway.put(
+        snapshot(
+            next(versions),
+            [revision(rid, service="cold")],  # no replica yet: the activator holds requests
+            [route("cold.ns.localhost", (rid, "v1", 100), service="cold")],
+        )
+    )
+    with _connect(gateway) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nhost: cold.ns.localhost\r\n" + CHUNKED)
+        outcome = _upload_until_closed(sock)
+    assert outcome.answer.startswith(b"HTTP/1.1 503 "), outcome.answer[:200]
+    assert b"connection: close" in outcome.answer
+    assert outcome.reset_after is not None
+    assert outcome.reset_after < LINGER + 5
+
+
+def test_an_error_before_a_small_declared_body_keeps_the_connection(gateway: Gateway) -> None:
+    """The rest of a small declared body is read and dropped: the connection is reused."""
+    request = b"POST / HTTP/1.1\r\nhost: nobody.ns.localhost\r\ncontent-length: 5\r\n\r\n"
+    with _connect(gateway) as sock:
+        for _ in range(2):
+            sock.sendall(request)
+            time.sleep(0.05)  # the body comes in a later read than the head
+            sock.sendall(b"hello")
+            answer = sock.recv(0x10000)
+            assert answer.startswith(b"HTTP/1.1 404 "), answer
+            assert b"connection: close" not in answer

@@ -7,6 +7,11 @@ one timer. A coroutine runs only to open a new upstream connection.
 Timeline: `begin` (route, split) -> `acquire` (a replica now, or queued: `granted` later) ->
 `send` on a pooled or new connection -> `response_head` / `response_body` /
 `response_complete` -> `finish` (free the slot, count, log), once, whatever happened.
+
+An answer (ours or the replica's) may come before the client has sent its whole body. When
+the rest is known and small it is read and dropped and the connection kept; otherwise the
+answer says `connection: close` and the connection closes after it (`ClientConnection.shut`):
+nobody will read that body, and reading it forever is what a hostile client would want.
 """
 
 from __future__ import annotations
@@ -263,6 +268,8 @@ class Exchange:
         assert self.backend is not None
         assert self.state is not None
         self.code = status
+        if not self.request_done and not self._rest_is_small():
+            self.keep_alive = False  # answered before the body was read: close after it
         release = self.backend.release
         no_body = self.method == b"HEAD" or status in (204, 304)
         self.response = response = httpwire.ResponseHead(
@@ -301,6 +308,8 @@ class Exchange:
         self.finish()
         if self.request_done:
             self.conn.exchange_done(self)
+        else:
+            self._unread_rest()
 
     def upstream_lost(self, exc: Exception | None) -> None:
         self.upstream = None
@@ -341,17 +350,30 @@ class Exchange:
         self.code = status
         self.response_done = True
         # A client waiting for "100 Continue" will not send its body now: close, don't wait.
-        if not self.request_done and self.head.expect_continue:
+        if not self.request_done and (self.head.expect_continue or not self._rest_is_small()):
             self.keep_alive = False
         self.conn.write(httpwire.error_response(status, message, close=not self.keep_alive))
         self.finish()
-        if self.keep_alive:
-            if self.request_done:
-                self.conn.exchange_done(self)
-        elif self.request_done:
-            self.conn.close()
+        if not self.request_done:
+            self._unread_rest()
+        elif self.keep_alive:
+            self.conn.exchange_done(self)
         else:
-            self.conn.shut()  # the client may still be sending: let it read the answer first
+            self.conn.close()
+
+    def _rest_is_small(self) -> bool:
+        """Whether the body still to come is declared, and small enough to read and drop."""
+        if self.head.chunked:
+            return False
+        length = httpwire.content_length(self.headers)
+        return length is not None and length <= self.core.config.body_buffer_bytes
+
+    def _unread_rest(self) -> None:
+        """Answered while the client still sends its body: drop the rest, or close."""
+        if self.keep_alive:
+            self.conn.set_reading(False)  # a paused client would never finish: resume it
+        else:
+            self.conn.shut()
 
     def finish(self) -> None:
         if self.finished:

@@ -125,6 +125,14 @@ class ResponseHead:
         self.data = b"".join(parts)
 
 
+def content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The request's declared body length, None if it has none (or a malformed one)."""
+    for name, value in headers:
+        if name.lower() == b"content-length":
+            return int(value) if value.strip().isdigit() else None
+    return None
+
+
 def chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 

@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.gateway.gateway_procs import Gateway, revision, route, snapshot, start_gateway
+from tests.gateway.gateway_procs import (
+    Gateway,
+    Proc,
+    revision,
+    route,
+    snapshot,
+    start_gateway,
+    start_upstream,
+)
 
 pytestmark = pytest.mark.e2e
 HEAD_LIMIT = 64 * 1024  # GatewayConfig.max_header_bytes
@@ -27,9 +35,17 @@ versions = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    running = start_gateway(tmp_path_factory.mktemp("limits"), "--activation-timeout", "1")
+    args = ["--activation-timeout", "1", "--header-timeout", "1", "--body-timeout", "1"]
+    running = start_gateway(tmp_path_factory.mktemp("limits"), *args)
     yield running
     running.proc.stop()
+
+
+@pytest.fixture(scope="module")
+def echo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    proc = start_upstream("echo", tmp_path_factory.mktemp("echo"))
+    yield proc
+    proc.stop()
 
 
 class EarlyAnswer:
@@ -234,3 +250,43 @@ def test_an_error_before_a_small_declared_body_keeps_the_connection(gateway: Gat
             answer = sock.recv(0x10000)
             assert answer.startswith(b"HTTP/1.1 404 "), answer
             assert b"connection: close" not in answer
+
+
+def test_a_body_that_stops_short_gets_408_and_frees_its_slot(gateway: Gateway, echo: Proc) -> None:
+    """A Content-Length never fully sent held a replica slot 30 s or more; now the body read
+    timeout (1 s here) answers 408, drops the upstream request and closes."""
+    rid = "ns/short-predict-v1-00001"
+    gateway.put(
+        snapshot(
+            next(versions),
+            [revision(rid, echo, service="short")],
+            [route("short.ns.localhost", (rid, "v1", 100), service="short")],
+        )
+    )
+    head = b"POST / HTTP/1.1\r\nhost: short.ns.localhost\r\ncontent-length: 100\r\n\r\n"
+    started = time.monotonic()
+    with _connect(gateway) as sock:
+        sock.sendall(head + b"x" * 10)
+        answer = _answer(sock)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert b"connection: close" in answer
+    assert b"nothing arrived for 1s" in answer
+    assert time.monotonic() - started < 5
+    labels = f'namespace="ns",release="v1",revision="{rid}",service="short"'
+    assert f'mls_gateway_in_flight{{component="predict",{labels}}} 0.0' in gateway.metrics()
+
+
+def test_a_head_trickling_in_gets_408(gateway: Gateway) -> None:
+    """Slowloris: a head that keeps arriving a byte at a time is cut at the header timeout."""
+    started = time.monotonic()
+    with _connect(gateway) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nhost: x.ns.localhost\r\n")
+        answer = b""
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            while time.monotonic() - started < 10 and not answer:
+                sock.sendall(b"x")
+                if select.select([sock], [], [], 0.2)[0]:
+                    answer = _answer(sock)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert b"did not arrive within 1s" in answer
+    assert time.monotonic() - started < 5

@@ -42,6 +42,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--activation-timeout", type=float, default=defaults.activation_timeout)
     p.add_argument("--queue-limit", type=int, default=defaults.queue_limit)
     p.add_argument("--logger-queue", type=int, default=defaults.logger_queue_events)
+    p.add_argument("--header-timeout", type=float, default=defaults.header_timeout)
+    p.add_argument("--body-timeout", type=float, default=defaults.body_timeout)
     return p.parse_args(argv)
 
 
@@ -72,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         activation_timeout=args.activation_timeout,
         queue_limit=args.queue_limit,
         logger_queue_events=args.logger_queue,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
     )
     token = args.token_file.read_text().strip()
     proxy = _socket(args.listen_fd, args.port, what="gateway")

@@ -62,6 +62,7 @@ async def serve(
     gc.freeze()
     request_log.start()
     core.start_reports()
+    core.start_sweeps()
     log.warning("mls gateway: proxy on %s, admin on %s", url_of(proxy), url_of(admin))
     try:
         await admin_server.serve(sockets=[admin])

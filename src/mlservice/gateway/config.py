@@ -30,6 +30,11 @@ class GatewayConfig:
     As common servers allow; the parser buffers a head whole, so this bounds its memory."""
     max_headers: int = 100
     """Most header fields in one request head (Apache's default); more get 431."""
+    header_timeout: float = 30.0
+    """Longest a request head may take to arrive, from its first byte (slowloris); then 408."""
+    body_timeout: float = 30.0
+    """Longest a request body may go without a byte arriving while the gateway reads it;
+    then 408 if no answer has started, and the connection closes."""
     linger_seconds: float = 2.0
     """After answering a request that was not read to its end, what the client still sends is
     read and dropped this long before the connection closes (closing at once would reset it,

@@ -3,7 +3,9 @@
 Requests on one connection are answered in order; a pipelined request waits, parsed, behind
 the one being answered. Reading pauses while the queue is long or an upstream can't keep up.
 A request head is bounded in bytes and fields (431): the parser holds a head whole until it
-ends, so an endless one would otherwise grow without limit.
+ends, so an endless one would otherwise grow without limit. A head must arrive within
+`header_timeout` and a body may not stall for `body_timeout` (408): `Core` sweeps the
+connections about once a second, so a read only bumps a counter.
 """
 
 from __future__ import annotations
@@ -40,11 +42,17 @@ class ClientConnection(asyncio.Protocol):
         "_ended_in_read",
         "_flush",
         "_head_bytes",
+        "_head_since",
         "_headers",
+        "_heads",
+        "_heads_seen",
         "_linger",
         "_out",
         "_parser",
         "_paused",
+        "_quiet_since",
+        "_reads",
+        "_reads_seen",
         "_receiving",
         "_url",
         "core",
@@ -69,6 +77,9 @@ class ClientConnection(asyncio.Protocol):
         self._ended_in_read = False  # a request ended in the read being parsed
         self._discarding = False  # closing: what still arrives is dropped unparsed
         self._linger: asyncio.TimerHandle | None = None
+        # For the sweep: reads and heads so far, what it saw last, and since when.
+        self._reads = self._reads_seen = self._heads = self._heads_seen = 0
+        self._quiet_since = self._head_since = core.loop.time()
         # While a read is parsed, exchanges gather their writes to replicas (`corked`) and
         # are flushed after; while a replica's read is parsed, our writes gather in `_out`.
         self.corked = False
@@ -83,6 +94,7 @@ class ClientConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._discarding:
             return
+        self._reads += 1
         self.corked = True
         self._ended_in_read = False
         try:
@@ -140,6 +152,7 @@ class ClientConnection(asyncio.Protocol):
         self._url = b""
         self._headers = []
         self._head_bytes = 0
+        self._heads += 1
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -179,6 +192,36 @@ class ClientConnection(asyncio.Protocol):
         exchange, self._receiving = self._receiving, None
         if exchange is not None:
             exchange.request_complete()
+
+    # -- read timeouts
+    def sweep(self, now: float) -> None:
+        """About once a second: refuse a client that stopped sending in the middle of a request
+        (a paused connection is waiting for us, not stalling)."""
+        if self._reads != self._reads_seen or self._paused:
+            self._reads_seen = self._reads
+            self._quiet_since = now
+        if self._heads != self._heads_seen:
+            self._heads_seen = self._heads
+            self._head_since = now
+        if self._discarding:
+            return  # closing already, bounded by the linger time
+        config = self.core.config
+        if self._head_bytes >= 0:
+            # A head behind a request still being answered waits its turn (its clock runs on).
+            if self.current is None and now - self._head_since > config.header_timeout:
+                timeout = config.header_timeout
+                self._refuse(408, f"The request head did not arrive within {timeout:g}s.")
+            return
+        exchange = self._receiving
+        if exchange is None or now - self._quiet_since <= config.body_timeout:
+            return
+        if exchange.finished:
+            self.shut()  # answered already: only the unread rest was awaited
+        elif exchange is self.current and exchange.response is None:
+            exchange.keep_alive = False
+            exchange.reject(
+                408, f"The request body stalled: nothing arrived for {config.body_timeout:g}s."
+            )
 
     # -- used by exchanges
     def write(self, data: bytes) -> None:

@@ -7,7 +7,6 @@ import contextlib
 import itertools
 import select
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.gateway.fake_replicas import RawReplica
 from tests.gateway.gateway_procs import (
     Gateway,
     Proc,
@@ -46,33 +46,6 @@ def echo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
     proc = start_upstream("echo", tmp_path_factory.mktemp("echo"))
     yield proc
     proc.stop()
-
-
-class EarlyAnswer:
-    """A replica that answers after the first 64 KiB of a request, then never reads again
-    (the model server's 413 for a body past its limit, at its worst)."""
-
-    def __init__(self, answer: bytes) -> None:
-        self.answer = answer
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
-        self.accepted: list[socket.socket] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                conn, _ = self.listener.accept()
-                self.accepted.append(conn)
-                got = b""
-                while b"\r\n\r\n" not in got or len(got) < 0x10000:
-                    got += conn.recv(0x10000)
-                conn.sendall(self.answer)
-
-    def close(self) -> None:
-        self.listener.close()
-        for conn in self.accepted:
-            conn.close()
 
 
 @dataclass
@@ -191,9 +164,9 @@ def test_an_early_413_to_a_chunked_upload_closes_the_connection(gateway: Gateway
     (or stayed paused) and never closed; now the 413 says `connection: close`, a FIN follows
     it, and the connection is dropped after the linger time while the client keeps sending."""
     body = b'{"error": "too large"}'
-    replica = EarlyAnswer(
-        b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: %d\r\n\r\n" % len(body) + body
-    )
+    head = b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: %d\r\n\r\n" % len(body)
+    # The model server's 413 for a body past its limit, at its worst: it never reads again.
+    replica = RawReplica(head + body, read=0x10000, close=False)
     try:
         rid = "ns/early-predict-v1-00001"
         gateway.put(

@@ -10,6 +10,12 @@ from pathlib import Path
 class GatewayConfig:
     request_logs: Path | None = None
     """Folder of the local request log (`$MLS_HOME/logs/requests`); None keeps no local copy."""
+    routes_file: Path | None = None
+    """Where the last accepted routing snapshot is kept (`$MLS_HOME/gateway/routes.json`) and
+    served from at start; None keeps none."""
+    routes_owner: str | None = None
+    """The run of `mls up` this gateway belongs to (`routesfile.run_of`): saved routes are
+    served at start only if the same run saved them (its replicas are still the ones named)."""
     activation_timeout: float = 60.0
     """Longest a request waits for a revision with no ready replica (bounded further by the
     revision's own `timeout_seconds`); then 503. Covers a cold start of most models."""
@@ -18,7 +24,10 @@ class GatewayConfig:
     connect_timeout: float = 5.0
     """Opening a connection to a replica; loopback connects in microseconds or fails at once."""
     connect_attempts: int = 3
-    """Replicas tried when connecting fails before anything was sent (the only retried case)."""
+    """Replicas tried when connecting fails before anything was sent."""
+    retry_body_bytes: int = 1024 * 1024
+    """A request whose replica closed the connection before any byte of an answer goes once
+    more to another replica when its body is at most this (kept until the answer starts)."""
     eject_seconds: float = 2.0
     """A replica that refused a connection gets no new requests for this long (or until the
     next snapshot lists it again with a new address)."""

@@ -197,6 +197,8 @@ class ClientConnection(asyncio.Protocol):
     def sweep(self, now: float) -> None:
         """About once a second: refuse a client that stopped sending in the middle of a request
         (a paused connection is waiting for us, not stalling)."""
+        if self._head_bytes < 0 and self._receiving is None:
+            return  # between requests: nothing to time out (counters are caught up later)
         if self._reads != self._reads_seen or self._paused:
             self._reads_seen = self._reads
             self._quiet_since = now

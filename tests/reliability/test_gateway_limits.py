@@ -133,6 +133,27 @@ def test_a_head_just_under_the_limit_is_served(gateway: Gateway) -> None:
     assert answer.startswith(b"HTTP/1.1 404 "), answer[:200]
 
 
+def test_an_endless_chunked_trailer_gets_431(gateway: Gateway, echo: Proc) -> None:
+    """F7's sibling: the parser holds a chunked body's trailer whole too; it is bounded alike."""
+    rid = "ns/trailer-predict-v1-00001"
+    gateway.put(
+        snapshot(
+            next(versions),
+            [revision(rid, echo, service="trailer")],
+            [route("trailer.ns.localhost", (rid, "v1", 100), service="trailer")],
+        )
+    )
+    with _connect(gateway) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nhost: trailer.ns.localhost\r\n" + CHUNKED)
+        sock.sendall(CHUNK + b"0\r\nx-trailer: ")
+        time.sleep(0.05)  # the trailer starts in a read of its own, or the next one counts
+        for _ in range(3):
+            sock.sendall(b"a" * HEAD_LIMIT)
+        answer = _answer(sock)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert b"trailer is larger than 65536 bytes" in answer
+
+
 def test_rss_stays_bounded_under_20_endless_heads(gateway: Gateway) -> None:
     """F7: 20 connections sending 16 MB heads took the gateway from 61 MB to 731 MB RSS; now
     each is refused at the limit and its buffer goes with it."""

@@ -2,10 +2,11 @@
 
 Requests on one connection are answered in order; a pipelined request waits, parsed, behind
 the one being answered. Reading pauses while the queue is long or an upstream can't keep up.
-A request head is bounded in bytes and fields (431): the parser holds a head whole until it
-ends, so an endless one would otherwise grow without limit. A head must arrive within
-`header_timeout` and a body may not stall for `body_timeout` (408): `Core` sweeps the
-connections about once a second, so a read only bumps a counter.
+A request head, and a chunked body's trailer, are bounded in bytes (431): the parser holds
+either whole until it ends, so an endless one would otherwise grow without limit. A head's
+fields are counted too. A head must arrive within `header_timeout` and a body may not stall
+for `body_timeout` (408): `Core` sweeps the connections about once a second, so a read only
+bumps a counter.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class ClientConnection(asyncio.Protocol):
         "_reads",
         "_reads_seen",
         "_receiving",
+        "_trailer_bytes",
         "_url",
         "core",
         "corked",
@@ -75,6 +77,9 @@ class ClientConnection(asyncio.Protocol):
         self._closing = False
         self._head_bytes = -1  # bytes of the unfinished head read so far; -1 outside a head
         self._ended_in_read = False  # a request ended in the read being parsed
+        # Bytes since a chunk's size line, while no body byte followed it (the last chunk's
+        # trailer); -1 outside one, -2 when it began in the read being parsed.
+        self._trailer_bytes = -1
         self._discarding = False  # closing: what still arrives is dropped unparsed
         self._linger: asyncio.TimerHandle | None = None
         # For the sweep: reads and heads so far, what it saw last, and since when.
@@ -114,6 +119,8 @@ class ClientConnection(asyncio.Protocol):
                     exchange.flush_upstream()
         if self._head_bytes >= 0 and not self._discarding:
             self._count_head(len(data))
+        elif self._trailer_bytes != -1 and not self._discarding:
+            self._count_trailer(len(data))
 
     def _count_head(self, size: int) -> None:
         """A head is still unfinished after this read: count it, refuse it past the limit.
@@ -126,6 +133,14 @@ class ClientConnection(asyncio.Protocol):
         limit = self.core.config.max_header_bytes
         if self._head_bytes > limit:
             self._refuse(431, f"The request head is larger than {limit} bytes.")
+
+    def _count_trailer(self, size: int) -> None:
+        """Like a head, a trailer is held whole by the parser: bounded the same way (the read
+        it began in is not counted, so it may overrun by one read)."""
+        self._trailer_bytes = 0 if self._trailer_bytes == -2 else self._trailer_bytes + size
+        limit = self.core.config.max_header_bytes
+        if self._trailer_bytes > limit:
+            self._refuse(431, f"The request's chunked trailer is larger than {limit} bytes.")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.core.connections.discard(self)
@@ -183,12 +198,20 @@ class ClientConnection(asyncio.Protocol):
             if len(self.pending) >= MAX_PIPELINED:
                 self.set_reading(True, reason=_PIPELINE)
 
+    def on_chunk_header(self) -> None:
+        self._trailer_bytes = -2
+
+    def on_chunk_complete(self) -> None:
+        self._trailer_bytes = -1
+
     def on_body(self, body: bytes) -> None:
+        self._trailer_bytes = -1
         if self._receiving is not None:
             self._receiving.request_body(body)
 
     def on_message_complete(self) -> None:
         self._ended_in_read = True
+        self._trailer_bytes = -1
         exchange, self._receiving = self._receiving, None
         if exchange is not None:
             exchange.request_complete()

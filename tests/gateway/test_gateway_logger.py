@@ -130,3 +130,31 @@ def test_mode_request_logs_only_requests(gateway: Gateway, up_a: Proc) -> None:
         if d.get("mlservicename") == "reqonly"
     ]
     assert [d["type"] for d in docs] == ["tensorstack.dev.mlservice.request"]
+
+
+def test_sink_secrets_stay_out_of_metrics_and_logs(gateway: Gateway, up_a: Proc) -> None:
+    """F2: the open `/metrics` labelled logger counters with the full sink URL, password and
+    query token included; labels and log lines now carry the URL without its secrets."""
+    rid = "ns/secret-predict-v1-00001"
+    url = "http://bob:hunter2pw@127.0.0.1:9/in?token=tok3n-value&x=1"
+    gateway.put(
+        snapshot(
+            4,
+            [revision(rid, up_a, service="secret", logger={"urls": [url], "mode": "request"})],
+            [route("secret.ns.localhost", (rid, "v1", 100), service="secret")],
+        )
+    )
+    answer = httpx.post(f"{gateway.url}/x", json={}, headers={"host": "secret.ns.localhost"})
+    assert answer.status_code == 200
+    redacted = "http://bob:***@127.0.0.1:9/in?token=***&x=***"
+    wait_until(
+        lambda: (
+            f'url="{redacted}"' in gateway.metrics()
+            and f"sink {redacted} failing" in gateway.proc.log_text()
+        ),
+        timeout=10,
+        message="the sink's counters and its failure in the log, redacted",
+    )
+    for text in (gateway.metrics(), gateway.proc.log_text()):
+        assert "hunter2pw" not in text
+        assert "tok3n-value" not in text

@@ -128,6 +128,30 @@ async def test_a_refused_replica_is_ejected_and_another_one_tried() -> None:
     assert state.acquire(Waiter()) is second  # the ejected one gets nothing new
 
 
+async def test_a_silent_replica_is_not_ejected_and_another_one_preferred() -> None:
+    state, _ = _state(_revision(1, 2, concurrency=1))
+    first = state.acquire(Waiter())
+    assert first is not None
+    other = state.reroute(Waiter(), first)
+    assert other is not None
+    assert other is not first
+    assert first.ejected_until == 0.0
+    assert (first.outstanding, other.outstanding, state.in_flight) == (0, 1, 1)
+
+
+async def test_a_silent_replica_alone_is_tried_again_or_waited_for() -> None:
+    state, _ = _state(_revision(1, concurrency=1))
+    only = state.acquire(Waiter())
+    assert only is not None
+    assert state.reroute(Waiter(), only) is only
+    blocker = Waiter()
+    assert state.acquire(blocker) is None  # the slot is taken again: the next one queues
+    late = Waiter()
+    assert state.reroute(late, only) is None  # its slot went to the one queued first
+    assert blocker.replica is only
+    assert late.waiting
+
+
 async def test_a_vanished_replica_finishes_its_requests_and_gets_no_new_ones() -> None:
     state, _ = _state(_revision(20001, 20002))
     waiter = Waiter()

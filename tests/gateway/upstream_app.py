@@ -3,7 +3,8 @@
 Binds 127.0.0.1:0 and prints `listening on http://127.0.0.1:PORT`. Every path echoes what it
 received as JSON (name, method, path, headers, body size and digest) unless it is one of:
 `/slow?s=`, `/sse?n=&gap=`, `/big?n=`, `/stream-echo`, `/stats` (peak concurrency),
-`/die` (exits mid-request), `/events` (a CloudEvents sink: POST stores, GET lists).
+`/die?name=` (exits mid-request if it is `name`, else echoes), `/events` (a CloudEvents sink:
+POST stores, GET lists).
 """
 
 from __future__ import annotations
@@ -80,8 +81,10 @@ async def stats(_: Request) -> Response:
     return JSONResponse(state)
 
 
-async def die(_: Request) -> Response:
-    os._exit(3)
+async def die(request: Request) -> Response:
+    if request.query_params.get("name", NAME) == NAME:
+        os._exit(3)
+    return await echo(request)
 
 
 async def sink(request: Request) -> Response:

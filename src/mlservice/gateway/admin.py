@@ -1,7 +1,8 @@
 """The admin channel (loopback, bearer token): routing pushes, signals, metrics.
 
-PUT   /admin/routes    a full snapshot                  -> {"version": N}
+PUT   /admin/routes    a full snapshot, any version     -> {"version": N}
 PATCH /admin/routes    a delta against version `base`   -> {"version": N}, 409 if stale
+                       (or if the table came from disk at start and no PUT followed)
 GET   /admin/routes    the snapshot being served
 GET   /admin/signals   NDJSON: a `load` line a second, an `activate` line at once
 GET   /metrics         Prometheus (open, like /healthz: counters only, no payloads)
@@ -22,12 +23,16 @@ from starlette.routing import Route
 from mlservice.errors import MLServiceError, Unauthorized
 from mlservice.gateway import metrics, wire
 from mlservice.gateway.core import Core
+from mlservice.gateway.routesfile import RoutesFile
 from mlservice.gateway.signals import signal_to_json
+from mlservice.gateway.snapshot import RoutingSnapshot
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def create_admin_app(core: Core, *, token: str, closing: asyncio.Event) -> Starlette:
+def create_admin_app(
+    core: Core, *, token: str, closing: asyncio.Event, routes_file: RoutesFile | None = None
+) -> Starlette:
     registry = metrics.registry_for(core)
     expected = f"Bearer {token}".encode()
 
@@ -53,13 +58,19 @@ def create_admin_app(core: Core, *, token: str, closing: asyncio.Event) -> Starl
     async def get_routes(_: Request) -> Response:
         return Response(wire.dump_snapshot(core.table.snapshot), media_type="application/json")
 
+    async def accepted(snapshot: RoutingSnapshot) -> Response:
+        """Served already; saved before it is acknowledged, so the file is never behind."""
+        if routes_file is not None:
+            await routes_file.save(snapshot)
+        return JSONResponse({"version": snapshot.version})
+
     async def put_routes(request: Request) -> Response:
         core.table.replace(wire.parse_snapshot(await request.body()))
-        return JSONResponse({"version": core.table.version})
+        return await accepted(core.table.snapshot)
 
     async def patch_routes(request: Request) -> Response:
         core.table.patch(wire.parse_delta(await request.body()))
-        return JSONResponse({"version": core.table.version})
+        return await accepted(core.table.snapshot)
 
     async def signals(_: Request) -> Response:
         return StreamingResponse(_signal_lines(core, closing), media_type="application/x-ndjson")

@@ -17,6 +17,7 @@ from mlservice.gateway.config import GatewayConfig
 from mlservice.gateway.core import Core
 from mlservice.gateway.proxy import ClientConnection
 from mlservice.gateway.reqlog.logger import RequestLog
+from mlservice.gateway.routesfile import RoutesFile
 from mlservice.gateway.sockets import url_of
 
 log = logging.getLogger("mlservice.gateway")
@@ -39,10 +40,20 @@ async def serve(
         body_limit=config.log_body_bytes,
     )
     core = Core(config, request_log=request_log)
+    routes_file = None
+    if config.routes_file is not None:
+        routes_file = RoutesFile(config.routes_file, owner=config.routes_owner)
+    if routes_file is not None and (saved := routes_file.load()) is not None:
+        core.table.restore(saved)
+        log.warning(
+            "mls gateway: serving saved routes (version %d) from %s until the next push",
+            saved.version,
+            routes_file.path,
+        )
     closing = asyncio.Event()
     admin_server = _AdminServer(
         uvicorn.Config(
-            create_admin_app(core, token=token, closing=closing),
+            create_admin_app(core, token=token, closing=closing, routes_file=routes_file),
             lifespan="off",
             access_log=False,
             log_level="warning",
@@ -62,6 +73,7 @@ async def serve(
     gc.freeze()
     request_log.start()
     core.start_reports()
+    core.start_sweeps()
     log.warning("mls gateway: proxy on %s, admin on %s", url_of(proxy), url_of(admin))
     try:
         await admin_server.serve(sockets=[admin])

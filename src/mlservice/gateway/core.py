@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mlservice.gateway.reqlog.logger import RequestLog
 
 LOAD_WINDOW = 1.0  # seconds between load reports, as Knative's queue-proxy reports
+SWEEP_EVERY = 1.0  # seconds between checks for clients that stopped sending mid-request
 
 
 class Core:
@@ -31,6 +32,9 @@ class Core:
         self.unrouted_codes: dict[int, int] = {}  # answers given before any revision was chosen
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.TimerHandle | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
+        # Read timeouts are checked by one sweep over the connections, not a timer per read.
+        self.sweep_every = min(SWEEP_EVERY, config.header_timeout / 4, config.body_timeout / 4)
 
     def unrouted(self, code: int) -> None:
         self.unrouted_codes[code] = self.unrouted_codes.get(code, 0) + 1
@@ -43,6 +47,15 @@ class Core:
 
     def start_reports(self) -> None:
         self._ticker = self.loop.call_later(LOAD_WINDOW, self._report)
+
+    def start_sweeps(self) -> None:
+        self._sweeper = self.loop.call_later(self.sweep_every, self._sweep)
+
+    def _sweep(self) -> None:
+        self._sweeper = self.loop.call_later(self.sweep_every, self._sweep)
+        now = self.loop.time()
+        for conn in list(self.connections):  # a timed-out one leaves the set
+            conn.sweep(now)
 
     def _report(self) -> None:
         self._ticker = self.loop.call_later(LOAD_WINDOW, self._report)
@@ -62,8 +75,9 @@ class Core:
         self.hub.publish(LoadReport(time=time.time(), window=LOAD_WINDOW, revisions=tuple(loads)))
 
     async def close(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
+        for timer in (self._ticker, self._sweeper):
+            if timer is not None:
+                timer.cancel()
         for conn in list(self.connections):
             conn.abort()
         self.table.close()

@@ -7,6 +7,16 @@ one timer. A coroutine runs only to open a new upstream connection.
 Timeline: `begin` (route, split) -> `acquire` (a replica now, or queued: `granted` later) ->
 `send` on a pooled or new connection -> `response_head` / `response_body` /
 `response_complete` -> `finish` (free the slot, count, log), once, whatever happened.
+
+An answer (ours or the replica's) may come before the client has sent its whole body. When
+the rest is known and small it is read and dropped and the connection kept; otherwise the
+answer says `connection: close` and the connection closes after it (`ClientConnection.shut`):
+nobody will read that body, and reading it forever is what a hostile client would want.
+
+Retries: a refused connect tries another replica (nothing was sent); a replica that closes
+the connection before any byte of an answer gets the request sent once more, to another
+replica when there is one, if its body was at most `retry_body_bytes`: the body is kept
+until the answer starts, and nothing the replica said can be contradicted.
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ class Exchange:
         "http11",
         "keep_alive",
         "method",
+        "replayed",
         "replica",
         "request_done",
         "response",
@@ -89,8 +100,11 @@ class Exchange:
         self.capture: Capture | None = None
         self.waiting = False
         self.attempts = 0
-        self.body: list[bytes] = []  # request body that came before a connection was ready
+        # The request body as sent upstream: all of it until sent, then kept for a replay
+        # while `body_size` stays within `retry_body_bytes` (-1: too large, not kept).
+        self.body: list[bytes] = []
         self.body_size = 0
+        self.replayed = False
         self.request_done = False
         self.response_done = False
         self.finished = False
@@ -201,10 +215,10 @@ class Exchange:
         upstream.start(self, head_only=self.method == b"HEAD")
         if self.body:
             self._write_up(self.head.data + b"".join(self.body))
-            self.body = []
             if self.body_size > self.core.config.body_buffer_bytes:
                 self.conn.set_reading(False)
-            self.body_size = 0
+            if self.body_size > self.core.config.retry_body_bytes:
+                self._forget_body()
         else:
             self._write_up(self.head.data)
         if self.request_done and self.head.chunked:
@@ -235,6 +249,11 @@ class Exchange:
             data = httpwire.chunk(data)
         if self.upstream is not None:
             self._write_up(data)
+            if self.body_size >= 0:  # kept for a replay, while small enough
+                self.body.append(data)
+                self.body_size += len(data)
+                if self.body_size > self.core.config.retry_body_bytes:
+                    self._forget_body()
             return
         self.body.append(data)
         self.body_size += len(data)
@@ -263,6 +282,10 @@ class Exchange:
         assert self.backend is not None
         assert self.state is not None
         self.code = status
+        if self.body:
+            self._forget_body()  # answered: no replay now
+        if not self.request_done and not self._rest_is_small():
+            self.keep_alive = False  # answered before the body was read: close after it
         release = self.backend.release
         no_body = self.method == b"HEAD" or status in (204, 304)
         self.response = response = httpwire.ResponseHead(
@@ -301,9 +324,11 @@ class Exchange:
         self.finish()
         if self.request_done:
             self.conn.exchange_done(self)
+        else:
+            self._unread_rest()
 
     def upstream_lost(self, exc: Exception | None) -> None:
-        self.upstream = None
+        upstream, self.upstream = self.upstream, None
         if self.finished:
             return
         if self.response is not None:
@@ -313,11 +338,38 @@ class Exchange:
         replica = self.replica
         assert replica is not None
         assert self.state is not None
+        if upstream is not None and not upstream.answering and self._replayable():
+            self._replay(replica)
+            return
         self.reject(
             502,
             f"Replica {replica.name} ({replica.address}) of {self.state.id} closed the "
             "connection before answering.",
         )
+
+    def _replayable(self) -> bool:
+        """Not replayed yet, and the body is kept (and, if declared, not too large to be)."""
+        if self.replayed or self.body_size < 0:
+            return False
+        length = httpwire.content_length(self.headers)  # on this failure path only
+        return length is None or length <= self.core.config.retry_body_bytes
+
+    def _replay(self, failed: Replica) -> None:
+        """Send the request once more: to another replica if one is free, else to the same
+        one on a new connection (a pooled one may have died with the one that failed)."""
+        assert self.state is not None
+        self.replayed = True
+        self.replica = None
+        replica = self.state.reroute(self, failed)
+        if replica is failed:
+            self.replica = replica
+            self.core.spawn(self._connect(replica))
+        elif replica is not None:
+            self.attach(replica)
+
+    def _forget_body(self) -> None:
+        self.body.clear()
+        self.body_size = -1
 
     # -- the client side
     def client_paused(self, paused: bool) -> None:
@@ -341,14 +393,30 @@ class Exchange:
         self.code = status
         self.response_done = True
         # A client waiting for "100 Continue" will not send its body now: close, don't wait.
-        if not self.request_done and self.head.expect_continue:
+        if not self.request_done and (self.head.expect_continue or not self._rest_is_small()):
             self.keep_alive = False
         self.conn.write(httpwire.error_response(status, message, close=not self.keep_alive))
         self.finish()
-        if not self.keep_alive:
-            self.conn.close()
-        elif self.request_done:
+        if not self.request_done:
+            self._unread_rest()
+        elif self.keep_alive:
             self.conn.exchange_done(self)
+        else:
+            self.conn.close()
+
+    def _rest_is_small(self) -> bool:
+        """Whether the body still to come is declared, and small enough to read and drop."""
+        if self.head.chunked:
+            return False
+        length = httpwire.content_length(self.headers)
+        return length is not None and length <= self.core.config.body_buffer_bytes
+
+    def _unread_rest(self) -> None:
+        """Answered while the client still sends its body: drop the rest, or close."""
+        if self.keep_alive:
+            self.conn.set_reading(False)  # a paused client would never finish: resume it
+        else:
+            self.conn.shut()
 
     def finish(self) -> None:
         if self.finished:

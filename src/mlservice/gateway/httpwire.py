@@ -17,6 +17,8 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _REASONS = {
     400: b"Bad Request",
     404: b"Not Found",
+    408: b"Request Timeout",
+    431: b"Request Header Fields Too Large",
     499: b"Client Closed Request",
     501: b"Not Implemented",
     502: b"Bad Gateway",
@@ -121,6 +123,14 @@ class ResponseHead:
             parts.append(b"connection: close\r\n")
         parts.append(b"\r\n")
         self.data = b"".join(parts)
+
+
+def content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The request's declared body length, None if it has none (or a malformed one)."""
+    for name, value in headers:
+        if name.lower() == b"content-length":
+            return int(value) if value.strip().isdigit() else None
+    return None
 
 
 def chunk(data: bytes) -> bytes:

@@ -107,10 +107,17 @@ class GatewayCollector:
             "Request-log events per sink: sent, failed after retries, dropped (queue full).",
             labels=["url", "outcome"],
         )
-        for url, sender in log.senders.items():
-            events.add_metric([url, "sent"], sender.stats.sent)
-            events.add_metric([url, "failed"], sender.stats.failed)
-            events.add_metric([url, "dropped"], sender.stats.dropped)
+        # Labelled by the URL without its secrets (this page is open); URLs that differ only in
+        # a secret share a label, so their counts are summed.
+        totals: dict[str, list[int]] = {}
+        for sender in log.senders.values():
+            counts = totals.setdefault(sender.label, [0, 0, 0])
+            counts[0] += sender.stats.sent
+            counts[1] += sender.stats.failed
+            counts[2] += sender.stats.dropped
+        for label, counts in totals.items():
+            for outcome, count in zip(("sent", "failed", "dropped"), counts, strict=True):
+                events.add_metric([label, outcome], count)
         yield events
         local = CounterMetricFamily(
             "mls_gateway_logger_file_events",

@@ -112,6 +112,28 @@ class RevisionState:
         self._drain_after_ejections(now)
         return None
 
+    def reroute(self, waiter: Waiter, failed: Replica) -> Replica | None:
+        """After `failed` closed a connection without answering: another replica if one is
+        free, else `failed` again if it is, else queue `waiter`. Not ejected: a keep-alive
+        connection closed by the replica as we sent is no sign of a broken one."""
+        now = time.monotonic()
+        self._release_slot(failed)
+        replica = None
+        if not self.queued:
+            limit = self.revision.container_concurrency
+            others = [r for r in self.replicas if r is not failed]
+            replica = least_outstanding(others, limit=limit, now=now, start=self._turn)
+            replica = replica or least_outstanding([failed], limit=limit, now=now)
+        if replica is not None:
+            replica.outstanding += 1
+            self.in_flight += 1
+            return replica
+        self.waiters.append(waiter)
+        self.queued += 1
+        waiter.waiting = True
+        self._drain()  # the slot freed may be the one the queue needs
+        return None
+
     def cancel(self, waiter: Waiter) -> None:
         """`waiter` gave up (timeout, client gone); it stays in the deque, skipped later."""
         if waiter.waiting:

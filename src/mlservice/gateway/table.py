@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mlservice.errors import Conflict
 from mlservice.gateway.config import GatewayConfig
 from mlservice.gateway.delta import SnapshotDelta
 from mlservice.gateway.delta import apply as apply_delta
@@ -17,13 +18,23 @@ class RoutingTable:
         self.snapshot = RoutingSnapshot(version=0)
         self.routes: dict[str, Route] = {}
         self.revisions: dict[str, RevisionState] = {}
+        self.restored = False
+        """Serving a snapshot read from disk at start: no delta applies to it until a full
+        snapshot arrives (the sender's idea of our version may come from another run)."""
 
     @property
     def version(self) -> int:
         return self.snapshot.version
 
+    def restore(self, snapshot: RoutingSnapshot) -> None:
+        """Serve a snapshot saved by an earlier run until the control plane pushes."""
+        self.replace(snapshot)
+        self.restored = True
+
     def replace(self, snapshot: RoutingSnapshot) -> None:
-        """Serve `snapshot` from now on; revisions it keeps keep their replicas and queues."""
+        """Serve `snapshot` from now on, whatever its version (a restarted control plane may
+        count from 1 again); revisions it keeps keep their replicas and queues."""
+        self.restored = False
         revisions: dict[str, RevisionState] = {}
         for rid, revision in snapshot.revisions.items():
             state = self.revisions.get(rid)
@@ -41,6 +52,11 @@ class RoutingTable:
 
     def patch(self, delta: SnapshotDelta) -> None:
         """Apply a delta made against our version; Conflict (409) otherwise."""
+        if self.restored:
+            raise Conflict(
+                f"The gateway restarted and serves its saved routing snapshot (version "
+                f"{self.version}); send the full snapshot."
+            )
         self.replace(apply_delta(self.snapshot, delta))
 
     def close(self) -> None:

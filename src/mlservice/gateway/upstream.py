@@ -40,6 +40,7 @@ class UpstreamConnection(asyncio.Protocol):
         "_headers",
         "_parser",
         "_reason",
+        "answering",
         "head_only",
         "idle_since",
         "pool",
@@ -52,6 +53,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.receiver: Receiver | None = None
         self.head_only = False  # a HEAD request: the response has no body whatever its headers
+        self.answering = False  # a byte of the current exchange's answer arrived
         self.idle_since = 0.0
         self._parser = httptools.HttpResponseParser(self)
         self._headers: list[tuple[bytes, bytes]] = []
@@ -92,6 +94,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     # -- httptools callbacks
     def on_message_begin(self) -> None:
+        self.answering = True
         self._headers = []
         self._reason = b""
 
@@ -124,6 +127,7 @@ class UpstreamConnection(asyncio.Protocol):
     def start(self, receiver: Receiver, *, head_only: bool) -> None:
         self.receiver = receiver
         self.head_only = head_only
+        self.answering = False
 
     def write(self, data: bytes) -> None:
         assert self.transport is not None

@@ -25,11 +25,11 @@ DELTA: TypeAdapter[SnapshotDelta] = TypeAdapter(SnapshotDelta)
 
 
 def parse_snapshot(body: bytes) -> RoutingSnapshot:
-    return _validate(SNAPSHOT, body, what="routing snapshot")
+    return validate(SNAPSHOT, body, what="routing snapshot")
 
 
 def parse_delta(body: bytes) -> SnapshotDelta:
-    return _validate(DELTA, body, what="routing delta")
+    return validate(DELTA, body, what="routing delta")
 
 
 def dump_snapshot(snapshot: RoutingSnapshot) -> bytes:
@@ -40,7 +40,8 @@ def dump_delta(delta: SnapshotDelta) -> bytes:
     return DELTA.dump_json(delta)
 
 
-def _validate(adapter: TypeAdapter[T], body: bytes, *, what: str) -> T:
+def validate(adapter: TypeAdapter[T], body: bytes, *, what: str) -> T:
+    """`body` (JSON) as `adapter`'s type; InvalidInput naming the first bad field."""
     try:
         return adapter.validate_json(body)
     except ValidationError as exc:

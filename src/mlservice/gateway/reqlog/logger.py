@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,9 @@ from mlservice.gateway.reqlog import localfile
 from mlservice.gateway.reqlog.capture import Capture
 from mlservice.gateway.reqlog.events import LogEvent, binary_headers
 from mlservice.gateway.snapshot import Revision
+from mlservice.redact import redact_url
+
+log = logging.getLogger("mlservice.gateway")
 
 FLUSH = 0.05  # seconds between batches: events reach the file and sinks within about this
 PARALLEL = 8  # posts in flight per sink
@@ -48,11 +52,14 @@ class Sender:
 
     def __init__(self, url: str, *, limit: int, client: httpx.AsyncClient) -> None:
         self.url = url
+        self.label = redact_url(url)
+        """What logs and metrics call this sink: the URL without its secrets."""
         self.limit = limit
         self.stats = SinkStats()
         self._client = client
         self._queue: deque[_Pending] = deque()
         self._ready = asyncio.Event()
+        self._failing = False
 
     def offer(self, events: list[LogEvent]) -> None:
         for event in events:
@@ -70,7 +77,8 @@ class Sender:
             if not self._queue:
                 self._ready.clear()
             results = await asyncio.gather(*(self._post(p.event) for p in batch))
-            retry = [p for p, ok in zip(batch, results, strict=True) if not ok]
+            retry = [p for p, error in zip(batch, results, strict=True) if error]
+            self._report(next((e for e in results if e), ""))
             self.stats.sent += len(batch) - len(retry)
             for pending in retry:
                 pending.attempts += 1
@@ -87,14 +95,25 @@ class Sender:
             else:
                 backoff = BACKOFF_FIRST
 
-    async def _post(self, event: LogEvent) -> bool:
+    async def _post(self, event: LogEvent) -> str:
+        """ "" when delivered, else why not (never the URL: it may hold a secret)."""
         try:
             answer = await self._client.post(
                 self.url, content=event.data, headers=binary_headers(event)
             )
-        except httpx.HTTPError:
-            return False
-        return answer.is_success
+        except httpx.HTTPError as exc:
+            return type(exc).__name__
+        return "" if answer.is_success else f"HTTP {answer.status_code}"
+
+    def _report(self, error: str) -> None:
+        """One line when the sink starts failing and one when it recovers, not one per event."""
+        if error and not self._failing:
+            log.warning(
+                "request-log sink %s failing (%s); retrying with backoff", self.label, error
+            )
+        elif not error and self._failing:
+            log.warning("request-log sink %s delivering again", self.label)
+        self._failing = bool(error)
 
 
 class RequestLog:

@@ -120,6 +120,7 @@ class LocalEngine(Engine):
                 entry = self._revisions[revision.id] = _Revision(local)
             while len(entry.replicas) < replicas:
                 self._add(entry)
+                await asyncio.sleep(0)  # many replicas must not starve the loop (the API)
             surplus = len(entry.replicas) - replicas
             if surplus > 0:
                 newest_first = reversed(list(entry.replicas.values()))

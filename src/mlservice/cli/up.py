@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
                 min=0,
                 max=65535,
                 show_default=False,
-                help="TLS API port, the kubeconfig's [default: 6443, or a free one if taken].",
+                help="TLS API port, the kubeconfig's (default 6443, or a free one if taken).",
             ),
         ] = None,
         gateway_port: Annotated[int, typer.Option(min=0, max=65535, help="Gateway port.")] = 8080,

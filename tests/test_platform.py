@@ -10,6 +10,7 @@ import fcntl
 import io
 import json
 import os
+import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -75,7 +76,7 @@ async def test_the_platform_starts_serves_and_stops_in_process(tmp_path: Path) -
     config = PlatformConfig(
         home=home,
         data_plane=DataPlaneConfig(gateway_port=0, warm_standby=False),
-        control_plane=ControlPlaneConfig(api_port=0),
+        control_plane=ControlPlaneConfig(api_port=0, api_tls_port=0),
     )
     out = io.StringIO()
     async with Platform(config, out=out) as platform:
@@ -85,6 +86,13 @@ async def test_the_platform_starts_serves_and_stops_in_process(tmp_path: Path) -
         async with httpx.AsyncClient(timeout=10) as http:
             for url in (platform.endpoints["api"], platform.endpoints["gateway_admin"]):
                 assert (await http.get(f"{url}/healthz")).status_code == 200
+        # The control-plane child serves the TLS socket handed down, with the data dir's CA.
+        ca = ssl.create_default_context(cafile=str(home.pki / "ca.crt"))
+        async with httpx.AsyncClient(timeout=10, verify=ca) as https:
+            tls = platform.endpoints["api_tls"]
+            assert (await https.get(f"{tls}/healthz")).status_code == 200
+            assert (await https.get(f"{tls}/api")).status_code == 401  # the same token rule
+        assert f"server: {tls}" in home.kubeconfig.read_text()
         assert platform.gateway is not None
         assert platform.control is not None
         gateway, control = platform.gateway.pid, platform.control.proc
@@ -101,6 +109,7 @@ async def test_the_platform_starts_serves_and_stops_in_process(tmp_path: Path) -
     lines = out.getvalue().splitlines()
     assert lines[0] == f"mlservice gateway listening on {platform.endpoints['gateway']}"
     assert lines[1].startswith(f"mlservice API listening on {platform.endpoints['api']} ")
+    assert lines[2] == f"mlservice TLS API listening on {tls} (kubeconfig {home.kubeconfig})"
 
 
 async def test_the_data_dir_lock_is_taken_once_per_process(tmp_path: Path) -> None:

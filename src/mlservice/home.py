@@ -57,6 +57,16 @@ class Home:
         return self.root / "endpoints.json"
 
     @property
+    def pki(self) -> Path:
+        """The API's CA and TLS certificate (`api/pki.py`)."""
+        return self.root / "pki"
+
+    @property
+    def kubeconfig(self) -> Path:
+        """What kubectl and the kubernetes client read: the TLS API, its CA, the token."""
+        return self.root / "kubeconfig"
+
+    @property
     def volumes(self) -> Path:
         return self.root / "volumes"
 

@@ -1,5 +1,5 @@
 """`mls up`: its flags mapped 1:1 onto `PlatformConfig`, run in the foreground by `Platform`
-(`mlservice/platform.py`, the composition root) until SIGINT or SIGTERM."""
+(`mlservice/platform/`, the composition root) until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
@@ -32,6 +32,15 @@ def register(app: typer.Typer) -> None:
         api_port: Annotated[
             int, typer.Option(min=0, max=65535, help="API port; 0 picks a free one.")
         ] = 8787,
+        api_tls_port: Annotated[
+            int | None,
+            typer.Option(
+                min=0,
+                max=65535,
+                show_default=False,
+                help="TLS API port, the kubeconfig's (default 6443, or a free one if taken).",
+            ),
+        ] = None,
         gateway_port: Annotated[int, typer.Option(min=0, max=65535, help="Gateway port.")] = 8080,
         domain: Annotated[str, typer.Option(help="Service host suffix.")] = "localhost",
         apply: Annotated[
@@ -72,7 +81,10 @@ def register(app: typer.Typer) -> None:
                     warm_standby=warm_standby,
                 ),
                 control_plane=ControlPlaneConfig(
-                    api_port=api_port, domain=domain, max_replicas=max_replicas
+                    api_port=api_port,
+                    api_tls_port=api_tls_port,
+                    domain=domain,
+                    max_replicas=max_replicas,
                 ),
                 apply=tuple(apply or ()),
                 api_only=api_only,

@@ -9,6 +9,9 @@ from typing import Any
 
 from mlservice.home import Home
 
+DEFAULT_API_TLS_PORT = 6443
+"""kube-apiserver's port: see `ControlPlaneConfig.api_tls_port`."""
+
 
 @dataclass(frozen=True)
 class DataPlaneConfig:
@@ -34,6 +37,12 @@ class ControlPlaneConfig:
     api_port: int = 8787
     """Loopback port of the API: 8787 is where the CLI and SDK look when neither `MLS_API` nor
     `endpoints.json` says otherwise; 0 picks a free one (see `endpoints.json`)."""
+    api_tls_port: int | None = None
+    """Loopback port of the API's TLS listener, the one the kubeconfig names (kubectl sends
+    its token only over TLS). None: 6443, kube-apiserver's own port, as kubeconfigs and
+    tutorials expect; when it is taken (a kind or minikube cluster), `mls up` says so and
+    picks a free one rather than refusing to start. 0 picks a free one; any other port in use
+    is an error, as for `api_port`."""
     domain: str = "localhost"
     """Host suffix of service URLs, `{name}.{namespace}.{domain}`: browsers and curl resolve
     `*.localhost` to loopback, so the URLs in status work as printed."""

@@ -1,7 +1,7 @@
 """The control plane: the store, the API, the controllers and the autoscaler.
 
 Under `mls up` it runs as a child process of the data-plane supervisor (`supervisor.py`):
-`python -m mlservice.platform --config JSON --api-fd N --spawner-fd M ...`. It may
+`python -m mlservice.platform --config JSON --api-fd N --api-tls-fd T --spawner-fd M ...`. It may
 crash and be restarted without a request failing: the gateway serves on from its last routing
 snapshot and the replicas run on, forked by the supervisor. A restarted control plane adopts
 the replicas it finds (same revision hash: same pids, same ports) and pushes the gateway a
@@ -23,7 +23,8 @@ from collections.abc import Callable
 
 from mlservice.api.app import create_app
 from mlservice.api.auth import load_or_create_token
-from mlservice.api.server import ApiServer, bind_loopback
+from mlservice.api.pki import ensure_pki
+from mlservice.api.server import ApiServer, TlsListener, bind_loopback, bind_preferred
 from mlservice.autoscaler import Autoscaler, AutoscalerSettings, ScaleChange
 from mlservice.controller import (
     ControllerConfig,
@@ -40,7 +41,11 @@ from mlservice.engine.local.channel import RemoteSpawner
 from mlservice.gateway.client import GatewayClient
 from mlservice.gateway.link import SignalListener, SignalPump
 from mlservice.home import Home
-from mlservice.platform.config import ControlPlaneConfig, parse_control_plane_args
+from mlservice.platform.config import (
+    DEFAULT_API_TLS_PORT,
+    ControlPlaneConfig,
+    parse_control_plane_args,
+)
 from mlservice.platform.seam import DataPlane, DataPlaneAddresses
 from mlservice.resources.kinds import by_kind
 from mlservice.store import Key
@@ -52,9 +57,14 @@ PR_SET_PDEATHSIG = 1
 GATEWAY_RESTARTED = "gateway-restarted"
 
 
+def bind_api_tls(config: ControlPlaneConfig) -> tuple[socket.socket, bool]:
+    """The TLS listener's socket, and whether the default port was taken (then a free one)."""
+    return bind_preferred(config.api_tls_port, default=DEFAULT_API_TLS_PORT, what="TLS API")
+
+
 class ControlPlane:
     """The store and the API; given a data plane, the autoscaler and the controllers over it.
-    The API's socket is bound at construction."""
+    The API's sockets (plain and TLS) are bound at construction unless given."""
 
     def __init__(
         self,
@@ -63,6 +73,7 @@ class ControlPlane:
         home: Home,
         token: str,
         api_socket: socket.socket | None = None,
+        tls_socket: socket.socket | None = None,
     ) -> None:
         self.config = config
         self.home = home
@@ -71,7 +82,11 @@ class ControlPlane:
         # Under `mls up` the supervisor binds the API's socket and hands it down, so a
         # restarted control plane answers on the same port (callers wait in the backlog).
         sock = api_socket if api_socket is not None else bind_loopback(config.api_port)
-        self.api = ApiServer(app, sock)
+        tls_sock = tls_socket if tls_socket is not None else bind_api_tls(config)[0]
+        # Made once per data dir; a restarted control plane finds it and re-issues nothing.
+        pki = ensure_pki(home.pki)
+        tls = TlsListener(tls_sock, certfile=pki.server_cert, keyfile=pki.server_key)
+        self.api = ApiServer(app, sock, tls=tls)
         self.autoscaler: Autoscaler | None = None
         self.controllers: Controllers | None = None
         self._serving: asyncio.Task[None] | None = None
@@ -197,6 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m mlservice.platform")
     parser.add_argument("--config", required=True)
     parser.add_argument("--api-fd", type=int, required=True)
+    parser.add_argument("--api-tls-fd", type=int, required=True)
     parser.add_argument("--spawner-fd", type=int, required=True)
     parser.add_argument("--gateway", required=True)
     parser.add_argument("--gateway-admin", required=True)
@@ -214,8 +230,10 @@ async def _run(args: argparse.Namespace) -> None:
     config = parse_control_plane_args(args.config)
     home = config.home
     token = load_or_create_token(home)
-    api = socket.socket(fileno=args.api_fd)
-    control = ControlPlane(config.control_plane, home=home, token=token, api_socket=api)
+    api, tls = socket.socket(fileno=args.api_fd), socket.socket(fileno=args.api_tls_fd)
+    control = ControlPlane(
+        config.control_plane, home=home, token=token, api_socket=api, tls_socket=tls
+    )
     spawner = await RemoteSpawner.connect(socket.socket(fileno=args.spawner_fd))
     engine = LocalEngine(
         LocalEngineConfig(

@@ -1,6 +1,7 @@
 """`mls up` itself: the data-plane supervisor, and the control plane as its child.
 
-    mls up (this process)              binds the API, gateway and admin sockets; forks replicas
+    mls up (this process)              binds the API (HTTP, TLS), gateway and admin sockets;
+     |                                  forks replicas; writes the kubeconfig
      |- gateway                        python -m mlservice.gateway        (restarted if it dies)
      |- control plane                  python -m mlservice.platform          (restarted if it dies)
      `- replicas                       forked here for the control plane (spawner channel)
@@ -33,6 +34,7 @@ from typing import IO, Any
 import httpx
 
 from mlservice.api.auth import load_or_create_token
+from mlservice.api.pki import Pki, ensure_pki
 from mlservice.api.server import bind_loopback
 from mlservice.client import Client
 from mlservice.client.manifests import apply_paths
@@ -41,8 +43,9 @@ from mlservice.engine.local.process import Spawner
 from mlservice.errors import Unavailable
 from mlservice.gateway.process import GatewayProcess
 from mlservice.home import Home
-from mlservice.platform.config import PlatformConfig, control_plane_args
-from mlservice.platform.control import GATEWAY_RESTARTED, ControlPlane
+from mlservice.platform.config import DEFAULT_API_TLS_PORT, PlatformConfig, control_plane_args
+from mlservice.platform.control import GATEWAY_RESTARTED, ControlPlane, bind_api_tls
+from mlservice.platform.kubeconfig import kubeconfig, write_kubeconfig
 from mlservice.platform.lock import exclusive_home
 
 log = logging.getLogger("mlservice.platform")
@@ -59,11 +62,13 @@ class ControlPlaneChild:
         config: PlatformConfig,
         *,
         api: socket.socket,
+        tls: socket.socket,
         gateway: GatewayProcess,
         service: SpawnService,
     ) -> None:
         self.config = config
         self.api = api
+        self.tls = tls
         self.gateway = gateway
         self.service = service
         self.restarts = 0
@@ -74,8 +79,7 @@ class ControlPlaneChild:
 
     @property
     def api_url(self) -> str:
-        host, port = self.api.getsockname()[:2]
-        return f"http://{host}:{port}"
+        return _url("http", self.api)
 
     async def start(self) -> None:
         await self._spawn()
@@ -85,10 +89,11 @@ class ControlPlaneChild:
     async def _spawn(self) -> None:
         ours, theirs = socket.socketpair()
         gateway_port = int(self.gateway.proxy.getsockname()[1])
-        fds = (self.api.fileno(), theirs.fileno())
+        fds = (self.api.fileno(), self.tls.fileno(), theirs.fileno())
         argv = [sys.executable, "-m", "mlservice.platform"]
         argv += ["--config", control_plane_args(self.config)]
-        argv += ["--api-fd", str(fds[0]), "--spawner-fd", str(fds[1])]
+        argv += ["--api-fd", str(fds[0]), "--api-tls-fd", str(fds[1])]
+        argv += ["--spawner-fd", str(fds[2])]
         argv += ["--gateway", self.gateway.url, "--gateway-admin", self.gateway.admin_url]
         argv += ["--gateway-port", str(gateway_port), "--parent-pid", str(os.getpid())]
         try:
@@ -155,11 +160,12 @@ class Platform:
         async with Platform(config, out=out) as platform:  # started, endpoints.json written
             await platform.serve()                         # until platform.stop()
 
-    Start: the data dir's lock, the sockets (API, gateway, admin), the gateway, the control
-    plane (it reaps a dead run's replicas, installs the built-in runtimes, starts the
-    controllers and the autoscaler), `apply`, then `endpoints.json`. Stop: the control plane
-    (controllers, every replica, the API), what it left running, the gateway,
-    `endpoints.json`, the lock. With `api_only` the control plane runs here, alone.
+    Start: the data dir's lock, the sockets (API, TLS API, gateway, admin) and the PKI, the
+    gateway, the control plane (it reaps a dead run's replicas, installs the built-in runtimes,
+    starts the controllers and the autoscaler), the kubeconfig, `apply`, then
+    `endpoints.json`. Stop: the control plane (controllers, every replica, the API), what it
+    left running, the gateway, `endpoints.json`, the lock. With `api_only` the control plane
+    runs here, alone.
     """
 
     def __init__(self, config: PlatformConfig, *, out: IO[str]) -> None:
@@ -173,6 +179,7 @@ class Platform:
         self.api_only: ControlPlane | None = None
         self.spawner: Spawner | None = None
         self._api: socket.socket | None = None
+        self._tls: socket.socket | None = None
         self._stopped = asyncio.Event()
         self._lock = contextlib.ExitStack()
 
@@ -220,14 +227,16 @@ class Platform:
     async def _start(self) -> None:
         config, home, out = self.config, self.config.home, self.out
         self.token = load_or_create_token(home)
+        # Every socket is bound before anything starts, so a port in use fails at once.
+        self._tls, fell_back = bind_api_tls(config.control_plane)
+        pki = ensure_pki(home.pki)
         if config.api_only:
             control = self.api_only = ControlPlane(
-                config.control_plane, home=home, token=self.token
+                config.control_plane, home=home, token=self.token, tls_socket=self._tls
             )
             await control.start_api()
             api_url = control.api.url
         else:
-            # Every socket is bound before anything starts, so a port in use fails at once.
             self._api = bind_loopback(config.control_plane.api_port)
             self.gateway = _gateway(config, home)
             self.spawner = Spawner(warm=config.data_plane.warm_standby)
@@ -236,22 +245,36 @@ class Platform:
             service = SpawnService(self.spawner)
             self.gateway.on_restart = _tell(service, GATEWAY_RESTARTED)
             self.control = ControlPlaneChild(
-                config, api=self._api, gateway=self.gateway, service=service
+                config, api=self._api, tls=self._tls, gateway=self.gateway, service=service
             )
             await self.control.start()
             api_url = self.control.api_url
         print(f"mlservice API listening on {api_url} (data dir {home.root})", file=out, flush=True)
+        tls_url = self._write_kubeconfig(pki, fell_back=fell_back)
         if config.apply:
             with Client(api_url, token=self.token, home=home) as client:
                 await asyncio.to_thread(apply_paths, client, config.apply, out=out)
         # Last: whoever waits for endpoints.json (the CLI, `UpProcess`) finds the manifests in.
-        self.endpoints = self._endpoints(api_url)
+        self.endpoints = self._endpoints(api_url, tls_url)
         _write_endpoints(home, self.endpoints)
 
-    def _endpoints(self, api_url: str) -> dict[str, Any]:
+    def _write_kubeconfig(self, pki: Pki, *, fell_back: bool) -> str:
+        """The kubeconfig for the TLS API, said on the output with the port; its URL."""
+        assert self._tls is not None
+        home, url = self.config.home, _url("https", self._tls)
+        document = kubeconfig(server=url, ca_pem=pki.ca_pem(), token=self.token)
+        write_kubeconfig(home.kubeconfig, document)
+        taken = f", as port {DEFAULT_API_TLS_PORT} is in use" if fell_back else ""
+        line = f"mlservice TLS API listening on {url}{taken} (kubeconfig {home.kubeconfig})"
+        print(line, file=self.out, flush=True)
+        return url
+
+    def _endpoints(self, api_url: str, tls_url: str) -> dict[str, Any]:
         gateway = self.gateway
         return {
             "api": api_url,
+            # What the kubeconfig names; the same API, for clients that send tokens only over TLS.
+            "api_tls": tls_url,
             # The admin channel serves /metrics and, with the token, routes; null with --api-only.
             "gateway": gateway.url if gateway else None,
             "gateway_admin": gateway.admin_url if gateway else None,
@@ -273,13 +296,19 @@ class Platform:
                 await self.spawner.aclose()
             if self.gateway is not None:
                 await self.gateway.stop()
-            if self._api is not None:
-                self._api.close()
+            for sock in (self._api, self._tls):
+                if sock is not None:
+                    sock.close()
             if self.endpoints:
                 with contextlib.suppress(FileNotFoundError):
                     self.config.home.endpoints.unlink()
         finally:
             self._lock.close()
+
+
+def _url(scheme: str, sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"{scheme}://{host}:{port}"
 
 
 def _tell(service: SpawnService, event: str) -> Callable[[], Awaitable[None]]:

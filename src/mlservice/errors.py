@@ -5,6 +5,10 @@
      |    +-- InvalidObject             422  (a manifest failed validation; carries field causes)
      |    +-- TemplateError             400  (a runtime's Go template is malformed)
      |    +-- RuntimeSelectionError     400  (no runtime, or several equally good, for a model)
+     |    |    +-- KServeSelectionError 400  (as KServe reports it: message, reason, failure)
+     |    |         +-- NoSupportingRuntime  400  (no runtime serves format/version/protocol)
+     |    |         +-- RuntimeNotRecognized 400  (the named runtime does not exist)
+     |    |         +-- RuntimeDisabled      400  (the named runtime is disabled)
      |    +-- UnsafePath                400  (a path that would leave its folder)
      |    +-- BadValue                  400  (an annotation's value out of its range)
      +-- Unauthorized                   401
@@ -178,6 +182,41 @@ class RuntimeSelectionError(InvalidInput):
     """No enabled runtime serves a model's format, or several tie at the highest priority."""
 
     reason = "RuntimeNotResolved"
+
+
+class KServeSelectionError(RuntimeSelectionError):
+    """Runtime selection failed the way KServe's predictor reconciler reports it: `message` is
+    KServe's error text (what its event says), `reason` and `failure_message` are the
+    `modelStatus.lastFailureInfo` it records (`Ready` False with that reason)."""
+
+    failure_message: str = ""
+
+    def __init__(self, message: str, failure_message: str | None = None) -> None:
+        super().__init__(message)
+        if failure_message is not None:
+            self.failure_message = failure_message
+
+
+class NoSupportingRuntime(KServeSelectionError):
+    """No runtime serves the model's format (and version, and protocol), or the named one does
+    not; KServe's reason `NoSupportingRuntime`."""
+
+    reason = "NoSupportingRuntime"
+    failure_message = "No runtime found to support specified framework/version"
+
+
+class RuntimeNotRecognized(KServeSelectionError):
+    """`runtime` names neither a ServingRuntime of the namespace nor a ClusterServingRuntime."""
+
+    reason = "RuntimeNotRecognized"
+    failure_message = "Waiting for runtime to become available"
+
+
+class RuntimeDisabled(KServeSelectionError):
+    """`runtime` names a runtime with `disabled: true`."""
+
+    reason = "RuntimeDisabled"
+    failure_message = "Specified runtime is disabled"
 
 
 class RuntimeUnavailable(MLServiceError):

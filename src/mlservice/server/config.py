@@ -1,4 +1,10 @@
-"""`mls serve` settings as one value; the CLI maps onto it flag for flag."""
+"""`mls serve` settings as one value; the CLI maps onto it flag for flag.
+
+KServe's runtime YAMLs pass its ModelServer's flags (`--model_name`, `--model_dir`,
+`--http_port`, `--grpc_port`, `--workers`, ...): `mls serve` takes them as aliases, so a copied
+runtime runs unchanged. The few that tune KServe's own server are accepted and have no effect
+here (`KSERVE_NO_EFFECT` says why); `--enable_grpc` takes KServe's boolean spellings.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,31 @@ from mlservice.server.forward import PredictorConfig
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 DEFAULT_READ_TIMEOUT = 30.0
+
+KSERVE_NO_EFFECT: dict[str, str] = {
+    "--max_threads": "gRPC requests run on the server's event loop",
+    "--max_asyncio_workers": "the server sizes its own thread pool",
+    "--enable_docs_url": "the server has no Swagger UI",
+    "--enable_latency_logging": "latency is in the metrics at /metrics",
+    "--configure_logging": "logging is the server's own",
+    "--log_config_file": "logging is the server's own",
+    "--access_log_format": "logging is the server's own",
+    "--nthread": "XGBoost and LightGBM pick their thread count",
+}
+"""KServe server flags `mls serve` accepts and ignores, with the reason it prints."""
+
+_TRUE = frozenset({"y", "yes", "t", "true", "on", "1"})
+_FALSE = frozenset({"n", "no", "f", "false", "off", "0"})
+
+
+def kserve_bool(text: str) -> bool:
+    """A boolean flag value as KServe's `strtobool` reads it; ValueError otherwise."""
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{text!r} is not a boolean (true/false, yes/no, on/off, 1/0)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,8 @@ FRAMEWORKS = (
     "lightgbm",
     "paddle",
 )
-# Shortcuts (and the triton format) KServe defaults to the V2 protocol "for compatibility".
+# Shortcuts KServe defaults to the V2 protocol "for backward compatibility" (and a generic
+# model of format triton).
 V2_BY_DEFAULT = ("triton", "onnx", "huggingface")
 PREDICTOR_CONTAINER = "kserve-container"
 TAG_ROUTING = "serving.kserve.io/enable-tag-routing"
@@ -113,11 +114,13 @@ class PredictorSpec(ComponentSpec):
             spec: FrameworkSpec = getattr(self, name)
             fields = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
             model = KServeModelSpec.model_validate({**fields, "modelFormat": {"name": name}})
+            v2_default = name in V2_BY_DEFAULT
         elif self.model is not None:
             model = self.model
+            v2_default = model.model_format.name == "triton"
         else:
             return None
-        if model.protocol_version is None and model.model_format.name in V2_BY_DEFAULT:
+        if model.protocol_version is None and v2_default:
             model = model.model_copy(update={"protocol_version": "v2"})
         return model
 

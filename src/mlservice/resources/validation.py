@@ -184,7 +184,9 @@ def _join(path: str, key: str) -> str:
 
 
 def _hint(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    # A different case only (`storageURI`) is the likeliest slip; difflib weighs it low.
+    same = [c for c in choices if c.lower() == word.lower()]
+    close = same or difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f', did you mean "{close[0]}"?' if close else ""
 
 

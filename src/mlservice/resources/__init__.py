@@ -1,4 +1,6 @@
-"""Resource kinds as pydantic models, their defaults, and validation whose errors name the field.
+"""Resource kinds as pydantic models, their defaults, and validation whose errors name the field:
+ours (`tensorstack.dev`, core `v1`) and KServe's (`serving.kserve.io`: `inferenceservice`,
+`servingruntime` modules).
 
 `validate_object(manifest)` is what the API calls before storing anything; `parse(manifest)` gives
 controllers the typed model.

@@ -13,9 +13,11 @@ from kubernetes import watch
 from kubernetes.client.rest import ApiException
 
 from mlservice.cli.background import UpProcess
+from tests.resources.kserve_manifests import isvc, runtime
 
 pytestmark = pytest.mark.e2e
 GROUP, VERSION, PLURAL = "tensorstack.dev", "v1beta1", "mlservices"
+KSERVE = "serving.kserve.io"
 
 
 def mlservice(name: str, *, default: str = "v1") -> dict[str, Any]:
@@ -180,7 +182,7 @@ def test_request_without_token_is_401(mls_up: UpProcess, namespace: str) -> None
 
 def test_discovery_lists_the_kinds(kube_api: kube.ApiClient) -> None:
     groups = kube.ApisApi(kube_api).get_api_versions()
-    assert [g.name for g in groups.groups] == [GROUP]
+    assert [g.name for g in groups.groups] == [GROUP, KSERVE]
     resources = kube.CustomObjectsApi(kube_api).get_api_resources(GROUP, VERSION)
     names = {r.name: r for r in resources.resources}
     assert names["mlservices"].short_names == ["mlsvc"]
@@ -226,3 +228,83 @@ def test_pvc_create_makes_the_volume(
     created = kube.CoreV1Api(kube_api).create_namespaced_persistent_volume_claim(namespace, claim)
     assert created.status.phase == "Bound"
     assert mls_up.home.volume(name).is_dir()
+
+
+def test_inference_service_through_custom_objects_api(
+    kube_api: kube.ApiClient, namespace: str
+) -> None:
+    api = kube.CustomObjectsApi(kube_api)
+    plural = "inferenceservices"
+    created = api.create_namespaced_custom_object(KSERVE, "v1beta1", namespace, plural, isvc())
+    assert created["metadata"]["namespace"] == namespace
+    assert created["spec"]["predictor"]["model"]["modelFormat"] == {"name": "sklearn"}
+    got = api.get_namespaced_custom_object(KSERVE, "v1beta1", namespace, plural, "sklearn-iris")
+    assert got == created
+    listed = api.list_namespaced_custom_object(KSERVE, "v1beta1", namespace, plural)
+    assert listed["kind"] == "InferenceServiceList"
+    assert [i["metadata"]["name"] for i in listed["items"]] == ["sklearn-iris"]
+    everywhere = api.list_cluster_custom_object(KSERVE, "v1beta1", plural)["items"]
+    assert (namespace, "sklearn-iris") in {
+        (i["metadata"]["namespace"], i["metadata"]["name"]) for i in everywhere
+    }
+    patched = api.patch_namespaced_custom_object(
+        KSERVE,
+        "v1beta1",
+        namespace,
+        plural,
+        "sklearn-iris",
+        {"spec": {"predictor": {"canaryTrafficPercent": 10}}},
+    )
+    assert patched["spec"]["predictor"]["canaryTrafficPercent"] == 10
+    assert patched["metadata"]["generation"] == 2
+    with pytest.raises(ApiException) as bad:
+        api.patch_namespaced_custom_object(
+            KSERVE,
+            "v1beta1",
+            namespace,
+            plural,
+            "sklearn-iris",
+            {"spec": {"predictor": {"canaryTrafficPercnt": 10}}},
+        )
+    assert bad.value.status == 422
+    cause = status_of(bad.value)["details"]["causes"][0]
+    assert cause["field"] == "spec.predictor.canaryTrafficPercnt"
+    assert 'did you mean "canaryTrafficPercent"?' in cause["message"]
+    api.delete_namespaced_custom_object(KSERVE, "v1beta1", namespace, plural, "sklearn-iris")
+    with pytest.raises(ApiException) as gone:
+        api.get_namespaced_custom_object(KSERVE, "v1beta1", namespace, plural, "sklearn-iris")
+    assert gone.value.status == 404
+
+
+def test_cluster_serving_runtime_through_cluster_custom_object_calls(
+    kube_api: kube.ApiClient, namespace: str
+) -> None:
+    api = kube.CustomObjectsApi(kube_api)
+    plural, name = "clusterservingruntimes", f"rt-{namespace}"[:63]
+    created = api.create_cluster_custom_object(KSERVE, "v1alpha1", plural, runtime(name=name))
+    assert "namespace" not in created["metadata"]
+    assert created["spec"]["containers"][0]["args"][0] == "--model_name={{.Name}}"
+    assert api.get_cluster_custom_object(KSERVE, "v1alpha1", plural, name) == created
+    listed = api.list_cluster_custom_object(KSERVE, "v1alpha1", plural)
+    assert name in [i["metadata"]["name"] for i in listed["items"]]
+    patched = api.patch_cluster_custom_object(
+        KSERVE, "v1alpha1", plural, name, {"spec": {"disabled": True}}
+    )
+    assert patched["spec"]["disabled"] is True
+    with pytest.raises(ApiException) as taken:
+        api.create_cluster_custom_object(KSERVE, "v1alpha1", plural, runtime(name=name))
+    assert status_of(taken.value)["reason"] == "AlreadyExists"
+    api.delete_cluster_custom_object(KSERVE, "v1alpha1", plural, name)
+    with pytest.raises(ApiException) as gone:
+        api.get_cluster_custom_object(KSERVE, "v1alpha1", plural, name)
+    assert gone.value.status == 404
+
+
+def test_kserve_discovery(kube_api: kube.ApiClient) -> None:
+    api = kube.CustomObjectsApi(kube_api)
+    isvcs = {r.name: r for r in api.get_api_resources(KSERVE, "v1beta1").resources}
+    assert isvcs["inferenceservices"].short_names == ["isvc"]
+    assert isvcs["inferenceservices"].namespaced is True
+    runtimes = {r.name: r for r in api.get_api_resources(KSERVE, "v1alpha1").resources}
+    assert runtimes["clusterservingruntimes"].namespaced is False
+    assert runtimes["servingruntimes"].namespaced is True

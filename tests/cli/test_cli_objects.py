@@ -133,7 +133,10 @@ def test_an_unknown_kind_is_named_with_its_file(mls, namespace: str, tmp_path: P
         "apiVersion: v1\nkind: NoSuchKind\nmetadata: {name: x}\n---\n"
         "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: kept}\nspec: {}\n"
     )
-    kinds = "MLService, SimpleMLService, MLServiceRuntime, Secret, PersistentVolumeClaim, Event"
+    kinds = (
+        "MLService, SimpleMLService, MLServiceRuntime, Secret, PersistentVolumeClaim, Event, "
+        "InferenceService, ServingRuntime, ClusterServingRuntime"
+    )
     applied = mls("apply", "-f", str(manifest), "-n", namespace)
     assert applied.returncode == 1
     assert applied.stderr == f'error: kind "NoSuchKind" in {manifest} is not one of {kinds}.\n'

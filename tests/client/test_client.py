@@ -26,6 +26,7 @@ from mlservice.client import (
     WaitTimeout,
 )
 from mlservice.home import Home
+from tests.resources.kserve_manifests import isvc, runtime
 from tests.support.up import API_ONLY_ARGS, namespace_name, up_process
 
 READY = {"conditions": [{"type": "Ready", "status": "True"}], "ready": True}
@@ -122,6 +123,30 @@ def test_crud_and_typed_errors(client: Client, up: UpProcess) -> None:
         intruder.list("mlsvc")
     with Client("http://127.0.0.1:9", token="t") as nowhere, pytest.raises(Unavailable):
         nowhere.list("mlsvc")
+
+
+def test_cluster_scoped_objects_ignore_the_client_namespace(client: Client) -> None:
+    name = f"csr-{client.namespace}"[:63]
+    body = runtime(name=name)
+    assert client.apply(body).action == "created"
+    assert client.apply(body).action == "unchanged"
+    got = client.get("clusterservingruntime", name, namespace="anything")
+    assert "namespace" not in got["metadata"]
+    assert name in [o["metadata"]["name"] for o in client.list("clusterservingruntimes")]
+    watched = next(iter(client.watch("clusterservingruntime", name=name, timeout=5)))
+    assert (watched["type"], watched["object"]["metadata"]["name"]) == ("ADDED", name)
+    with pytest.raises(WaitTimeout, match=rf"ClusterServingRuntime {name} was not Ready"):
+        client.wait_ready("clusterservingruntime", name, timeout=0.2)
+    client.delete("clusterservingruntime", name)
+    with pytest.raises(NotFound, match=rf"ClusterServingRuntime {name} not found"):
+        client.get("clusterservingruntime", name)
+
+
+def test_inference_service_wait_ready_reads_its_ready_condition(client: Client) -> None:
+    client.create(isvc())
+    client.patch("isvc", "sklearn-iris", {"status": READY}, status=True)
+    ready = client.wait_ready("inferenceservice", "sklearn-iris", timeout=5)
+    assert ready["status"]["conditions"] == READY["conditions"]
 
 
 def test_watch_and_wait_ready(client: Client) -> None:

@@ -42,6 +42,9 @@ SPECS: dict[str, dict[str, Any]] = {
     "Secret": {"stringData": {"key": "value"}},
     "PersistentVolumeClaim": {"spec": {}},
     "Event": {"involvedObject": {"kind": "MLService", "name": TARGET}, "reason": "Fuzzed"},
+    "InferenceService": {"spec": {"predictor": {"sklearn": {"storageUri": "pvc://m/"}}}},
+    "ServingRuntime": {"spec": {"containers": [CONTAINER]}},
+    "ClusterServingRuntime": {"spec": {"containers": [CONTAINER]}},
 }
 
 
@@ -83,7 +86,8 @@ def _create_targets(base_url: str, headers: dict[str, str]) -> None:
                 "metadata": {"name": TARGET},
                 **SPECS[kind.kind],
             }
-            reply = client.post(f"{_prefix(kind)}/namespaces/{TARGET}/{kind.plural}", json=body)
+            scope = f"/namespaces/{TARGET}" if kind.namespaced else ""
+            reply = client.post(f"{_prefix(kind)}{scope}/{kind.plural}", json=body)
             assert reply.status_code == 201, reply.text
 
 

@@ -19,7 +19,8 @@ def create_app(*, store: Store, home: Home, token: str) -> FastAPI:
         title="mlservice control plane",
         version=__version__,
         description="Kubernetes-style API for MLService, SimpleMLService, MLServiceRuntime, "
-        "Secret and PersistentVolumeClaim objects.",
+        "Secret and PersistentVolumeClaim objects, and KServe's InferenceService, "
+        "ServingRuntime and ClusterServingRuntime.",
         # The interactive docs pull scripts from a CDN; this server makes no outside requests.
         docs_url=None,
         redoc_url=None,

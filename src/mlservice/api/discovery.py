@@ -3,13 +3,14 @@ read to learn which resources exist, their verbs and short names."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from mlservice._version import __version__
-from mlservice.resources.kinds import GROUP, KINDS, VERSION, KindInfo
+from mlservice.resources.kinds import GROUP, KINDS, VERSION, KindInfo, group_versions
 
 _VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 _STATUS_VERBS = ["get", "patch", "update"]
@@ -30,7 +31,7 @@ def resource_list(group: str, version: str) -> dict[str, Any]:
 
 
 def _resources(kind: KindInfo) -> list[dict[str, Any]]:
-    main = {
+    main: dict[str, Any] = {
         "name": kind.plural,
         "singularName": kind.singular,
         "namespaced": kind.namespaced,
@@ -38,6 +39,10 @@ def _resources(kind: KindInfo) -> list[dict[str, Any]]:
         "verbs": _VERBS,
         "shortNames": list(kind.short_names),
     }
+    if kind.categories:  # omitted when empty, as Kubernetes does
+        main["categories"] = list(kind.categories)
+    if not kind.status_subresource:
+        return [main]
     status = {
         "name": f"{kind.plural}/status",
         "singularName": "",
@@ -48,9 +53,33 @@ def _resources(kind: KindInfo) -> list[dict[str, Any]]:
     return [main, status]
 
 
-def _group() -> dict[str, Any]:
-    version = {"groupVersion": f"{GROUP}/{VERSION}", "version": VERSION}
-    return {"name": GROUP, "versions": [version], "preferredVersion": version}
+def _group(name: str, versions: list[str]) -> dict[str, Any]:
+    listed = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
+    return {"name": name, "versions": listed, "preferredVersion": listed[0]}
+
+
+def _add_group(api: APIRouter, name: str, versions: list[str]) -> None:
+    """`/apis/{group}` and `/apis/{group}/{version}` for a group other than ours."""
+
+    async def group() -> JSONResponse:
+        return JSONResponse({"kind": "APIGroup", "apiVersion": "v1", **_group(name, versions)})
+
+    slug = "".join(part.capitalize() for part in name.split("."))
+    api.add_api_route(f"/apis/{name}", group, methods=["GET"], operation_id=f"get{slug}APIGroup")
+    for version in versions:
+        api.add_api_route(
+            f"/apis/{name}/{version}",
+            _resource_list_endpoint(name, version),
+            methods=["GET"],
+            operation_id=f"get{slug}{version.capitalize()}APIResources",
+        )
+
+
+def _resource_list_endpoint(group: str, version: str) -> Callable[[], Awaitable[JSONResponse]]:
+    async def resources() -> JSONResponse:
+        return JSONResponse(resource_list(group, version))
+
+    return resources
 
 
 def router() -> APIRouter:
@@ -66,15 +95,20 @@ def router() -> APIRouter:
 
     @api.get("/apis", operation_id="getAPIVersions")
     async def groups() -> JSONResponse:
-        return JSONResponse({"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group()]})
+        listed = [_group(name, versions) for name, versions in group_versions().items()]
+        return JSONResponse({"kind": "APIGroupList", "apiVersion": "v1", "groups": listed})
 
     @api.get(f"/apis/{GROUP}", operation_id="getTensorstackAPIGroup")
     async def group() -> JSONResponse:
-        return JSONResponse({"kind": "APIGroup", "apiVersion": "v1", **_group()})
+        return JSONResponse({"kind": "APIGroup", "apiVersion": "v1", **_group(GROUP, [VERSION])})
 
     @api.get(f"/apis/{GROUP}/{VERSION}", operation_id="getTensorstackV1beta1APIResources")
     async def group_resources() -> JSONResponse:
         return JSONResponse(resource_list(GROUP, VERSION))
+
+    for name, versions in group_versions().items():
+        if name != GROUP:
+            _add_group(api, name, versions)
 
     @api.get("/version", operation_id="getCodeVersion")
     async def version() -> JSONResponse:

@@ -30,11 +30,16 @@ _SUFFIX_CHARS = string.ascii_lowercase + string.digits
 
 @dataclass(frozen=True)
 class Target:
-    """The object (or collection, with no name) a request's path addresses."""
+    """The object (or collection, with no name) a request's path addresses. A namespace of
+    None is every namespace; a cluster-scoped kind's objects live in namespace ""."""
 
     kind: KindInfo
     namespace: str | None
     name: str | None = None
+
+    @classmethod
+    def cluster(cls, kind: KindInfo, name: str | None = None) -> Target:
+        return cls(kind, "", name)
 
     @property
     def key(self) -> Key:
@@ -144,7 +149,11 @@ def _conform(target: Target, body: Any, *, creating: bool = False) -> Obj:
         raise InvalidObject(
             "metadata must be an object.", causes=[FieldCause("metadata", "must be an object")]
         )
-    _conform_field(metadata, "namespace", from_path=target.namespace)
+    if kind.namespaced:
+        _conform_field(metadata, "namespace", from_path=target.namespace)
+    else:
+        # Kubernetes clears the namespace of a cluster-scoped object rather than refuse it.
+        metadata.pop("namespace", None)
     if creating and not metadata.get("name") and metadata.get("generateName"):
         metadata["name"] = _generated_name(str(metadata["generateName"]))
     _conform_field(metadata, "name", from_path=target.name)

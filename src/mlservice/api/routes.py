@@ -1,4 +1,5 @@
-"""The object endpoints: Kubernetes paths and verbs for every kind in `kinds.KINDS`.
+"""The object endpoints: Kubernetes paths and verbs for every kind in `kinds.KINDS`, namespaced
+(`.../namespaces/{namespace}/{plural}`) or cluster-scoped (`.../{plural}`).
 
 Routes are generated per kind (rather than matching `{plural}`) so `/openapi.json` lists each
 operation under the name the Kubernetes API gives it (`createNamespacedMLService`, ...).
@@ -61,58 +62,101 @@ def _prefix(kind: KindInfo) -> str:
     return f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"
 
 
+# How a path becomes a Target: dependencies, so FastAPI documents the path parameters.
+TargetOf = Callable[..., Target]
+
+
+def _collection_of(kind: KindInfo) -> TargetOf:
+    if not kind.namespaced:
+        return lambda: Target.cluster(kind)
+
+    def collection(namespace: str) -> Target:
+        return Target(kind, namespace)
+
+    return collection
+
+
+def _item_of(kind: KindInfo) -> TargetOf:
+    if not kind.namespaced:
+
+        def cluster_item(name: str) -> Target:
+            return Target.cluster(kind, name)
+
+        return cluster_item
+
+    def item(namespace: str, name: str) -> Target:
+        return Target(kind, namespace, name)
+
+    return item
+
+
 def _add_kind(api: APIRouter, kind: KindInfo) -> None:
-    collection = f"{_prefix(kind)}/namespaces/{{namespace}}/{kind.plural}"
+    if kind.namespaced:
+        collection = f"{_prefix(kind)}/namespaces/{{namespace}}/{kind.plural}"
+        scope = "Namespaced"
+    else:  # `/apis/{group}/{version}/{plural}[/{name}]`, operations named like `createNamespace`
+        collection = f"{_prefix(kind)}/{kind.plural}"
+        scope = ""
     item = f"{collection}/{{name}}"
     name = kind.kind
+    in_collection, in_item = _collection_of(kind), _item_of(kind)
 
     def add(path: str, endpoint: Callable[..., Any], method: str, op: str, **extra: Any) -> None:
         api.add_api_route(path, endpoint, methods=[method], operation_id=op, tags=[name], **extra)
 
-    add(
-        f"{_prefix(kind)}/{kind.plural}",
-        _lister(kind, everywhere=True),
-        "GET",
-        f"list{name}ForAllNamespaces",
-    )
-    add(collection, _lister(kind), "GET", f"listNamespaced{name}")
+    if kind.namespaced:
+        add(
+            f"{_prefix(kind)}/{kind.plural}",
+            _lister(kind, lambda: Target(kind, None)),
+            "GET",
+            f"list{name}ForAllNamespaces",
+        )
+    add(collection, _lister(kind, in_collection), "GET", f"list{scope}{name}")
     add(
         collection,
-        _creator(kind),
+        _creator(in_collection),
         "POST",
-        f"createNamespaced{name}",
+        f"create{scope}{name}",
         status_code=201,
         openapi_extra=body(kind.kind),
     )
-    add(item, _delete(kind), "DELETE", f"deleteNamespaced{name}", openapi_extra=DELETE_OPTIONS)
+    add(item, _delete(in_item), "DELETE", f"delete{scope}{name}", openapi_extra=DELETE_OPTIONS)
     for suffix, status in (("", False), ("/status", True)):
-        op = f"Namespaced{name}{'Status' if status else ''}"
-        add(item + suffix, _read(kind), "GET", f"read{op}")
+        if status and not kind.status_subresource:
+            continue
+        op = f"{scope}{name}{'Status' if status else ''}"
+        add(item + suffix, _read(in_item), "GET", f"read{op}")
         replaced = body(None if status else kind.kind)
         add(
             item + suffix,
-            _replace(kind, status=status),
+            _replace(in_item, status=status),
             "PUT",
             f"replace{op}",
             openapi_extra=replaced,
         )
         add(
             item + suffix,
-            _patch(kind, status=status),
+            _patch(kind, in_item, status=status),
             "PATCH",
             f"patch{op}",
             openapi_extra=body(None),
         )
 
 
-def _lister(kind: KindInfo, *, everywhere: bool = False) -> Callable[..., Any]:
+def _bound(endpoint: Callable[..., Any], target_of: TargetOf) -> Callable[..., Any]:
+    """`endpoint` with its `target` parameter resolved from the path by `target_of`. Set
+    after the definition: FastAPI resolves postponed annotations in the module's globals,
+    where the closure's `target_of` is not."""
+    endpoint.__annotations__["target"] = Annotated[Target, Depends(target_of)]
+    return endpoint
+
+
+def _lister(kind: KindInfo, target_of: TargetOf) -> Callable[..., Any]:
     async def list_objects(
-        request: Request,
+        target: Target,
         params: Annotated[ListParams, Depends()],
         objects: Annotated[Objects, Depends(objects_of)],
     ) -> Response:
-        namespace = None if everywhere else request.path_params["namespace"]
-        target = Target(kind, namespace)
         matches = combine(
             label_selector(params.label_selector), field_selector(params.field_selector)
         )
@@ -128,7 +172,7 @@ def _lister(kind: KindInfo, *, everywhere: bool = False) -> Callable[..., Any]:
         found = await run_in_threadpool(objects.list, target, matches)
         return JSONResponse(_list_body(kind, found))
 
-    return list_objects
+    return _bound(list_objects, target_of)
 
 
 def _list_body(kind: KindInfo, found: ListResult) -> Obj:
@@ -140,45 +184,44 @@ def _list_body(kind: KindInfo, found: ListResult) -> Obj:
     }
 
 
-def _creator(kind: KindInfo) -> Callable[..., Any]:
+def _creator(target_of: TargetOf) -> Callable[..., Any]:
     async def create(
-        namespace: str,
+        target: Target,
         body: Annotated[Any, Depends(json_body)],
         objects: Annotated[Objects, Depends(objects_of)],
     ) -> JSONResponse:
-        created = await run_in_threadpool(objects.create, Target(kind, namespace), body)
+        created = await run_in_threadpool(objects.create, target, body)
         return JSONResponse(created, status_code=201)
 
-    return create
+    return _bound(create, target_of)
 
 
-def _read(kind: KindInfo) -> Callable[..., Any]:
+def _read(target_of: TargetOf) -> Callable[..., Any]:
     async def read(
-        namespace: str, name: str, objects: Annotated[Objects, Depends(objects_of)]
+        target: Target,
+        objects: Annotated[Objects, Depends(objects_of)],
     ) -> JSONResponse:
-        return JSONResponse(await run_in_threadpool(objects.get, Target(kind, namespace, name)))
+        return JSONResponse(await run_in_threadpool(objects.get, target))
 
-    return read
+    return _bound(read, target_of)
 
 
-def _replace(kind: KindInfo, *, status: bool) -> Callable[..., Any]:
+def _replace(target_of: TargetOf, *, status: bool) -> Callable[..., Any]:
     async def replace(
-        namespace: str,
-        name: str,
+        target: Target,
         body: Annotated[Any, Depends(json_body)],
         objects: Annotated[Objects, Depends(objects_of)],
     ) -> JSONResponse:
         verb = objects.replace_status if status else objects.replace
-        return JSONResponse(await run_in_threadpool(verb, Target(kind, namespace, name), body))
+        return JSONResponse(await run_in_threadpool(verb, target, body))
 
-    return replace
+    return _bound(replace, target_of)
 
 
-def _patch(kind: KindInfo, *, status: bool) -> Callable[..., Any]:
+def _patch(kind: KindInfo, target_of: TargetOf, *, status: bool) -> Callable[..., Any]:
     async def patch(
         request: Request,
-        namespace: str,
-        name: str,
+        target: Target,
         body: Annotated[Any, Depends(json_body)],
         objects: Annotated[Objects, Depends(objects_of)],
     ) -> JSONResponse:
@@ -189,21 +232,18 @@ def _patch(kind: KindInfo, *, status: bool) -> Callable[..., Any]:
                 f"PATCH with content type {content_type!r} is not supported; "
                 "send a JSON merge patch (application/merge-patch+json)."
             )
-        target = Target(kind, namespace, name)
         patched = await run_in_threadpool(lambda: objects.patch(target, body, status=status))
         return JSONResponse(patched)
 
-    return patch
+    return _bound(patch, target_of)
 
 
-def _delete(kind: KindInfo) -> Callable[..., Any]:
+def _delete(target_of: TargetOf) -> Callable[..., Any]:
     async def delete(
-        namespace: str,
-        name: str,
+        target: Target,
         body: Annotated[Any, Depends(json_body)],
         objects: Annotated[Objects, Depends(objects_of)],
     ) -> JSONResponse:
-        target = Target(kind, namespace, name)
         return JSONResponse(await run_in_threadpool(objects.delete, target, body))
 
-    return delete
+    return _bound(delete, target_of)

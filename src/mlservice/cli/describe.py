@@ -23,7 +23,8 @@ def render(obj: Obj, *, events: list[Obj]) -> str:
     created, observed = meta.get("creationTimestamp"), status.get("observedGeneration", "-")
     lines = [
         f"Name:         {meta.get('name')}",
-        f"Namespace:    {meta.get('namespace')}",
+        # A cluster-scoped object has none.
+        *([f"Namespace:    {meta['namespace']}"] if meta.get("namespace") else []),
         f"Kind:         {obj.get('kind')} ({obj.get('apiVersion')})",
         f"Labels:       {_pairs(meta.get('labels'))}",
         f"Annotations:  {_pairs(meta.get('annotations'))}",
@@ -35,8 +36,11 @@ def render(obj: Obj, *, events: list[Obj]) -> str:
         lines += ["Data:", *_secret_sizes(obj)]
     else:
         lines += ["Spec:", _indented(obj.get("spec"))]
+    if url := status.get("url"):
+        lines.append(f"URL:          {url}")
     if address := (status.get("address") or {}):
         lines.append(f"Address:      {address.get('url') or address.get('dns')}")
+    lines += _components(status.get("components"))
     lines += _section(
         "Conditions",
         status.get("conditions"),
@@ -66,6 +70,8 @@ def render(obj: Obj, *, events: list[Obj]) -> str:
 
 
 _SHOWN_STATUS = {
+    "url",
+    "components",
     "address",
     "conditions",
     "releases",
@@ -73,6 +79,43 @@ _SHOWN_STATUS = {
     "observedGeneration",
     "endpoints",
 }
+
+
+# An InferenceService component's revisions, as KServe's status names them.
+_REVISIONS = (
+    ("URL", "url"),
+    ("Latest created", "latestCreatedRevision"),
+    ("Latest ready", "latestReadyRevision"),
+    ("Latest rolled out", "latestRolledoutRevision"),
+    ("Previous rolled out", "previousRolledoutRevision"),
+)
+
+
+def _components(components: Any) -> list[str]:
+    """KServe's `status.components`: each component's URL, revisions and traffic split."""
+    if not isinstance(components, dict) or not components:
+        return []
+    lines = ["Components:"]
+    for name, part in components.items():
+        part = part if isinstance(part, dict) else {}
+        lines.append(f"  {name}:")
+        lines += [f"    {label + ':':<22}{part[key]}" for label, key in _REVISIONS if part.get(key)]
+        traffic = [t for t in part.get("traffic") or [] if isinstance(t, dict)]
+        if traffic:
+            lines.append("    Traffic:")
+            lines += [f"      {_traffic_line(t)}" for t in traffic]
+    return lines
+
+
+def _traffic_line(target: Obj) -> str:
+    parts = [str(target.get("revisionName") or "-"), f"{target.get('percent', 0)}%"]
+    if target.get("latestRevision") is True:
+        parts.append("latest")
+    if target.get("tag"):
+        parts.append(f"tag={target['tag']}")
+    if target.get("url"):
+        parts.append(f"url={target['url']}")
+    return "  ".join(parts)
 
 
 def _replicas(status: Obj) -> list[str]:

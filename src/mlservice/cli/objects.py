@@ -76,7 +76,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def get(
-        kind: Annotated[str, typer.Argument(help="mlservices, mlsvc, runtime, secret, pvc, ...")],
+        kind: Annotated[
+            str, typer.Argument(help="mlservices, mlsvc, runtime, isvc, servingruntime, pvc, ...")
+        ],
         name: Annotated[str | None, typer.Argument()] = None,
         output: Annotated[
             str | None, typer.Option("--output", "-o", help="yaml, json or wide.")
@@ -100,11 +102,15 @@ def register(app: typer.Typer) -> None:
         if output in ("yaml", "json"):
             data: Any = items[0] if name else {"apiVersion": "v1", "kind": "List", "items": items}
             typer.echo(dump(data, output))
+        elif not items and not info.namespaced:
+            typer.echo("No resources found", err=True)
         elif not items:
             where = "any namespace" if all_namespaces else f"{namespace or 'default'} namespace"
             typer.echo(f"No resources found in {where}.", err=True)
         else:
-            grid = table(info.kind, items, wide=output == "wide", namespaces=all_namespaces)
+            # A cluster-scoped kind has no namespace to show, with -A or without.
+            spread = all_namespaces and info.namespaced
+            grid = table(info.kind, items, wide=output == "wide", namespaces=spread)
             console().print(grid)
 
     @app.command()

@@ -73,6 +73,11 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _lower(value: Any) -> Any:
+    """Booleans as kubectl prints them (`true`), anything else as it is."""
+    return str(value).lower() if isinstance(value, bool) else value
+
+
 def _ready(obj: Obj) -> Any:
     ready = _get(obj, "status", "ready")
     if ready is not None:
@@ -101,12 +106,42 @@ def _formats(obj: Obj) -> str:
     return ",".join(str(f.get("name")) for f in _get(obj, "spec", "supportedModelFormats") or [])
 
 
+def _names(items: Any) -> str:
+    return ",".join(str(item.get("name")) for item in items or [] if isinstance(item, dict))
+
+
+def _condition(obj: Obj, kind: str) -> Any:
+    for condition in _get(obj, "status", "conditions") or []:
+        if condition.get("type") == kind:
+            return condition.get("status")
+    return None
+
+
+def _traffic(obj: Obj, field: str, *, tag: str | None = None, latest: bool = False) -> Any:
+    """A field of the predictor's traffic entry tagged `tag`, or of the latest revision's:
+    KServe's printer columns PREV and LATEST."""
+    for entry in _get(obj, "status", "components", "predictor", "traffic") or []:
+        if not isinstance(entry, dict):
+            continue
+        if (tag is not None and entry.get("tag") == tag) or (
+            latest and entry.get("latestRevision") is True
+        ):
+            return entry.get(field)
+    return None
+
+
 def _generation(obj: Obj) -> str:
     observed = _get(obj, "status", "observedGeneration")
     return f"{observed if observed is not None else '-'}/{_get(obj, 'metadata', 'generation')}"
 
 
 _AGE = Column("AGE", lambda o: age(_get(o, "metadata", "creationTimestamp")))
+_RUNTIME_COLUMNS = [
+    Column("DISABLED", lambda o: _lower(_get(o, "spec", "disabled"))),
+    Column("MODELTYPE", lambda o: _names(_get(o, "spec", "supportedModelFormats"))),
+    Column("CONTAINERS", lambda o: _names(_get(o, "spec", "containers"))),
+    _AGE,
+]
 COLUMNS: dict[str, list[Column]] = {
     "MLService": [
         Column("READY", _ready),
@@ -134,6 +169,18 @@ COLUMNS: dict[str, list[Column]] = {
         Column("DATA", lambda o: len(o.get("data") or {})),
         _AGE,
     ],
+    # KServe's additionalPrinterColumns; the two revision columns only with -o wide.
+    "InferenceService": [
+        Column("URL", lambda o: _get(o, "status", "url")),
+        Column("READY", lambda o: _condition(o, "Ready")),
+        Column("PREV", lambda o: _traffic(o, "percent", tag="prev")),
+        Column("LATEST", lambda o: _traffic(o, "percent", latest=True)),
+        Column("PREVROLLEDOUTREVISION", lambda o: _traffic(o, "revisionName", tag="prev"), True),
+        Column("LATESTREADYREVISION", lambda o: _traffic(o, "revisionName", latest=True), True),
+        _AGE,
+    ],
+    "ServingRuntime": _RUNTIME_COLUMNS,
+    "ClusterServingRuntime": _RUNTIME_COLUMNS,
     "PersistentVolumeClaim": [
         Column("STATUS", lambda o: _get(o, "status", "phase")),
         Column("CAPACITY", lambda o: _get(o, "spec", "resources", "requests", "storage")),

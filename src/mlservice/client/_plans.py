@@ -99,21 +99,32 @@ Plan = Generator[Step, Any, T]
 
 
 def placed(obj: Any, namespace: str) -> Obj:
-    kind_of(obj)
+    """A copy of `obj` in `namespace` unless it names one; a cluster-scoped object in none."""
+    kind = kind_of(obj)
     placed: Obj = copy.deepcopy(obj)
-    placed.setdefault("metadata", {}).setdefault("namespace", namespace)
+    metadata = placed.setdefault("metadata", {})
+    if kind.namespaced:
+        metadata.setdefault("namespace", namespace)
+    else:
+        metadata.pop("namespace", None)
     return placed
 
 
+def object_label(kind: KindInfo, namespace: str | None, name: str | None) -> str:
+    """`Kind ns/name`, or `Kind name` for a cluster-scoped kind, as messages name objects."""
+    return f"{kind.kind} {name}" if not kind.namespaced else f"{kind.kind} {namespace}/{name}"
+
+
 def create_plan(obj: Obj) -> Plan[Obj]:
-    created: Obj = yield Call("POST", path_for(kind_of(obj), obj["metadata"]["namespace"]), obj)
+    namespace = obj["metadata"].get("namespace")
+    created: Obj = yield Call("POST", path_for(kind_of(obj), namespace), obj)
     return created
 
 
 def replace_plan(obj: Obj) -> Plan[Obj]:
     meta = obj["metadata"]
     replaced: Obj = yield Call(
-        "PUT", path_for(kind_of(obj), meta["namespace"], name=meta["name"]), obj
+        "PUT", path_for(kind_of(obj), meta.get("namespace"), name=meta["name"]), obj
     )
     return replaced
 
@@ -128,7 +139,9 @@ def apply_plan(obj: Obj) -> Plan[Applied]:
         except AlreadyExists:
             pass
         try:
-            current = yield Call("GET", path_for(kind, meta["namespace"], name=meta.get("name")))
+            current = yield Call(
+                "GET", path_for(kind, meta.get("namespace"), name=meta.get("name"))
+            )
             desired = copy.deepcopy(obj)
             desired["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             updated = yield from replace_plan(desired)
@@ -136,7 +149,8 @@ def apply_plan(obj: Obj) -> Plan[Applied]:
             continue  # changed under us: start over from a fresh read
         same = updated["metadata"]["resourceVersion"] == current["metadata"]["resourceVersion"]
         return Applied(updated, "unchanged" if same else "configured")
-    raise Conflict(f"{kind.kind} {meta['namespace']}/{meta.get('name')} kept changing; retry.")
+    label = object_label(kind, meta.get("namespace"), meta.get("name"))
+    raise Conflict(f"{label} kept changing; retry.")
 
 
 def wait_plan(
@@ -153,7 +167,7 @@ def wait_plan(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise WaitTimeout(
-                f"{kind.kind} {namespace}/{name} was not {condition} within {timeout:g}s "
+                f"{object_label(kind, namespace, name)} was not {condition} within {timeout:g}s "
                 f"({condition_summary(obj, condition)})."
             )
         since = obj["metadata"]["resourceVersion"]
@@ -165,7 +179,7 @@ def wait_plan(
             continue
         if event is not None and event["type"] == "DELETED":
             raise NotFound(
-                f"{kind.kind} {namespace}/{name} was deleted while waiting for {condition}."
+                f"{object_label(kind, namespace, name)} was deleted while waiting for {condition}."
             )
         if event is not None:
             obj = event["object"]

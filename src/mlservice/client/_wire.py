@@ -73,11 +73,15 @@ def kind_of(obj: Any) -> KindInfo:
 def path_for(
     kind: KindInfo, namespace: str | None, *, name: str | None = None, status: bool = False
 ) -> str:
-    """The path of an object, of a namespace's collection, or (namespace None) of all of them."""
+    """The path of an object, of a namespace's collection, or (namespace None) of all of them;
+    a cluster-scoped kind has no namespace in its paths, whatever `namespace` says."""
     prefix = f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"
-    if namespace is None:
+    if not kind.namespaced:
+        path = f"{prefix}/{kind.plural}"
+    elif namespace is None:
         return f"{prefix}/{kind.plural}"
-    path = f"{prefix}/namespaces/{namespace}/{kind.plural}"
+    else:
+        path = f"{prefix}/namespaces/{namespace}/{kind.plural}"
     if name is not None:
         path += f"/{name}" + ("/status" if status else "")
     return path

@@ -111,8 +111,10 @@ def error_lines(error: MLServiceError) -> list[str]:
 
 
 def _placed(document: Document, namespace: str | None) -> dict[str, Any]:
-    _check_kind(document)
+    info = _check_kind(document)
     body = dict(document.body)
+    if not info.namespaced:  # -n does not apply to a cluster-scoped object
+        return body
     metadata = dict(body.get("metadata") or {})
     sent = metadata.get("namespace")
     if namespace and sent and sent != namespace:
@@ -125,11 +127,12 @@ def _placed(document: Document, namespace: str | None) -> dict[str, Any]:
     return body
 
 
-def _check_kind(document: Document) -> None:
+def _check_kind(document: Document) -> kinds.KindInfo:
     """Name the kind given and its file: the server cannot, it never sees an unknown kind."""
     kind = document.body.get("kind")
-    if isinstance(kind, str) and kinds.by_kind(kind) is not None:
-        return
+    info = kinds.by_kind(kind) if isinstance(kind, str) else None
+    if info is not None:
+        return info
     names = ", ".join(k.kind for k in kinds.KINDS)
     if kind is None:
         raise InvalidInput(f"{document.where} has no kind; give one of {names}.")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 GROUP = "tensorstack.dev"
 VERSION = "v1beta1"
 API_VERSION = f"{GROUP}/{VERSION}"
+KSERVE_GROUP = "serving.kserve.io"
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,9 @@ class KindInfo:
     singular: str
     short_names: tuple[str, ...] = ()
     namespaced: bool = True
+    # What discovery tells kubectl; KServe's runtime CRDs declare no status subresource.
+    status_subresource: bool = True
+    categories: tuple[str, ...] = ()
 
     @property
     def api_version(self) -> str:
@@ -44,6 +48,32 @@ KINDS: tuple[KindInfo, ...] = (
         ("pvc",),
     ),
     KindInfo("Event", "", "v1", "events", "event", ("ev",)),
+    # KServe's kinds, named as its CRDs name them (kserve/kserve config/crd).
+    KindInfo(
+        "InferenceService",
+        KSERVE_GROUP,
+        "v1beta1",
+        "inferenceservices",
+        "inferenceservice",
+        ("isvc",),
+    ),
+    KindInfo(
+        "ServingRuntime",
+        KSERVE_GROUP,
+        "v1alpha1",
+        "servingruntimes",
+        "servingruntime",
+        status_subresource=False,
+    ),
+    KindInfo(
+        "ClusterServingRuntime",
+        KSERVE_GROUP,
+        "v1alpha1",
+        "clusterservingruntimes",
+        "clusterservingruntime",
+        namespaced=False,
+        status_subresource=False,
+    ),
 )
 
 
@@ -59,3 +89,12 @@ def by_name(name: str) -> KindInfo | None:
 
 def by_plural(group: str, plural: str) -> KindInfo | None:
     return next((k for k in KINDS if k.group == group and k.plural == plural), None)
+
+
+def group_versions() -> dict[str, list[str]]:
+    """Each API group (core excluded) with its versions, the preferred (first declared) first."""
+    groups: dict[str, list[str]] = {}
+    for kind in KINDS:
+        if kind.group and kind.version not in groups.setdefault(kind.group, []):
+            groups[kind.group].append(kind.version)
+    return groups

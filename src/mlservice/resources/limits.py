@@ -27,6 +27,13 @@ MAX_PROBE_THRESHOLD = 1000
 """A probe's successThreshold and failureThreshold."""
 MAX_PRIORITY = 2**31 - 1
 """A runtime's priority for a model format (int32, as KServe's)."""
+MAX_INT32 = 2**31 - 1
+"""Fields KServe declares as int32 (scaleTarget) and no tighter bound fits."""
+MAX_BATCH_SIZE = 4096
+"""A batcher's maxBatchSize: requests merged into one predict call; far past what one model
+process turns into a useful batch."""
+MAX_BATCH_LATENCY_MS = 600_000
+"""A batcher's maxLatency and timeout, in milliseconds: ten minutes, past any request timeout."""
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from mlservice.errors import FieldCause
 from mlservice.resources._base import DnsLabel, DnsSubdomain, Model, Passthrough, is_dns_label
@@ -37,6 +37,19 @@ class ObjectMeta(Passthrough):
     creation_timestamp: str | None = None
 
 
+def _no_namespace(value: str) -> str:
+    if value:
+        raise ValueError(f'"{value}" is set, but the kind is cluster-scoped: it has no namespace')
+    return value
+
+
+class ClusterObjectMeta(ObjectMeta):
+    """`metadata` of a cluster-scoped kind: no namespace (the API drops one sent, as
+    Kubernetes does; a typed model read elsewhere must not carry one)."""
+
+    namespace: Annotated[str, AfterValidator(_no_namespace)] = ""
+
+
 class TemplateMeta(Model):
     """`template.metadata` of a pod template: what a user may set on the pods it makes."""
 
@@ -64,7 +77,9 @@ class Envelope(Model):
 
     @property
     def ref(self) -> str:
-        """`namespace/name`, the way error messages name an object."""
+        """`namespace/name` (`name` when cluster-scoped), the way error messages name an object."""
+        if not self.metadata.namespace:
+            return self.metadata.name
         return f"{self.metadata.namespace}/{self.metadata.name}"
 
     def problems(self) -> list[FieldCause]:
@@ -84,4 +99,7 @@ class Envelope(Model):
 
     def to_wire(self) -> dict[str, Any]:
         """The manifest as stored and served: camelCase keys, defaults filled in."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        wire = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if not self.metadata.namespace:  # cluster-scoped: Kubernetes omits the empty namespace
+            wire["metadata"].pop("namespace", None)
+        return wire

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, Field, JsonValue
+from pydantic import Field, JsonValue
 
 from mlservice.errors import FieldCause
 from mlservice.naming import release_label
@@ -18,7 +18,7 @@ from mlservice.resources.limits import (
 )
 from mlservice.resources.meta import Envelope
 from mlservice.resources.pod import USER_CONTAINER, PodTemplate, ResourceRequirements
-from mlservice.resources.uri import ModelUri, scheme_of
+from mlservice.resources.uri import HttpUrl, ModelUri, scheme_of
 
 
 class ModelFormat(Model):
@@ -42,14 +42,8 @@ class Storage(Model):
     s3_storage: S3Storage | None = None
 
 
-def _http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")) or len(value.split("://", 1)[1]) == 0:
-        raise ValueError(f'"{value}" is not an http:// or https:// URL')
-    return value
-
-
 class Logger(Model):
-    urls: list[Annotated[str, AfterValidator(_http_url)]] | None = None
+    urls: list[HttpUrl] | None = None
     mode: Literal["all", "request", "response"] = "all"
 
 

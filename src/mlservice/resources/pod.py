@@ -110,7 +110,10 @@ class Probe(Passthrough):
     failure_threshold: int | None = Field(default=None, ge=1, le=MAX_PROBE_THRESHOLD)
 
 
-class Container(Passthrough):
+class ContainerFields(Passthrough):
+    """A Kubernetes Container whose name may be absent: KServe inlines one (unnamed) into
+    each framework's predictor spec."""
+
     passthrough: ClassVar[frozenset[str]] = frozenset(
         {
             "imagePullPolicy",
@@ -125,11 +128,12 @@ class Container(Passthrough):
             "volumeDevices",
             "resizePolicy",
             "restartPolicy",
+            "restartPolicyRules",
             _PATCH,
         }
     )
 
-    name: DnsLabel
+    name: str | None = None
     image: str | None = None
     command: list[str] | None = None
     args: list[str] | None = None
@@ -141,6 +145,10 @@ class Container(Passthrough):
     readiness_probe: Probe | None = None
     liveness_probe: Probe | None = None
     startup_probe: Probe | None = None
+
+
+class Container(ContainerFields):
+    name: DnsLabel
 
 
 class PersistentVolumeClaimSource(Model):

@@ -1,4 +1,5 @@
-"""Model URIs as manifests write them: `pvc://`, `s3://`, `http(s)://`, `file://`."""
+"""Model URIs as manifests write them (`pvc://`, `s3://`, `http(s)://`, `file://`), and the
+http(s) URLs a logger sends to."""
 
 from __future__ import annotations
 
@@ -35,6 +36,22 @@ def _model_uri(value: str) -> str:
     return value
 
 
+# Schemes KServe's storage initializer reads and mlservice does not (yet): accepted on an
+# InferenceService so a copied manifest applies; its controller reports them as unsupported.
+KSERVE_ONLY_SCHEMES = ("gs://", "hdfs://", "webhdfs://", "hf://", "oci://")
+
+
+def _storage_uri(value: str) -> str:
+    if value.startswith(KSERVE_ONLY_SCHEMES):
+        if "\0" in value:
+            raise ValueError("a URI must not contain a NUL character")
+        return value
+    if not value.startswith(SCHEMES):
+        known = ", ".join((*SCHEMES, *KSERVE_ONLY_SCHEMES))
+        raise ValueError(f'"{value}" must start with one of {known}')
+    return _model_uri(value)
+
+
 def _s3_uri(value: str) -> str:
     if not value.startswith("s3://"):
         raise ValueError(f'"{value}" must start with s3://')
@@ -42,4 +59,14 @@ def _s3_uri(value: str) -> str:
 
 
 ModelUri = Annotated[str, AfterValidator(_model_uri)]
+StorageUri = Annotated[str, AfterValidator(_storage_uri)]
 S3Uri = Annotated[str, AfterValidator(_s3_uri)]
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")) or len(value.split("://", 1)[1]) == 0:
+        raise ValueError(f'"{value}" is not an http:// or https:// URL')
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]

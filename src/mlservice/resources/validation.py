@@ -13,15 +13,27 @@ from mlservice.errors import FieldCause, InvalidObject
 from mlservice.resources import kinds
 from mlservice.resources._base import Model
 from mlservice.resources.event import Event
+from mlservice.resources.inferenceservice import InferenceService
 from mlservice.resources.limits import integer_causes
 from mlservice.resources.meta import Envelope
 from mlservice.resources.mlservice import MLService
 from mlservice.resources.mlserviceruntime import MLServiceRuntime
 from mlservice.resources.pvc import PersistentVolumeClaim
 from mlservice.resources.secret import Secret
+from mlservice.resources.servingruntime import ClusterServingRuntime, ServingRuntime
 from mlservice.resources.simplemlservice import SimpleMLService
 
-Resource = MLService | SimpleMLService | MLServiceRuntime | Secret | PersistentVolumeClaim | Event
+Resource = (
+    MLService
+    | SimpleMLService
+    | MLServiceRuntime
+    | Secret
+    | PersistentVolumeClaim
+    | Event
+    | InferenceService
+    | ServingRuntime
+    | ClusterServingRuntime
+)
 R = TypeVar("R", bound=Envelope)
 
 MODELS: dict[str, type[Envelope]] = {
@@ -31,6 +43,9 @@ MODELS: dict[str, type[Envelope]] = {
     "Secret": Secret,
     "PersistentVolumeClaim": PersistentVolumeClaim,
     "Event": Event,
+    "InferenceService": InferenceService,
+    "ServingRuntime": ServingRuntime,
+    "ClusterServingRuntime": ClusterServingRuntime,
 }
 
 
@@ -107,11 +122,16 @@ def _envelope_problems(obj: dict[str, Any], cls: type[Envelope]) -> list[FieldCa
 
 
 def _invalid(obj: dict[str, Any], causes: list[FieldCause]) -> InvalidObject:
-    kind = obj.get("kind") if isinstance(obj.get("kind"), str) else "object"
+    raw_kind = obj.get("kind")
+    kind = raw_kind if isinstance(raw_kind, str) else "object"
     raw = obj.get("metadata")
     meta: dict[str, Any] = raw if isinstance(raw, dict) else {}
     named = meta.get("name") if isinstance(meta.get("name"), str) else None
-    name = f'"{meta.get("namespace") or "default"}/{named}"' if named else "(unnamed)"
+    info = kinds.by_kind(kind)
+    if named and info is not None and not info.namespaced:
+        name = f'"{named}"'
+    else:
+        name = f'"{meta.get("namespace") or "default"}/{named}"' if named else "(unnamed)"
     detail = "; ".join(f"{c.field}: {c.message}" for c in causes)
     end = "" if detail.endswith((".", "?")) else "."
     return InvalidObject(f"{kind} {name} is invalid: {detail}{end}", causes)
@@ -164,7 +184,9 @@ def _join(path: str, key: str) -> str:
 
 
 def _hint(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    # A different case only (`storageURI`) is the likeliest slip; difflib weighs it low.
+    same = [c for c in choices if c.lower() == word.lower()]
+    close = same or difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f', did you mean "{close[0]}"?' if close else ""
 
 

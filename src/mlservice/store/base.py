@@ -1,6 +1,7 @@
 """The `Store` seam: durable objects with Kubernetes semantics, and watch events.
 
-Objects are plain JSON-shaped dicts keyed by (group, kind, namespace, name). The store owns the
+Objects are plain JSON-shaped dicts keyed by (group, kind, namespace, name); a cluster-scoped
+kind's objects have namespace "" (Kubernetes' `metav1.NamespaceNone`). The store owns the
 server-set metadata: `uid`, `resourceVersion` (one counter across the whole store, a string on
 the wire), `generation` (bumped when anything but metadata and status changes) and
 `creationTimestamp`. Status is written separately (`update_status`), as Kubernetes' status
@@ -16,6 +17,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from mlservice.errors import InvalidObject
+from mlservice.resources import kinds
 
 Obj = dict[str, Any]
 
@@ -31,17 +33,26 @@ class Key:
 
     @classmethod
     def of(cls, obj: Obj) -> Key:
-        """The key of a manifest; its `metadata.namespace` must already be filled in."""
+        """The key of a manifest; its `metadata.namespace` must already be filled in, unless
+        its kind is cluster-scoped (namespace "" then, and none may be set)."""
         metadata = obj.get("metadata") or {}
         name, namespace = metadata.get("name"), metadata.get("namespace")
+        kind = str(obj.get("kind", ""))
         if not isinstance(name, str) or not name:
             raise InvalidObject("The object has no metadata.name.")
-        if not isinstance(namespace, str) or not namespace:
+        info = kinds.by_kind(kind)
+        if info is not None and not info.namespaced:
+            if namespace not in (None, ""):
+                raise InvalidObject(f"{kind} {name!r} is cluster-scoped but has a namespace.")
+            namespace = ""
+        elif not isinstance(namespace, str) or not namespace:
             raise InvalidObject(f"The object {name!r} has no metadata.namespace.")
         group, _, _ = str(obj.get("apiVersion", "")).rpartition("/")
-        return cls(group=group, kind=str(obj.get("kind", "")), namespace=namespace, name=name)
+        return cls(group=group, kind=kind, namespace=namespace, name=name)
 
     def __str__(self) -> str:
+        if not self.namespace:  # cluster-scoped
+            return f"{self.kind} {self.name}"
         return f"{self.kind} {self.namespace}/{self.name}"
 
 

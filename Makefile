@@ -6,6 +6,9 @@ PIP := $(BIN)/python -m pip
 RUN_STAMP := $(VENV)/.stamp-run
 DEV_STAMP := $(VENV)/.stamp-dev
 INSTALL_INPUTS := pyproject.toml constraints.txt
+# KServe's SDK pins kubernetes<37; its tests drive a real `mls up` from this venv of its own.
+KSERVE_VENV := .venv-kserve
+KSERVE_STAMP := $(KSERVE_VENV)/.stamp
 
 .PHONY: run test check lint typecheck imports pytest clean
 
@@ -21,6 +24,12 @@ $(DEV_STAMP): $(BIN)/python $(INSTALL_INPUTS)
 	$(PIP) install -q -c constraints.txt -e '.[dev]'
 	touch $@ $(RUN_STAMP)
 
+$(KSERVE_STAMP): constraints-kserve.txt
+	$(PYTHON) -m venv $(KSERVE_VENV)
+	$(KSERVE_VENV)/bin/python -m pip install -q --upgrade pip
+	$(KSERVE_VENV)/bin/python -m pip install -q -c constraints-kserve.txt kserve==0.21.0 'kubernetes<37'
+	touch $@
+
 # The demo in the foreground until Ctrl-C; e.g. make run DEMO_ARGS="--gateway-port 9090".
 run: $(RUN_STAMP)
 	$(BIN)/python -m mlservice.demo $(DEMO_ARGS)
@@ -35,10 +44,10 @@ typecheck: $(DEV_STAMP)
 imports: $(DEV_STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(DEV_STAMP)
+pytest: $(DEV_STAMP) $(KSERVE_STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck imports pytest
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(KSERVE_VENV)

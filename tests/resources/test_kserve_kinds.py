@@ -108,6 +108,14 @@ def test_accepted_manifests_and_what_is_stored_pass_kserves_crd_schema(manifest:
     assert_crd_valid(stored)
 
 
+@pytest.mark.parametrize("name", ["", "kserve-container"])
+def test_the_container_name_kserves_sdk_and_webhook_write_is_accepted(name: str) -> None:
+    """KServe's SDK serializes `V1beta1SKLearnSpec(...)` with `name: ""`; KServe itself names
+    the container kserve-container. Neither is a user's container name to refuse."""
+    stored = validate_object(isvc(sklearn={"name": name, "storageUri": "pvc://m/iris"}))
+    assert stored["spec"]["predictor"]["model"]["modelFormat"] == {"name": "sklearn"}
+
+
 def test_a_shortcut_is_stored_as_model_as_kserve_does() -> None:
     stored = validate_object(VALID["shortcut with container overrides"])["spec"]["predictor"]
     assert "xgboost" not in stored

@@ -138,7 +138,8 @@ class PredictorSpec(ComponentSpec):
         causes = self.extension_problems(path=path)
         causes += _implementation_problems(self, path=path)
         for name in [*self.frameworks(), *(["model"] if self.model else [])]:
-            if getattr(self, name).name is not None:
+            # KServe's SDK sends `name: ""`, and KServe itself names it kserve-container.
+            if getattr(self, name).name not in (None, "", PREDICTOR_CONTAINER):
                 causes.append(
                     FieldCause(
                         f"{path}.{name}.name",

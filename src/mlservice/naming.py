@@ -54,6 +54,16 @@ def transformer_key() -> ComponentKey:
     return ComponentKey("transform")
 
 
+def kserve_predictor_key() -> ComponentKey:
+    """An InferenceService's predictor: revisions `{name}-predictor-{NNNNN}`, as KServe's."""
+    return ComponentKey("predict", None, token="predictor")
+
+
+def kserve_transformer_key() -> ComponentKey:
+    """An InferenceService's transformer: revisions `{name}-transformer-{NNNNN}`."""
+    return ComponentKey("transform", None, token="transformer")
+
+
 def revision_name(service: str, key: ComponentKey, sequence: int) -> str:
     parts = [service, key.name_part, *([key.release] if key.release else []), f"{sequence:05d}"]
     return "-".join(parts)

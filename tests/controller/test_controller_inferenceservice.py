@@ -233,3 +233,56 @@ async def test_delete_stops_revisions_and_routes(world: World) -> None:
     assert world.stopped("iris-predictor-00001")
     assert world.sink.last is not None
     assert "iris.ns.example.test" not in world.sink.last.routes
+
+
+async def test_a_transformer_fronts_the_service_and_forwards_to_the_predictor(
+    world: World,
+) -> None:
+    manifest = isvc()
+    manifest["spec"]["transformer"] = {
+        "containers": [
+            {
+                "name": "kserve-container",
+                "image": "my/transformer",
+                "command": ["python", "-m", "transformer"],
+                "args": ["--predictor_host=iris-predictor.ns"],
+            }
+        ]
+    }
+    world.apply(manifest)
+    await world.settle()
+    spec = world.engine.specs[RevisionId("ns/iris-transformer-00001")]
+    assert spec.component == "transform"
+    assert spec.predictor_host == "iris-predictor.ns.example.test"
+    assert spec.user_container.args == ("--predictor_host=iris-predictor.ns",)
+    assert condition(world, "TransformerReady")["status"] == "False"
+    world.mark_ready("iris-predictor-00001")
+    world.mark_ready("iris-transformer-00001")
+    await world.settle()
+    status = world.status("iris", KIND)
+    types = [(c["type"], c["status"]) for c in status["conditions"]]
+    assert types == [
+        ("PredictorReady", "True"),
+        ("TransformerReady", "True"),
+        ("IngressReady", "True"),
+        ("Ready", "True"),
+    ]
+    transformer = status["components"]["transformer"]
+    assert transformer["url"] == "http://iris-transformer.ns.example.test:8080"
+    assert transformer["latestReadyRevision"] == "iris-transformer-00001"
+    snapshot = world.sink.last
+    assert snapshot is not None
+    chain = ["ns/iris-transformer-00001"]
+    assert [b.revision for b in snapshot.routes["iris.ns.example.test"].backends] == chain
+    assert [b.revision for b in snapshot.routes["iris-transformer.ns.example.test"].backends] == (
+        chain
+    )
+    predictor = snapshot.routes["iris-predictor.ns.example.test"].backends
+    assert [b.revision for b in predictor] == ["ns/iris-predictor-00001"]
+
+    world.apply(isvc())  # the transformer removed: its revision stops, the service host moves
+    await world.settle()
+    assert world.stopped("iris-transformer-00001")
+    status = world.status("iris", KIND)
+    assert "transformer" not in status["components"]
+    assert "iris-transformer.ns.example.test" not in world.sink.last.routes

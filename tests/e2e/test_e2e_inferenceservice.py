@@ -1,0 +1,81 @@
+"""KServe's InferenceService end to end: a real `mls up` selects the built-in sklearn
+ClusterServingRuntime, serves the iris model from a volume under the InferenceService's name,
+and answers V1 and V2 through the gateway on KServe's hosts."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+import yaml
+
+from mlservice.cli.background import UpProcess
+from tests.e2e.e2e_helpers import V2_ROW, condition, wait_for
+from tests.support.up import apply, mls_on
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def sklearn_isvc(name: str, uri: str) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "serving.kserve.io/v1beta1",
+            "kind": "InferenceService",
+            "metadata": {"name": name},
+            "spec": {"predictor": {"sklearn": {"storageUri": uri}}},
+        }
+    )
+
+
+def is_ready(obj: dict) -> bool:
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def test_sklearn_isvc_from_a_volume_serves_v1_and_v2_through_the_gateway(
+    up: UpProcess, namespace: str, volume: str
+) -> None:
+    apply(up, sklearn_isvc("iris", f"pvc://{volume}/iris"), namespace)
+    obj = wait_for(up, "iris", namespace, is_ready, kind="isvc", timeout=60)
+    status = obj["status"]
+    gateway = json.loads(up.home.endpoints.read_text())["gateway"]
+    port = httpx.URL(gateway).port
+    assert status["url"] == f"http://iris.{namespace}.localhost:{port}"
+    predictor = status["components"]["predictor"]
+    assert predictor["latestReadyRevision"] == "iris-predictor-00001"
+    assert predictor["traffic"] == [
+        {"revisionName": "iris-predictor-00001", "percent": 100, "latestRevision": True}
+    ]
+    assert status["modelStatus"]["transitionStatus"] == "UpToDate"
+    assert condition(obj, "PredictorReady")["status"] == "True"
+
+    row = V2_ROW["inputs"][0]["data"]
+    with httpx.Client(base_url=gateway, timeout=30) as client:
+        for host in (f"iris.{namespace}.localhost", f"iris-predictor.{namespace}.localhost"):
+            v1 = client.post(
+                "/v1/models/iris:predict", json={"instances": [row]}, headers={"Host": host}
+            )
+            assert v1.status_code == 200, v1.text
+            assert v1.json() == {"predictions": [1]}  # versicolor
+            v2 = client.post("/v2/models/iris/infer", json=V2_ROW, headers={"Host": host})
+            assert v2.status_code == 200, v2.text
+            assert v2.json()["model_name"] == "iris"
+            assert v2.json()["outputs"][0]["data"] == [1]
+
+    shown = mls_on(up, "get", "isvc", "-n", namespace).stdout.splitlines()
+    assert shown[0].split()[:3] == ["NAME", "URL", "READY"]
+    assert shown[1].split()[:4] == ["iris", status["url"], "True", "100"]
+
+
+def test_a_format_without_runtime_reports_kserves_reason(up: UpProcess, namespace: str) -> None:
+    apply(up, sklearn_isvc("torch", "pvc://nowhere/x").replace("sklearn", "pytorch"), namespace)
+
+    def failed(obj: dict) -> bool:
+        conditions = (obj.get("status") or {}).get("conditions") or []
+        return any(c["type"] == "Ready" and c.get("reason") for c in conditions)
+
+    obj = wait_for(up, "torch", namespace, failed, kind="isvc", timeout=30)
+    ready = condition(obj, "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "NoSupportingRuntime")
+    assert obj["status"]["modelStatus"]["lastFailureInfo"]["reason"] == "NoSupportingRuntime"

@@ -90,11 +90,16 @@ async def test_model_args_env_and_resources_merge_onto_the_runtime(world: World)
         "env": [{"name": "A", "value": "1"}],
         "resources": {"limits": {"memory": "1Gi"}},
     }
-    world.apply(isvc(model=model, containerConcurrency=4, timeout=7))
+    batcher = {"maxBatchSize": 32, "maxLatency": 50}
+    world.apply(isvc(model=model, containerConcurrency=4, timeout=7, batcher=batcher))
     await world.settle()
     spec = world.engine.specs[RevisionId("ns/iris-predictor-00001")]
     server = spec.user_container
-    assert server.args[-1] == "--workers=2"
+    assert server.args[-3:] == (
+        "--workers=2",
+        "--max-batch-size=32",
+        "--max-batch-delay-ms=50",
+    )
     assert server.args[0] == "--model_name=iris"
     assert [(e.name, e.value) for e in server.env] == [("A", "1")]
     container = spec.pod_spec["containers"][0]

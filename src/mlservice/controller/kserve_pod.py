@@ -17,9 +17,9 @@ from typing import Any, Final
 
 from mlservice.errors import InvalidInput
 from mlservice.resources.inferenceservice import KServeModelSpec
-from mlservice.resources.kserve_component import ComponentSpec
+from mlservice.resources.kserve_component import Batcher, ComponentSpec
 from mlservice.resources.pod import PodSpec
-from mlservice.runtime.kserve_container import local_container
+from mlservice.runtime.kserve_container import MLS_SERVE, local_container
 from mlservice.runtime.kserve_select import RuntimeCandidate
 from mlservice.storage.uri import SCHEMES
 
@@ -72,7 +72,9 @@ def model_pod(
     server = next((c for c in containers if c.get("name") == SERVER_CONTAINER), containers[0])
     fields = model.model_dump(mode="json", by_alias=True, exclude_none=True, exclude=_MODEL_ONLY)
     merged = merge_container(server, fields)
-    served = local_container(merged, metadata=metadata, where=runtime.where)
+    served = batching(
+        local_container(merged, metadata=metadata, where=runtime.where), component.batcher
+    )
     pod = pod_fields(component)
     own = [c for c in pod.get("containers") or [] if c.get("name") != SERVER_CONTAINER]
     others = [c for c in containers if c is not server]
@@ -119,6 +121,19 @@ def _merge_env(
     for entry in model:
         by_name[str(entry.get("name"))] = dict(entry)
     return list(by_name.values())
+
+
+def batching(container: dict[str, Any], batcher: Batcher | None) -> dict[str, Any]:
+    """`batcher` as the model server's own adaptive batching: KServe runs an agent sidecar for
+    it; `mls serve` batches in process, so a server that is ours gets the flags instead."""
+    if batcher is None or tuple(container.get("command") or ())[:2] != MLS_SERVE:
+        return container
+    args = list(container.get("args") or [])
+    if batcher.max_batch_size is not None:
+        args.append(f"--max-batch-size={batcher.max_batch_size}")
+    if batcher.max_latency is not None:
+        args.append(f"--max-batch-delay-ms={batcher.max_latency}")
+    return {**container, "args": args}
 
 
 def unsupported_scheme(uri: str) -> str | None:

@@ -120,6 +120,11 @@ class Hosts:
     def release(self, name: str, namespace: str, release: str) -> str:
         return self._host(release_label(name, release), namespace)
 
+    def tagged(self, name: str, namespace: str, tag: str) -> str:
+        """A tag's host of an InferenceService's predictor (`latest-`, `prev-`), as KServe's
+        tag routing names them."""
+        return self._host(f"{tag}-{name}-predictor", namespace)
+
     def transformer(self, name: str, namespace: str) -> str:
         return self._host(f"{name}-transformer", namespace)
 

@@ -291,3 +291,98 @@ async def test_a_transformer_fronts_the_service_and_forwards_to_the_predictor(
     status = world.status("iris", KIND)
     assert "transformer" not in status["components"]
     assert "iris-transformer.ns.example.test" not in world.sink.last.routes
+
+
+def split_of(world: World, host: str) -> dict[str, int]:
+    assert world.sink.last is not None
+    return {b.revision: b.percent for b in world.sink.last.routes[host].backends}
+
+
+async def test_canary_splits_then_rolls_back_then_promotes(world: World) -> None:
+    manifest = isvc()
+    manifest["metadata"]["annotations"] = {"serving.kserve.io/enable-tag-routing": "true"}
+    world.apply(manifest)
+    await world.settle()
+    world.mark_ready("iris-predictor-00001")
+    await world.settle()
+
+    changed = isvc(sklearn={"storageUri": "pvc://models/iris2"}, canaryTrafficPercent=10)
+    changed["metadata"]["annotations"] = manifest["metadata"]["annotations"]
+    world.apply(changed)
+    await world.settle()
+    world.mark_ready("iris-predictor-00002")
+    await world.settle()
+    assert not world.stopped("iris-predictor-00001")
+    predictor = world.status("iris", KIND)["components"]["predictor"]
+    assert predictor["latestCreatedRevision"] == "iris-predictor-00002"
+    assert predictor["latestReadyRevision"] == "iris-predictor-00002"
+    assert predictor["latestRolledoutRevision"] == "iris-predictor-00001"
+    assert predictor["traffic"] == [
+        {
+            "tag": "latest",
+            "revisionName": "iris-predictor-00002",
+            "percent": 10,
+            "latestRevision": True,
+        },
+        {
+            "tag": "prev",
+            "revisionName": "iris-predictor-00001",
+            "percent": 90,
+            "latestRevision": False,
+        },
+    ]
+    assert condition(world, "Ready")["status"] == "True"
+    assert world.status("iris", KIND)["modelStatus"]["transitionStatus"] == "UpToDate"
+    both = {"ns/iris-predictor-00001": 90, "ns/iris-predictor-00002": 10}
+    assert split_of(world, "iris.ns.example.test") == both
+    assert split_of(world, "iris-predictor.ns.example.test") == both
+    assert split_of(world, "latest-iris-predictor.ns.example.test") == {
+        "ns/iris-predictor-00002": 100
+    }
+    assert split_of(world, "prev-iris-predictor.ns.example.test") == {
+        "ns/iris-predictor-00001": 100
+    }
+
+    changed["spec"]["predictor"]["canaryTrafficPercent"] = 30  # traffic only: no new revision
+    world.apply(changed)
+    await world.settle()
+    assert RevisionId("ns/iris-predictor-00003") not in world.engine.specs
+    assert split_of(world, "iris.ns.example.test") == {
+        "ns/iris-predictor-00001": 70,
+        "ns/iris-predictor-00002": 30,
+    }
+
+    changed["spec"]["predictor"]["canaryTrafficPercent"] = 0  # roll back
+    world.apply(changed)
+    await world.settle()
+    assert split_of(world, "iris.ns.example.test") == {"ns/iris-predictor-00001": 100}
+    traffic = world.status("iris", KIND)["components"]["predictor"]["traffic"]
+    assert [(t["revisionName"], t["percent"]) for t in traffic] == [
+        ("iris-predictor-00002", 0),
+        ("iris-predictor-00001", 100),
+    ]
+
+    del changed["spec"]["predictor"]["canaryTrafficPercent"]  # promote
+    world.apply(changed)
+    await world.settle()
+    await world.settle()
+    assert world.stopped("iris-predictor-00001")
+    predictor = world.status("iris", KIND)["components"]["predictor"]
+    assert predictor["latestRolledoutRevision"] == "iris-predictor-00002"
+    assert predictor["previousRolledoutRevision"] == "iris-predictor-00001"
+    assert predictor["traffic"] == [
+        {"revisionName": "iris-predictor-00002", "percent": 100, "latestRevision": True}
+    ]
+    assert split_of(world, "iris.ns.example.test") == {"ns/iris-predictor-00002": 100}
+    assert world.sink.last is not None
+    assert "latest-iris-predictor.ns.example.test" not in world.sink.last.routes
+
+
+async def test_a_first_revision_with_a_canary_percent_takes_all_traffic(world: World) -> None:
+    world.apply(isvc(canaryTrafficPercent=10))
+    await world.settle()
+    world.mark_ready("iris-predictor-00001")
+    await world.settle()
+    predictor = world.status("iris", KIND)["components"]["predictor"]
+    assert predictor["latestRolledoutRevision"] == "iris-predictor-00001"
+    assert split_of(world, "iris.ns.example.test") == {"ns/iris-predictor-00001": 100}

@@ -23,7 +23,7 @@ from mlservice.controller.kserve_pod import (
     model_pod,
     unsupported_scheme,
 )
-from mlservice.controller.kserve_status import ModelFailure, isvc_status
+from mlservice.controller.kserve_status import ModelFailure, canary_split, isvc_status
 from mlservice.controller.revisions import plan_of
 from mlservice.controller.routing import ServiceRoutes, Settings, routed_revision
 from mlservice.controller.track import Failure, Plan, Track, TrackView
@@ -79,7 +79,9 @@ class InferenceServiceReconciler:
         predictor = isvc.spec.predictor
         track = self._track(state, key, obj, kserve_predictor_key(), "predictor")
         outcome = self._predictor_plan(isvc, obj)
-        delay = await self._step(track, predictor, outcome.plan)
+        canary = predictor.canary_traffic_percent
+        hold = canary is not None and canary != 100
+        delay = await self._step(track, predictor, outcome.plan, hold=hold)
         view = await track.view()
         transformer_view = None
         transformer = isvc.spec.transformer
@@ -97,6 +99,7 @@ class InferenceServiceReconciler:
             transformer=transformer_view,
             explainer=isvc.spec.explainer is not None,
             invalid=outcome.invalid,
+            canary=canary,
             hosts=self.ctx.hosts,
             previous=obj.get("status"),
             now=self.ctx.now(),
@@ -126,11 +129,16 @@ class InferenceServiceReconciler:
         return state.tracks[component]
 
     async def _step(
-        self, track: Track, component: ComponentSpec, outcome: Plan | Failure
+        self,
+        track: Track,
+        component: ComponentSpec,
+        outcome: Plan | Failure,
+        *,
+        hold: bool = False,
     ) -> float | None:
         low, high = component.replica_bounds
         scale = self.ctx.replicas(track, min_replicas=low, max_replicas=high, paused=False)
-        delay = await track.step(outcome, scale=scale)
+        delay = await track.step(outcome, scale=scale, hold=hold)
         if isinstance(outcome, Plan):
             self.ctx.autoscale(
                 track,
@@ -243,18 +251,25 @@ class InferenceServiceReconciler:
         self, isvc: InferenceService, view: TrackView, transformer: TrackView | None
     ) -> ServiceRoutes:
         predictor = isvc.spec.predictor
+        split = canary_split(view, predictor.canary_traffic_percent)
+        names = [view.serving or view.latest, *([split.latest] if split else [])]
         releases = {}
-        revision = routed_revision(
-            view,
-            namespace=isvc.namespace,
-            service=isvc.name,
-            component="predict",
-            release=view.serving or view.latest or "",
-            settings=_settings(predictor),
-            activatable=_activatable(view),
-        )
-        if revision is not None:
-            releases[revision.release] = revision
+        for name in names:
+            revision = routed_revision(
+                replace(view, serving=name),
+                namespace=isvc.namespace,
+                service=isvc.name,
+                component="predict",
+                release=name or "",
+                settings=_settings(predictor),
+                activatable=_activatable(view),
+            )
+            if revision is not None:
+                releases[revision.release] = revision
+        default = names[0] or ""
+        tags = {}
+        if split is not None and isvc.tag_routing:
+            tags = {"latest": split.latest, "prev": split.rolled_out}
         chain = None
         if transformer is not None and isvc.spec.transformer is not None:
             chain = routed_revision(
@@ -272,7 +287,10 @@ class InferenceServiceReconciler:
             name=isvc.name,
             releases=releases,
             transformer=chain,
-            default=revision.release if revision else "",
+            default=default,
+            canary=split.latest if split else None,
+            canary_percent=split.percent if split else 0,
+            tags=tags,
         )
 
 

@@ -42,6 +42,7 @@ def isvc_status(
     transformer: TrackView | None,
     explainer: bool,
     invalid: ModelFailure | None,
+    canary: int | None = None,
     hosts: Hosts,
     previous: Mapping[str, Any] | None,
     now: str,
@@ -54,9 +55,13 @@ def isvc_status(
             predictor,
             url=hosts.url(hosts.predictor(name, namespace)),
             previous=old_components.get("predictor") or {},
+            canary=canary,
         )
     }
-    healths = [("PredictorReady", health(predictor, paused=False))]
+    predictor_health = health(predictor, paused=False)
+    if predictor_health.reason == "RollingOut" and canary_split(predictor, canary):
+        predictor_health = Health(True)  # a canary held beside the rolled-out revision
+    healths = [("PredictorReady", predictor_health)]
     if transformer is not None:
         components["transformer"] = component_status(
             transformer,
@@ -89,27 +94,48 @@ def isvc_status(
     return status
 
 
-def component_status(view: TrackView, *, url: str, previous: Mapping[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CanarySplit:
+    """A canary in progress: the latest revision takes `percent`, the rolled-out one the rest."""
+
+    latest: str
+    rolled_out: str
+    percent: int
+
+
+def canary_split(view: TrackView, percent: int | None) -> CanarySplit | None:
+    """The split `canaryTrafficPercent` asks for, once the latest revision is ready beside the
+    rolled-out one (until then, as in Knative, the rolled-out one takes everything)."""
+    latest, serving = view.latest, view.serving
+    if percent is None or percent == 100 or latest is None or serving is None:
+        return None
+    if latest == serving or not _has_ready(view, latest):
+        return None
+    return CanarySplit(latest, serving, percent)
+
+
+def component_status(
+    view: TrackView,
+    *,
+    url: str,
+    previous: Mapping[str, Any],
+    canary: int | None = None,
+) -> dict[str, Any]:
     """`status.components.{component}`; the previous rolled-out revision is the one that
     rolled out before the current one (kept from the previous status)."""
     out: dict[str, Any] = {"url": url}
     if view.latest is not None:
         out["latestCreatedRevision"] = view.latest
     if view.serving is not None:
-        out["latestReadyRevision"] = view.serving
+        latest_ready = view.latest if view.latest and _has_ready(view, view.latest) else None
+        out["latestReadyRevision"] = latest_ready or view.serving
         out["latestRolledoutRevision"] = view.serving
         rolled = previous.get("latestRolledoutRevision")
         earlier = rolled if rolled and rolled != view.serving else None
         earlier = earlier or previous.get("previousRolledoutRevision")
         if earlier and earlier != view.serving:
             out["previousRolledoutRevision"] = earlier
-        out["traffic"] = [
-            {
-                "revisionName": view.serving,
-                "percent": 100,
-                "latestRevision": view.serving == view.latest,
-            }
-        ]
+        out["traffic"] = traffic(view, canary_split(view, canary))
     if view.hash is not None:
         out["revisionHash"] = view.hash
     return out
@@ -131,7 +157,10 @@ def model_status(view: TrackView, *, invalid: ModelFailure | None) -> dict[str, 
             "modelRevisionStates": {"activeModelState": active, "targetModelState": "FailedToLoad"},
             "lastFailureInfo": {"reason": "ModelLoadFailed", "message": failure},
         }
-    if view.serving is not None and view.serving == view.latest:
+    current = view.latest is not None and (
+        view.serving == view.latest or (view.serving is not None and _has_ready(view, view.latest))
+    )
+    if current:
         up = "Loaded" if view.scale == 0 or view.ready_count() > 0 else "Pending"
         return {
             "transitionStatus": "UpToDate",
@@ -142,6 +171,31 @@ def model_status(view: TrackView, *, invalid: ModelFailure | None) -> dict[str, 
         "transitionStatus": "InProgress",
         "modelRevisionStates": {"activeModelState": active, "targetModelState": target},
     }
+
+
+def traffic(view: TrackView, split: CanarySplit | None) -> list[dict[str, Any]]:
+    """`traffic`: the rolled-out revision at 100, or a canary's two targets, tagged."""
+    if split is None:
+        latest = view.serving == view.latest
+        return [{"revisionName": view.serving, "percent": 100, "latestRevision": latest}]
+    return [
+        {
+            "tag": "latest",
+            "revisionName": split.latest,
+            "percent": split.percent,
+            "latestRevision": True,
+        },
+        {
+            "tag": "prev",
+            "revisionName": split.rolled_out,
+            "percent": 100 - split.percent,
+            "latestRevision": False,
+        },
+    ]
+
+
+def _has_ready(view: TrackView, revision: str) -> bool:
+    return any(r.ready for r in view.replicas.get(revision, ()))
 
 
 def _load_failure(view: TrackView) -> str | None:

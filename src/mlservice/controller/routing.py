@@ -50,6 +50,8 @@ class ServiceRoutes:
     canary: str | None = None
     canary_percent: int = 0
     paused: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """An InferenceService's tag routing: tag (`latest`, `prev`) -> the release it reaches."""
 
 
 class RouteSink(Protocol):
@@ -134,6 +136,10 @@ def _routes(svc: ServiceRoutes, hosts: Hosts) -> list[Route]:
             route(hosts.release(name, ns, release), "release", [Backend(rev.id, release, 100)])
             for release, rev in svc.releases.items()
         ]
+    for tag, release in svc.tags.items():
+        if release in svc.releases:
+            tagged = [Backend(svc.releases[release].id, release, 100)]
+            found.append(route(hosts.tagged(name, ns, tag), "release", tagged))
     if svc.transformer is not None:
         chain = [Backend(svc.transformer.id, "", 100)]
         found.append(route(hosts.transformer(name, ns), "transformer", chain))

@@ -79,3 +79,53 @@ def test_a_format_without_runtime_reports_kserves_reason(up: UpProcess, namespac
     ready = condition(obj, "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "NoSupportingRuntime")
     assert obj["status"]["modelStatus"]["lastFailureInfo"]["reason"] == "NoSupportingRuntime"
+
+
+def test_canary_splits_traffic_between_revisions_then_promotes(
+    up: UpProcess, namespace: str, volume: str
+) -> None:
+    second = up.home.volume(volume) / "iris2"
+    second.mkdir()
+    (second / "model.joblib").write_bytes(
+        (up.home.volume(volume) / "iris/model.joblib").read_bytes()
+    )
+    apply(up, sklearn_isvc("iris", f"pvc://{volume}/iris"), namespace)
+    wait_for(up, "iris", namespace, is_ready, kind="isvc", timeout=60)
+
+    canary = yaml.safe_load(sklearn_isvc("iris", f"pvc://{volume}/iris2"))
+    canary["spec"]["predictor"]["canaryTrafficPercent"] = 50
+    apply(up, canary, namespace)
+
+    def split(obj: dict) -> bool:
+        traffic = obj["status"]["components"]["predictor"].get("traffic") or []
+        return len(traffic) == 2
+
+    wait_for(up, "iris", namespace, split, kind="isvc", timeout=60)
+    gateway = json.loads(up.home.endpoints.read_text())["gateway"]
+    served = []
+    with httpx.Client(base_url=gateway, timeout=30) as client:
+        for _ in range(40):
+            answer = client.post(
+                "/v1/models/iris:predict",
+                json={"instances": [V2_ROW["inputs"][0]["data"]]},
+                headers={"Host": f"iris.{namespace}.localhost"},
+            )
+            assert answer.status_code == 200, answer.text
+            served.append(answer.headers["x-mls-release"])
+    # 40 requests at 50/50: each side gets at least 5 with probability 1 - 2e-6.
+    assert served.count("iris-predictor-00001") >= 5
+    assert served.count("iris-predictor-00002") >= 5
+    shown = mls_on(up, "get", "isvc", "iris", "-n", namespace).stdout.splitlines()
+    assert shown[1].split()[3:5] == ["50", "50"]
+
+    del canary["spec"]["predictor"]["canaryTrafficPercent"]
+    apply(up, canary, namespace)
+
+    def promoted(obj: dict) -> bool:
+        predictor = obj["status"]["components"]["predictor"]
+        return predictor.get("previousRolledoutRevision") == "iris-predictor-00001"
+
+    obj = wait_for(up, "iris", namespace, promoted, kind="isvc", timeout=60)
+    assert obj["status"]["components"]["predictor"]["traffic"] == [
+        {"revisionName": "iris-predictor-00002", "percent": 100, "latestRevision": True}
+    ]

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from mlservice.controller import ControllerConfig, Controllers
 from mlservice.engine import RevisionId
+from mlservice.engine.fake import FakeEngine
 from mlservice.store import Key
 from tests.controller.controller_helpers import Manifest, World
 
@@ -386,3 +388,25 @@ async def test_a_first_revision_with_a_canary_percent_takes_all_traffic(world: W
     predictor = world.status("iris", KIND)["components"]["predictor"]
     assert predictor["latestRolledoutRevision"] == "iris-predictor-00001"
     assert split_of(world, "iris.ns.example.test") == {"ns/iris-predictor-00001": 100}
+
+
+async def test_a_new_controller_continues_the_recorded_revision(world: World) -> None:
+    world.apply(isvc())
+    await world.settle()
+    world.mark_ready("iris-predictor-00001")
+    world.apply(isvc(sklearn={"storageUri": "pvc://models/iris2"}))
+    await world.settle()
+    world.mark_ready("iris-predictor-00002")
+    await world.settle()
+    await world.controllers.close()
+
+    engine = FakeEngine()
+    config = ControllerConfig(home=world.home, domain="example.test", gateway_port=8080)
+    again = Controllers(store=world.store, engine=engine, config=config)
+    world.controllers, world.engine = again, engine
+    await again.start()
+    try:
+        await world.settle()
+        assert list(engine.specs) == [RevisionId("ns/iris-predictor-00002")]  # same name
+    finally:
+        await again.close()

@@ -28,7 +28,7 @@ from mlservice.controller.revisions import plan_of
 from mlservice.controller.routing import ServiceRoutes, Settings, routed_revision
 from mlservice.controller.track import Failure, Plan, Track, TrackView
 from mlservice.engine import ModelSource
-from mlservice.errors import KServeSelectionError, MLServiceError, NotFound
+from mlservice.errors import InvalidInput, KServeSelectionError, MLServiceError, NotFound
 from mlservice.gateway.snapshot import (
     DEFAULT_CONTAINER_CONCURRENCY,
     DEFAULT_TIMEOUT_SECONDS,
@@ -213,7 +213,7 @@ class InferenceServiceReconciler:
         try:
             typed = PodSpec.model_validate(pod)
         except ValueError as err:
-            raise MLServiceError(f"The merged pod spec is invalid: {err}") from None
+            raise InvalidInput(f"The merged pod spec is invalid: {err}") from None
         rendered = render_pod(typed, component=role)
         annotations = autoscaling_annotations(
             component, metadata_annotations=isvc.metadata.annotations

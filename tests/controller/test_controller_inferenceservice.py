@@ -252,7 +252,6 @@ async def test_a_transformer_fronts_the_service_and_forwards_to_the_predictor(
                 "name": "kserve-container",
                 "image": "my/transformer",
                 "command": ["python", "-m", "transformer"],
-                "args": ["--predictor_host=iris-predictor.ns"],
             }
         ]
     }
@@ -261,7 +260,14 @@ async def test_a_transformer_fronts_the_service_and_forwards_to_the_predictor(
     spec = world.engine.specs[RevisionId("ns/iris-transformer-00001")]
     assert spec.component == "transform"
     assert spec.predictor_host == "iris-predictor.ns.example.test"
-    assert spec.user_container.args == ("--predictor_host=iris-predictor.ns",)
+    # KServe's flags added when absent; the predictor is the gateway (PREDICTOR_HOST).
+    assert spec.user_container.args == (
+        "--model_name",
+        "iris",
+        "--predictor_host",
+        "$(PREDICTOR_HOST)",
+        "--http_port=$(PORT)",
+    )
     assert condition(world, "TransformerReady")["status"] == "False"
     world.mark_ready("iris-predictor-00001")
     world.mark_ready("iris-transformer-00001")

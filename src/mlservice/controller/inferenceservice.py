@@ -21,6 +21,7 @@ from mlservice.controller.kserve_pod import (
     autoscaling_annotations,
     custom_pod,
     model_pod,
+    transformer_pod,
     unsupported_scheme,
 )
 from mlservice.controller.kserve_status import ModelFailure, canary_split, isvc_status
@@ -190,7 +191,8 @@ class InferenceServiceReconciler:
         transformer = isvc.spec.transformer
         assert transformer is not None
         try:
-            rendered = self._rendered(isvc, transformer, custom_pod(transformer), role="transform")
+            pod = transformer_pod(transformer, name=isvc.name)
+            rendered = self._rendered(isvc, transformer, pod, role="transform")
         except MLServiceError as err:
             return Failure(_reason(err), err.message)
         return plan_of(

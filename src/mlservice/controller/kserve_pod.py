@@ -19,7 +19,7 @@ from mlservice.errors import InvalidInput
 from mlservice.resources.inferenceservice import KServeModelSpec
 from mlservice.resources.kserve_component import Batcher, ComponentSpec
 from mlservice.resources.pod import PodSpec
-from mlservice.runtime.kserve_container import MLS_SERVE, local_container
+from mlservice.runtime.kserve_container import MLS_SERVE, engine_ports, local_container
 from mlservice.runtime.kserve_select import RuntimeCandidate
 from mlservice.storage.uri import SCHEMES
 
@@ -93,6 +93,25 @@ def custom_pod(component: ComponentSpec) -> dict[str, Any]:
     containers.sort(key=lambda c: c.get("name") != SERVER_CONTAINER)
     pod["containers"] = containers
     return pod
+
+
+def transformer_pod(component: ComponentSpec, *, name: str) -> dict[str, Any]:
+    """A transformer's PodSpec: its first container gets the flags KServe adds when absent,
+    `--model_name {name}`, `--predictor_host` (here the engine's `$(PREDICTOR_HOST)`, the
+    gateway, with the predictor's host in `PREDICTOR_HOST_HEADER`) and the HTTP port."""
+    pod = custom_pod(component)
+    first, *rest = pod["containers"]
+    args = list(first.get("args") or [])
+    if not _has_flag(args, "--model_name"):
+        args += ["--model_name", name]
+    if not _has_flag(args, "--predictor_host"):
+        args += ["--predictor_host", "$(PREDICTOR_HOST)"]
+    pod["containers"] = [{**first, "args": engine_ports(args, ensure_http=True)}, *rest]
+    return pod
+
+
+def _has_flag(args: Sequence[str], flag: str) -> bool:
+    return any(a == flag or a.startswith(f"{flag}=") for a in args)
 
 
 def merge_container(runtime: Mapping[str, Any], model: Mapping[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,8 @@ and answers V1 and V2 through the gateway on KServe's hosts."""
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,6 +17,7 @@ from tests.e2e.e2e_helpers import V2_ROW, condition, wait_for
 from tests.support.up import apply, mls_on
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+TRANSFORMER = Path(__file__).parents[1] / "server" / "models" / "transformer"
 
 
 def sklearn_isvc(name: str, uri: str) -> str:
@@ -129,3 +132,43 @@ def test_canary_splits_traffic_between_revisions_then_promotes(
     assert obj["status"]["components"]["predictor"]["traffic"] == [
         {"revisionName": "iris-predictor-00002", "percent": 100, "latestRevision": True}
     ]
+
+
+def test_a_transformer_fronts_the_predictor(
+    up: UpProcess, namespace: str, volume: str, tmp_path: Path
+) -> None:
+    code = tmp_path / "transformer"
+    shutil.copytree(TRANSFORMER, code)
+    manifest = yaml.safe_load(sklearn_isvc("iris", f"pvc://{volume}/iris"))
+    manifest["spec"]["transformer"] = {
+        "containers": [
+            {
+                "name": "kserve-container",
+                "image": "my/transformer",
+                "command": ["mls", "serve", str(code)],
+            }
+        ]
+    }
+    apply(up, manifest, namespace)
+    obj = wait_for(up, "iris", namespace, is_ready, kind="isvc", timeout=90)
+    assert condition(obj, "TransformerReady")["status"] == "True"
+    assert obj["status"]["components"]["transformer"]["latestReadyRevision"] == (
+        "iris-transformer-00001"
+    )
+    gateway = json.loads(up.home.endpoints.read_text())["gateway"]
+    row = V2_ROW["inputs"][0]["data"]
+    with httpx.Client(base_url=gateway, timeout=30) as client:
+        chained = client.post(
+            "/v1/models/iris:predict",
+            json={"instances": [row]},
+            headers={"Host": f"iris.{namespace}.localhost"},
+        )
+        assert chained.status_code == 200, chained.text
+        assert chained.json()["transformed"] is True
+        assert chained.headers["x-mls-release"] == "iris-predictor-00001"
+        direct = client.post(
+            "/v1/models/iris:predict",
+            json={"instances": [row]},
+            headers={"Host": f"iris-predictor.{namespace}.localhost"},
+        )
+        assert direct.json() == {"predictions": [1]}

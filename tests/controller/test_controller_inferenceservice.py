@@ -71,8 +71,8 @@ async def test_sklearn_selects_the_builtin_runtime_and_serves_under_its_name(wor
     }
     types = [(c["type"], c["status"]) for c in status["conditions"]]
     assert types == [
-        ("PredictorReady", "True"),
         ("IngressReady", "True"),
+        ("PredictorReady", "True"),
         ("Ready", "True"),
     ]
     assert all("lastTransitionTime" in c for c in status["conditions"])
@@ -275,10 +275,10 @@ async def test_a_transformer_fronts_the_service_and_forwards_to_the_predictor(
     status = world.status("iris", KIND)
     types = [(c["type"], c["status"]) for c in status["conditions"]]
     assert types == [
-        ("PredictorReady", "True"),
-        ("TransformerReady", "True"),
         ("IngressReady", "True"),
+        ("PredictorReady", "True"),
         ("Ready", "True"),
+        ("TransformerReady", "True"),
     ]
     transformer = status["components"]["transformer"]
     assert transformer["url"] == "http://iris-transformer.ns.example.test:8080"

@@ -86,7 +86,10 @@ def isvc_status(
         "url": url,
         "address": {"url": url},
         "components": components,
-        "conditions": conditions_json([*conditions, ready], before.get("conditions"), now=now),
+        # Knative's condition sets keep conditions sorted by type; KServe's status shows them so.
+        "conditions": conditions_json(
+            sorted([*conditions, ready], key=lambda c: c.type), before.get("conditions"), now=now
+        ),
         "modelStatus": model_status(predictor, invalid=invalid),
     }
     if generation is not None:

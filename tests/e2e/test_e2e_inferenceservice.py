@@ -69,6 +69,10 @@ def test_sklearn_isvc_from_a_volume_serves_v1_and_v2_through_the_gateway(
     shown = mls_on(up, "get", "isvc", "-n", namespace).stdout.splitlines()
     assert shown[0].split()[:3] == ["NAME", "URL", "READY"]
     assert shown[1].split()[:4] == ["iris", status["url"], "True", "100"]
+    described = mls_on(up, "describe", "isvc", "iris", "-n", namespace)
+    assert described.returncode == 0, described.stderr
+    for expected in ("iris-predictor-00001", "PredictorReady", "RevisionReady", "100"):
+        assert expected in described.stdout
 
 
 def test_a_format_without_runtime_reports_kserves_reason(up: UpProcess, namespace: str) -> None:

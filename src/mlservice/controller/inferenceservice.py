@@ -7,6 +7,12 @@ name; a custom predictor runs its containers. A transformer is a second track,
 `{name}-transformer-{NNNNN}`, forwarding to the `{name}-predictor` host. Hosts are KServe's:
 `{name}.{ns}.{domain}` (the transformer if any, else the predictor), `{name}-predictor...`
 and `{name}-transformer...`. Status is `kserve_status.py`'s.
+
+`canaryTrafficPercent` P (other than 100) holds the rolled-out revision serving beside a
+ready newer one, which takes P % (0 rolls back); absent or 100 promotes the newer one. The
+percent is not part of the revision's hash, so a traffic-only change makes no revision.
+With `serving.kserve.io/enable-tag-routing: "true"`, `latest-{name}-predictor...` and
+`prev-{name}-predictor...` reach each side of a canary.
 """
 
 from __future__ import annotations
@@ -88,7 +94,8 @@ class InferenceServiceReconciler:
         transformer = isvc.spec.transformer
         if transformer is not None:
             chain = self._track(state, key, obj, kserve_transformer_key(), "transformer")
-            await self._step(chain, transformer, self._transformer_plan(isvc))
+            later = await self._step(chain, transformer, self._transformer_plan(isvc))
+            delay = min((d for d in (delay, later) if d is not None), default=None)
             transformer_view = await chain.view()
         elif kserve_transformer_key() in state.tracks:
             await state.tracks.pop(kserve_transformer_key()).stop()

@@ -54,6 +54,16 @@ def transformer_key() -> ComponentKey:
     return ComponentKey("transform")
 
 
+def kserve_predictor_key() -> ComponentKey:
+    """An InferenceService's predictor: revisions `{name}-predictor-{NNNNN}`, as KServe's."""
+    return ComponentKey("predict", None, token="predictor")
+
+
+def kserve_transformer_key() -> ComponentKey:
+    """An InferenceService's transformer: revisions `{name}-transformer-{NNNNN}`."""
+    return ComponentKey("transform", None, token="transformer")
+
+
 def revision_name(service: str, key: ComponentKey, sequence: int) -> str:
     parts = [service, key.name_part, *([key.release] if key.release else []), f"{sequence:05d}"]
     return "-".join(parts)
@@ -109,6 +119,11 @@ class Hosts:
 
     def release(self, name: str, namespace: str, release: str) -> str:
         return self._host(release_label(name, release), namespace)
+
+    def tagged(self, name: str, namespace: str, tag: str) -> str:
+        """A tag's host of an InferenceService's predictor (`latest-`, `prev-`), as KServe's
+        tag routing names them."""
+        return self._host(f"{tag}-{name}-predictor", namespace)
 
     def transformer(self, name: str, namespace: str) -> str:
         return self._host(f"{name}-transformer", namespace)

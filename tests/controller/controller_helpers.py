@@ -19,6 +19,7 @@ from mlservice.store import Key, Obj, Scope
 from mlservice.store.sqlite import SqliteStore
 
 Manifest = dict[str, Any]
+KSERVE_KINDS = ("InferenceService", "ServingRuntime", "ClusterServingRuntime")
 
 
 def mlservice(name: str = "iris", *, uri: str = "pvc://models/iris/", **spec: Any) -> Manifest:
@@ -49,6 +50,9 @@ class World:
 
     def get(self, kind: str, name: str, namespace: str = "ns") -> Obj:
         group = "" if kind in ("Secret", "Event", "PersistentVolumeClaim") else "tensorstack.dev"
+        if kind in KSERVE_KINDS:
+            group = "serving.kserve.io"
+            namespace = "" if kind == "ClusterServingRuntime" else namespace
         return self.store.get(Key(group, kind, namespace, name))
 
     def status(self, name: str = "iris", kind: str = "MLService") -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mlservice.controller.builtin import install_builtin_runtimes
 from mlservice.resources import MLService, parse_as
-from mlservice.runtime import BUILTIN_NAMESPACE, render_replica, select_runtime
+from mlservice.runtime import BUILTIN_NAMESPACE, kserve, render_replica, select_runtime
 from mlservice.runtime.builtin import required_programs, runtimes
 from mlservice.store import Key
 from mlservice.store.sqlite import SqliteStore
@@ -59,8 +59,15 @@ def test_each_format_gets_mls_serve_with_its_format() -> None:
 
 def test_install_is_idempotent_and_restores_edits() -> None:
     store = SqliteStore.in_memory()
-    assert len(install_builtin_runtimes(store)) == 7
+    assert len(install_builtin_runtimes(store)) == 7 + len(kserve.names())
     assert install_builtin_runtimes(store) == []
+    cluster = Key("serving.kserve.io", "ClusterServingRuntime", "", "kserve-sklearnserver")
+    assert store.get(cluster)["spec"]["supportedModelFormats"][0]["name"] == "sklearn"
+    edited_cluster = store.get(cluster)
+    edited_cluster["spec"]["disabled"] = True
+    store.replace(edited_cluster)
+    assert install_builtin_runtimes(store) == ["kserve-sklearnserver"]
+    assert "disabled" not in store.get(cluster)["spec"]
     key = Key("tensorstack.dev", "MLServiceRuntime", BUILTIN_NAMESPACE, "sklearn")
     edited = store.get(key)
     edited["spec"]["enabled"] = False

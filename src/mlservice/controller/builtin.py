@@ -1,4 +1,5 @@
-"""Installing the built-in runtimes (`runtime/builtin/`) into the store at `mls up`.
+"""Installing the built-in runtimes into the store at `mls up`: our MLServiceRuntimes
+(`runtime/builtin/`) and KServe's ClusterServingRuntimes (`runtime/kserve/`).
 
 Idempotent: a runtime that matches its manifest is left untouched (same resourceVersion), one
 that differs (an older mlservice wrote it, or someone edited it) is put back, which rolls the
@@ -8,14 +9,14 @@ services that use it.
 from __future__ import annotations
 
 from mlservice.errors import NotFound
-from mlservice.runtime.builtin import manifests
+from mlservice.runtime import builtin, kserve
 from mlservice.store import Key, Store
 
 
 def install_builtin_runtimes(store: Store) -> list[str]:
     """Create or restore every built-in runtime; the names of those written."""
     written = []
-    for manifest in manifests():
+    for manifest in [*builtin.manifests(), *kserve.manifests()]:
         key = Key.of(manifest)
         try:
             current = store.get(key)

@@ -23,11 +23,13 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE = 1024  # what Kubernetes keeps of an event message
 COMPONENT = "mls-controller"
 EventKind = Literal["Normal", "Warning"]
+CLUSTER_EVENTS_NAMESPACE = "default"
 
 
 @dataclass(frozen=True)
 class Involved:
-    """The object an event is about."""
+    """The object an event is about; a cluster-scoped one has namespace "" and its events
+    live in `default`, as Kubernetes records them."""
 
     api_version: str
     kind: str
@@ -38,15 +40,18 @@ class Involved:
     @classmethod
     def of(cls, obj: Obj) -> Involved:
         meta = obj["metadata"]
-        return cls(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"], meta["uid"])
+        namespace = meta.get("namespace") or ""
+        return cls(obj["apiVersion"], obj["kind"], namespace, meta["name"], meta.get("uid", ""))
+
+    @property
+    def event_namespace(self) -> str:
+        return self.namespace or CLUSTER_EVENTS_NAMESPACE
 
     def reference(self) -> dict[str, str]:
-        ref = {
-            "apiVersion": self.api_version,
-            "kind": self.kind,
-            "namespace": self.namespace,
-            "name": self.name,
-        }
+        ref = {"apiVersion": self.api_version, "kind": self.kind}
+        if self.namespace:
+            ref["namespace"] = self.namespace
+        ref["name"] = self.name
         return {**ref, "uid": self.uid} if self.uid else ref
 
 
@@ -68,11 +73,11 @@ class EventRecorder:
 
     def record(self, involved: Involved, *, reason: str, message: str, kind: EventKind) -> None:
         message = message[:MAX_MESSAGE]
-        fold = (involved.namespace, involved.kind, involved.name, reason, message)
+        fold = (involved.event_namespace, involved.kind, involved.name, reason, message)
         now = self._clock()
         try:
             name = self._names.get(fold)
-            if name is None or not self._bump(involved.namespace, name, now):
+            if name is None or not self._bump(involved.event_namespace, name, now):
                 self._names[fold] = self._create(involved, reason, message, kind, now)
         except MLServiceError as err:
             log.warning("could not record event %s for %s: %s", reason, involved.name, err)
@@ -85,7 +90,7 @@ class EventRecorder:
                 self._store.delete(Key.of(event))
 
     def events_of(self, involved: Involved) -> list[Obj]:
-        found = self._store.list(Scope("", "Event", involved.namespace)).items
+        found = self._store.list(Scope("", "Event", involved.event_namespace)).items
         return [e for e in found if _about(e, involved)]
 
     def _create(
@@ -97,7 +102,7 @@ class EventRecorder:
             {
                 "apiVersion": "v1",
                 "kind": "Event",
-                "metadata": {"name": name, "namespace": involved.namespace},
+                "metadata": {"name": name, "namespace": involved.event_namespace},
                 "involvedObject": involved.reference(),
                 "reason": reason,
                 "message": message,
@@ -125,7 +130,7 @@ class EventRecorder:
 
 
 def _who(involved: Involved) -> tuple[str, str, str]:
-    return (involved.namespace, involved.kind, involved.name)
+    return (involved.event_namespace, involved.kind, involved.name)
 
 
 def _about(event: Obj, involved: Involved) -> bool:

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from mlservice.controller.context import Context
+from mlservice.controller.inferenceservice import InferenceServiceReconciler
 from mlservice.controller.mlservice import MLServiceReconciler
 from mlservice.controller.routing import ServiceRoutes
 from mlservice.controller.simple import SimpleMLServiceReconciler
-from mlservice.resources.kinds import GROUP
+from mlservice.resources.kinds import GROUP, KSERVE_GROUP
 from mlservice.store import Key
 
 GroupKind = tuple[str, str]  # (API group, kind): "" is the core group
@@ -52,4 +53,14 @@ KINDS: tuple[Registration, ...] = (
         GROUP, "MLService", MLServiceReconciler, ((GROUP, "MLServiceRuntime"), *_POD_INPUTS)
     ),
     Registration(GROUP, "SimpleMLService", SimpleMLServiceReconciler, _POD_INPUTS),
+    Registration(
+        KSERVE_GROUP,
+        "InferenceService",
+        InferenceServiceReconciler,
+        (
+            (KSERVE_GROUP, "ServingRuntime"),
+            (KSERVE_GROUP, "ClusterServingRuntime"),
+            *_POD_INPUTS,
+        ),
+    ),
 )

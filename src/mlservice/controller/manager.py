@@ -163,11 +163,12 @@ class Controllers:
             self._on_service(event)
             return
         # A runtime, Secret or claim concerns the services of its namespace; a built-in
-        # runtime, every service.
+        # runtime or a cluster-scoped one (namespace ""), every service.
         namespace = event.key.namespace
+        everyone = namespace in (BUILTIN_NAMESPACE, "")
         dependents = self._dependents.get((event.key.group, kind), set())
         for key in self._known():
-            if key.kind in dependents and namespace in (key.namespace, BUILTIN_NAMESPACE):
+            if key.kind in dependents and (everyone or namespace == key.namespace):
                 self.queue.add(key)
 
     def _on_service(self, event: WatchEvent) -> None:

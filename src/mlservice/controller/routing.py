@@ -41,7 +41,7 @@ class Settings:
 
 @dataclass(frozen=True)
 class ServiceRoutes:
-    kind: Literal["MLService", "SimpleMLService"]
+    kind: Literal["MLService", "SimpleMLService", "InferenceService"]
     namespace: str
     name: str
     releases: Mapping[str, Revision] = field(default_factory=dict)  # release -> serving revision
@@ -50,6 +50,8 @@ class ServiceRoutes:
     canary: str | None = None
     canary_percent: int = 0
     paused: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """An InferenceService's tag routing: tag (`latest`, `prev`) -> the release it reaches."""
 
 
 class RouteSink(Protocol):
@@ -128,13 +130,16 @@ def _routes(svc: ServiceRoutes, hosts: Hosts) -> list[Route]:
         backends = [Backend(only.id, "", 100)] if only else []
         return [route(hosts.simple(name, ns), "simple", backends)]
     split = _split(svc)
-    found = [
-        route(hosts.predictor(name, ns), "predictor", split),
-        *(
+    found = [route(hosts.predictor(name, ns), "predictor", split)]
+    if svc.kind == "MLService":  # an InferenceService's "releases" are revisions: no host each
+        found += [
             route(hosts.release(name, ns, release), "release", [Backend(rev.id, release, 100)])
             for release, rev in svc.releases.items()
-        ),
-    ]
+        ]
+    for tag, release in svc.tags.items():
+        if release in svc.releases:
+            tagged = [Backend(svc.releases[release].id, release, 100)]
+            found.append(route(hosts.tagged(name, ns, tag), "release", tagged))
     if svc.transformer is not None:
         chain = [Backend(svc.transformer.id, "", 100)]
         found.append(route(hosts.transformer(name, ns), "transformer", chain))

@@ -104,6 +104,7 @@ class Track:
         self._retiring: list[tuple[_Revision, str, float]] = []  # revision, successor, since
         self._clock = clock
         self._drain = drain_seconds
+        self._hold = False
 
     def restore(self, name: str | None, hash_: str | None) -> None:
         """Continue the naming of an earlier run (from status): the same hash keeps the name."""
@@ -111,9 +112,15 @@ class Track:
             self.latest = _Revision(name, hash_)
             self._owners[self._id(name)] = self._owner
 
-    async def step(self, outcome: Plan | Failure, *, scale: int) -> float | None:
-        """Converge once; returns seconds after which to try again, if a retry may help."""
+    async def step(
+        self, outcome: Plan | Failure, *, scale: int, hold: bool = False
+    ) -> float | None:
+        """Converge once; returns seconds after which to try again, if a retry may help.
+
+        `hold` keeps the serving revision serving beside a ready newer one (a canary: the
+        caller splits traffic between them); without it the newer one replaces it."""
         self.scale = scale
+        self._hold = hold
         await self._retire(drained_only=True)
         delay = await self._converge(outcome, scale=scale)
         if self._retiring:
@@ -222,6 +229,8 @@ class Track:
     async def _promote_when_ready(self) -> None:
         latest = self.latest
         if latest is None or latest is self.serving or self.scale == 0:
+            return
+        if self._hold and self.serving is not None:
             return
         states = await self.engine.replicas(self._id(latest.name))
         ready = sum(s.ready for s in states)

@@ -1,0 +1,322 @@
+"""KServe's InferenceService on the same machinery as an MLService: one track per component.
+
+The predictor is a track with revisions `{name}-predictor-{NNNNN}`: a model predictor runs
+the runtime KServe would select (the namespace's ServingRuntimes, then the
+ClusterServingRuntimes) with the model at `/mnt/models`, served under the InferenceService's
+name; a custom predictor runs its containers. A transformer is a second track,
+`{name}-transformer-{NNNNN}`, forwarding to the `{name}-predictor` host. Hosts are KServe's:
+`{name}.{ns}.{domain}` (the transformer if any, else the predictor), `{name}-predictor...`
+and `{name}-transformer...`. Status is `kserve_status.py`'s.
+
+`canaryTrafficPercent` P (other than 100) holds the rolled-out revision serving beside a
+ready newer one, which takes P % (0 rolls back); absent or 100 promotes the newer one. The
+percent is not part of the revision's hash, so a traffic-only change makes no revision.
+With `serving.kserve.io/enable-tag-routing: "true"`, `latest-{name}-predictor...` and
+`prev-{name}-predictor...` reach each side of a canary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+from mlservice.controller.context import Context
+from mlservice.controller.events import Involved
+from mlservice.controller.kserve_pod import (
+    SelectedRuntime,
+    autoscaling_annotations,
+    custom_pod,
+    model_pod,
+    transformer_pod,
+    unsupported_scheme,
+)
+from mlservice.controller.kserve_status import ModelFailure, canary_split, isvc_status
+from mlservice.controller.revisions import plan_of
+from mlservice.controller.routing import ServiceRoutes, Settings, routed_revision
+from mlservice.controller.track import Failure, Plan, Track, TrackView
+from mlservice.engine import ModelSource
+from mlservice.errors import InvalidInput, KServeSelectionError, MLServiceError, NotFound
+from mlservice.gateway.snapshot import (
+    DEFAULT_CONTAINER_CONCURRENCY,
+    DEFAULT_TIMEOUT_SECONDS,
+    LoggerSpec,
+)
+from mlservice.naming import ComponentKey, kserve_predictor_key, kserve_transformer_key
+from mlservice.resources import InferenceService, parse_as
+from mlservice.resources.kinds import KSERVE_GROUP
+from mlservice.resources.kserve_component import ComponentSpec
+from mlservice.resources.pod import PodSpec
+from mlservice.runtime import RenderedReplica, render_pod
+from mlservice.runtime.kserve_container import MODEL_MOUNT_PATH
+from mlservice.runtime.kserve_select import CLUSTER_KIND, RuntimeCandidate, select_runtime
+from mlservice.store import Key, Obj, Scope
+
+KIND: Final = "InferenceService"
+NAMESPACE_KIND: Final = "ServingRuntime"
+
+
+@dataclass
+class _Service:
+    tracks: dict[ComponentKey, Track] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    plan: Plan | Failure
+    invalid: ModelFailure | None = None  # the spec itself cannot be served (modelStatus)
+
+
+class InferenceServiceReconciler:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.routes: dict[Key, ServiceRoutes] = {}
+        self._services: dict[Key, _Service] = {}
+
+    def keys(self) -> list[Key]:
+        return list(self._services)
+
+    async def reconcile(self, key: Key) -> float | None:
+        try:
+            obj = self.ctx.store.get(key)
+        except NotFound:
+            await self.forget(key)
+            return None
+        isvc = parse_as(InferenceService, obj)
+        state = self._services.setdefault(key, _Service())
+        predictor = isvc.spec.predictor
+        track = self._track(state, key, obj, kserve_predictor_key(), "predictor")
+        outcome = self._predictor_plan(isvc, obj)
+        canary = predictor.canary_traffic_percent
+        hold = canary is not None and canary != 100
+        delay = await self._step(track, predictor, outcome.plan, hold=hold)
+        view = await track.view()
+        transformer_view = None
+        transformer = isvc.spec.transformer
+        if transformer is not None:
+            chain = self._track(state, key, obj, kserve_transformer_key(), "transformer")
+            later = await self._step(chain, transformer, self._transformer_plan(isvc))
+            delay = min((d for d in (delay, later) if d is not None), default=None)
+            transformer_view = await chain.view()
+        elif kserve_transformer_key() in state.tracks:
+            await state.tracks.pop(kserve_transformer_key()).stop()
+        status = isvc_status(
+            name=isvc.name,
+            namespace=isvc.namespace,
+            generation=obj["metadata"].get("generation"),
+            predictor=view,
+            transformer=transformer_view,
+            explainer=isvc.spec.explainer is not None,
+            invalid=outcome.invalid,
+            canary=canary,
+            hosts=self.ctx.hosts,
+            previous=obj.get("status"),
+            now=self.ctx.now(),
+        )
+        self.ctx.write_status(obj, status)
+        self.routes[key] = self._routes(isvc, view, transformer_view)
+        return delay
+
+    async def forget(self, key: Key) -> None:
+        state = self._services.pop(key, None)
+        for track in (state.tracks if state else {}).values():
+            await track.stop()
+        self.routes.pop(key, None)
+        api_version = f"{KSERVE_GROUP}/v1beta1"
+        self.ctx.events.forget(Involved(api_version, KIND, key.namespace, key.name))
+
+    # -- components ----------------------------------------------------------------------
+
+    def _track(
+        self, state: _Service, key: Key, obj: Obj, component: ComponentKey, block: str
+    ) -> Track:
+        if component not in state.tracks:
+            track = self.ctx.track(key, obj, component=component)
+            recorded = ((obj.get("status") or {}).get("components") or {}).get(block) or {}
+            track.restore(recorded.get("latestCreatedRevision"), recorded.get("revisionHash"))
+            state.tracks[component] = track
+        return state.tracks[component]
+
+    async def _step(
+        self,
+        track: Track,
+        component: ComponentSpec,
+        outcome: Plan | Failure,
+        *,
+        hold: bool = False,
+    ) -> float | None:
+        low, high = component.replica_bounds
+        scale = self.ctx.replicas(track, min_replicas=low, max_replicas=high, paused=False)
+        delay = await track.step(outcome, scale=scale, hold=hold)
+        if isinstance(outcome, Plan):
+            self.ctx.autoscale(
+                track,
+                annotations=outcome.annotations,
+                min_replicas=low,
+                max_replicas=high,
+                container_concurrency=component.container_concurrency,
+            )
+        return delay
+
+    def _predictor_plan(self, isvc: InferenceService, obj: Obj) -> _Outcome:
+        predictor = isvc.spec.predictor
+        model = None if predictor.is_custom else predictor.effective_model()
+        source = None
+        try:
+            if model is None:
+                pod = custom_pod(predictor)
+            else:
+                uri = model.storage_uri
+                scheme = unsupported_scheme(uri) if uri else None
+                if scheme is not None:
+                    message = (
+                        f"storageUri {uri}: the {scheme}:// scheme cannot be fetched here; "
+                        "use pvc://, s3://, http(s):// or file://."
+                    )
+                    failure = ModelFailure("InvalidPredictorSpec", message)
+                    return _Outcome(Failure("UnsupportedStorageUri", message), failure)
+                runtime = self._runtime(isvc, model.model_format.name, obj)
+                pod = model_pod(predictor, model, runtime, metadata=obj["metadata"])
+                source = ModelSource(uri, mount_path=MODEL_MOUNT_PATH) if uri else None
+            rendered = self._rendered(isvc, predictor, pod)
+        except KServeSelectionError as err:
+            invalid = ModelFailure(err.reason, err.failure_message or err.message)
+            return _Outcome(Failure(err.reason, err.message), invalid)
+        except MLServiceError as err:
+            return _Outcome(Failure(_reason(err), err.message))
+        return _Outcome(
+            plan_of(
+                rendered,
+                kind=KIND,
+                namespace=isvc.namespace,
+                service=isvc.name,
+                component=kserve_predictor_key(),
+                model=source,
+            )
+        )
+
+    def _transformer_plan(self, isvc: InferenceService) -> Plan | Failure:
+        transformer = isvc.spec.transformer
+        assert transformer is not None
+        try:
+            pod = transformer_pod(transformer, name=isvc.name)
+            rendered = self._rendered(isvc, transformer, pod, role="transform")
+        except MLServiceError as err:
+            return Failure(_reason(err), err.message)
+        return plan_of(
+            rendered,
+            kind=KIND,
+            namespace=isvc.namespace,
+            service=isvc.name,
+            component=kserve_transformer_key(),
+            predictor_host=self.ctx.hosts.predictor(isvc.name, isvc.namespace),
+        )
+
+    def _rendered(
+        self,
+        isvc: InferenceService,
+        component: ComponentSpec,
+        pod: dict[str, Any],
+        *,
+        role: str = "predict",
+    ) -> RenderedReplica:
+        try:
+            typed = PodSpec.model_validate(pod)
+        except ValueError as err:
+            raise InvalidInput(f"The merged pod spec is invalid: {err}") from None
+        rendered = render_pod(typed, component=role)
+        annotations = autoscaling_annotations(
+            component, metadata_annotations=isvc.metadata.annotations
+        )
+        labels = {**rendered.labels, **(component.labels or {})}
+        return replace(rendered, annotations=annotations, labels=labels)
+
+    def _runtime(self, isvc: InferenceService, model_format: str, obj: Obj) -> SelectedRuntime:
+        model = isvc.spec.predictor.effective_model()
+        assert model is not None
+        manifests: dict[tuple[bool, str], Obj] = {}
+        local: list[RuntimeCandidate] = []
+        cluster: list[RuntimeCandidate] = []
+        scopes = [
+            Scope(KSERVE_GROUP, NAMESPACE_KIND, isvc.namespace),
+            Scope(KSERVE_GROUP, CLUSTER_KIND, None),
+        ]
+        for scope in scopes:
+            for item in self.ctx.store.list(scope).items:
+                candidate = RuntimeCandidate.from_manifest(item)
+                manifests[(candidate.cluster, candidate.name)] = item
+                (cluster if candidate.cluster else local).append(candidate)
+        chosen = select_runtime(
+            model_format,
+            version=model.model_format.version,
+            protocol_version=model.protocol_version,
+            runtime=model.runtime,
+            namespace_runtimes=local,
+            cluster_runtimes=cluster,
+            multi_node="workerSpec" in (obj.get("spec") or {}).get("predictor", {}),
+        )
+        return SelectedRuntime(chosen, manifests[(chosen.cluster, chosen.name)])
+
+    def _routes(
+        self, isvc: InferenceService, view: TrackView, transformer: TrackView | None
+    ) -> ServiceRoutes:
+        predictor = isvc.spec.predictor
+        split = canary_split(view, predictor.canary_traffic_percent)
+        names = [view.serving or view.latest, *([split.latest] if split else [])]
+        releases = {}
+        for name in names:
+            revision = routed_revision(
+                replace(view, serving=name),
+                namespace=isvc.namespace,
+                service=isvc.name,
+                component="predict",
+                release=name or "",
+                settings=_settings(predictor),
+                activatable=_activatable(view),
+            )
+            if revision is not None:
+                releases[revision.release] = revision
+        default = names[0] or ""
+        tags = {}
+        if split is not None and isvc.tag_routing:
+            tags = {"latest": split.latest, "prev": split.rolled_out}
+        chain = None
+        if transformer is not None and isvc.spec.transformer is not None:
+            chain = routed_revision(
+                transformer,
+                namespace=isvc.namespace,
+                service=isvc.name,
+                component="transform",
+                release="",
+                settings=_settings(isvc.spec.transformer),
+                activatable=_activatable(transformer),
+            )
+        return ServiceRoutes(
+            kind=KIND,
+            namespace=isvc.namespace,
+            name=isvc.name,
+            releases=releases,
+            transformer=chain,
+            default=default,
+            canary=split.latest if split else None,
+            canary_percent=split.percent if split else 0,
+            tags=tags,
+        )
+
+
+def _settings(component: ComponentSpec) -> Settings:
+    logger = component.logger
+    return Settings(
+        container_concurrency=component.container_concurrency or DEFAULT_CONTAINER_CONCURRENCY,
+        timeout_seconds=float(component.timeout or DEFAULT_TIMEOUT_SECONDS),
+        logger=None
+        if logger is None
+        else LoggerSpec(urls=(logger.url,) if logger.url else (), mode=logger.mode),
+    )
+
+
+def _reason(err: MLServiceError) -> str:
+    return err.reason if err.reason not in ("BadRequest", "InternalError") else "InvalidSpec"
+
+
+def _activatable(view: TrackView) -> bool:
+    return view.serving is not None or view.failure is None

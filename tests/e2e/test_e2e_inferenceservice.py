@@ -1,19 +1,25 @@
 """KServe's InferenceService end to end: a real `mls up` selects the built-in sklearn
 ClusterServingRuntime, serves the iris model from a volume under the InferenceService's name,
-and answers V1 and V2 through the gateway on KServe's hosts."""
+and answers V1 and V2 (tritonclient's too) through the gateway on KServe's hosts, sending
+KServe's logger CloudEvents to a sink."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
+import tritonclient.http as triton
 import yaml
 
 from mlservice.cli.background import UpProcess
 from tests.e2e.e2e_helpers import V2_ROW, condition, wait_for
+from tests.gateway.gateway_procs import start_upstream
+from tests.support.polling import wait_until
 from tests.support.up import apply, mls_on
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -176,3 +182,94 @@ def test_a_transformer_fronts_the_predictor(
             headers={"Host": f"iris-predictor.{namespace}.localhost"},
         )
         assert direct.json() == {"predictions": [1]}
+
+
+def test_a_predictor_logger_sends_kserves_cloudevents_to_its_sink(
+    up: UpProcess, namespace: str, volume: str, tmp_path: Path
+) -> None:
+    sink = start_upstream("sink", tmp_path)
+    try:
+        manifest = yaml.safe_load(sklearn_isvc("iris", f"pvc://{volume}/iris"))
+        manifest["spec"]["predictor"]["logger"] = {"url": f"{sink.urls[0]}/events", "mode": "all"}
+        apply(up, manifest, namespace)
+        wait_for(up, "iris", namespace, is_ready, kind="isvc", timeout=60)
+        gateway = json.loads(up.home.endpoints.read_text())["gateway"]
+        row = V2_ROW["inputs"][0]["data"]
+        answer = httpx.post(
+            f"{gateway}/v1/models/iris:predict",
+            json={"instances": [row]},
+            headers={"Host": f"iris.{namespace}.localhost"},
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        received = wait_until(
+            lambda: (r := httpx.get(f"{sink.urls[0]}/events").json()) and len(r) >= 2 and r,
+            timeout=20,
+            message="the request and response events at the sink",
+        )
+    finally:
+        sink.stop()
+    assert len(received) == 2
+    by_type = {e["headers"]["ce-type"]: e for e in received}
+    request = by_type["org.kubeflow.serving.inference.request"]
+    response = by_type["org.kubeflow.serving.inference.response"]
+    assert request["headers"]["ce-id"] == response["headers"]["ce-id"]
+    for event in (request, response):
+        headers = event["headers"]
+        assert headers["ce-specversion"] == "1.0"
+        assert headers["ce-source"] == "http://localhost:9081/"
+        assert headers["ce-inferenceservicename"] == "iris"
+        assert headers["ce-namespace"] == namespace
+        assert headers["ce-component"] == "predictor"
+        assert headers["ce-endpoint"] == ""
+        assert not {"ce-mlservicename", "ce-inferenceurl"} & set(headers)
+    assert json.loads(base64.b64decode(request["body"])) == {"instances": [row]}
+    assert json.loads(base64.b64decode(response["body"])) == {"predictions": [1]}
+
+    def shown() -> str | None:
+        out = mls_on(up, "logs", "iris", "--requests", "-n", namespace).stdout
+        return out if out.count("Context Attributes,") == 2 else None
+
+    text = wait_until(shown, timeout=10, message="both events in `mls logs --requests`")
+    assert "type: org.kubeflow.serving.inference.response" in text
+    assert "inferenceservicename: iris" in text
+    assert "component: predictor" in text
+
+
+def test_tritonclient_http_speaks_v2_to_an_isvc_through_the_gateway(
+    up: UpProcess, namespace: str, volume: str
+) -> None:
+    manifest = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "iris-v2"},
+        "spec": {
+            "predictor": {
+                "model": {
+                    "modelFormat": {"name": "sklearn"},
+                    "protocolVersion": "v2",
+                    "storageUri": f"pvc://{volume}/iris",
+                }
+            }
+        },
+    }
+    apply(up, manifest, namespace)
+    wait_for(up, "iris-v2", namespace, is_ready, kind="isvc", timeout=60)
+    gateway = httpx.URL(json.loads(up.home.endpoints.read_text())["gateway"])
+    host = {"Host": f"iris-v2.{namespace}.localhost"}
+    rows = np.array([V2_ROW["inputs"][0]["data"]], dtype=np.float64)
+    client = triton.InferenceServerClient(url=f"{gateway.host}:{gateway.port}")
+    try:
+        assert client.is_server_live(headers=host)
+        assert client.is_model_ready("iris-v2", headers=host)
+        assert not client.is_model_ready("iris", headers=host)
+        for binary in (True, False):
+            tensor = triton.InferInput("input-0", list(rows.shape), "FP64")
+            tensor.set_data_from_numpy(rows, binary_data=binary)
+            wanted = [triton.InferRequestedOutput("predict", binary_data=binary)]
+            # A copy: tritonclient adds Inference-Header-Content-Length to the dict it is given.
+            result = client.infer("iris-v2", [tensor], outputs=wanted, headers=dict(host))
+            assert result.get_response()["model_name"] == "iris-v2"
+            assert result.as_numpy("predict").tolist() == [1]  # versicolor
+    finally:
+        client.close()

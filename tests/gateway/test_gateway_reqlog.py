@@ -4,17 +4,24 @@ and the human format of `mls logs --requests`."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import orjson
+import pytest
 from cloudevents.core.bindings.http import HTTPMessage, from_binary_event
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
 from mlservice.gateway.reqlog import human, localfile
+from mlservice.gateway.reqlog.capture import Capture
 from mlservice.gateway.reqlog.events import (
+    FLAVORS,
+    KSERVE,
+    MLSERVICE,
     LogEvent,
     Origin,
     binary_headers,
@@ -22,6 +29,7 @@ from mlservice.gateway.reqlog.events import (
     make_event,
     to_json,
 )
+from mlservice.gateway.snapshot import EventFlavor, LoggerMode, LoggerSpec, Revision
 
 ORIGIN = Origin(
     namespace="example",
@@ -160,3 +168,125 @@ def test_matches_filters_by_service_namespace_and_release() -> None:
     assert human.matches(doc, service="torch-mnist", namespace="example", release="v1")
     assert not human.matches(doc, service="torch-mnist", namespace="example", release="v2")
     assert not human.matches(doc, service="torch-mnist", namespace="default", release=None)
+
+
+def _kserve_pair(component: str = "predict") -> tuple[LogEvent, LogEvent]:
+    origin = dataclasses.replace(ORIGIN, service="sklearn-iris", component=component, release="")
+    request, response = (
+        make_event(
+            origin,
+            kind=kind,
+            event_id="id-2",
+            data=b'{"instances": [[6.8, 2.8, 4.8, 1.4]]}',
+            content_type="application/json",
+            flavor=KSERVE,
+        )
+        for kind in ("request", "response")
+    )
+    return request, response
+
+
+def test_kserve_flavor_sends_kserve_agents_attributes_and_nothing_of_ours() -> None:
+    request, response = _kserve_pair()
+    headers = binary_headers(request)
+    assert {k: v for k, v in headers.items() if k != "ce-time"} == {
+        "ce-specversion": "1.0",
+        "ce-type": "org.kubeflow.serving.inference.request",
+        "ce-source": "http://localhost:9081/",
+        "ce-id": "id-2",
+        "ce-inferenceservicename": "sklearn-iris",
+        "ce-namespace": "example",
+        "ce-component": "predictor",
+        "ce-endpoint": "",
+        "ce-metadata": "{}",
+        "content-type": "application/json",
+    }
+    answer = binary_headers(response)
+    assert answer["ce-type"] == "org.kubeflow.serving.inference.response"
+    assert answer["ce-id"] == headers["ce-id"]
+    event = from_binary_event(HTTPMessage(headers=answer, body=response.data))
+    assert event.get_extension("inferenceservicename") == "sklearn-iris"
+    assert event.get_extension("component") == "predictor"
+    assert event.get_source() == "http://localhost:9081/"
+    transformer = binary_headers(_kserve_pair("transform")[0])
+    assert transformer["ce-component"] == "transformer"
+
+
+def test_the_default_flavor_is_ours() -> None:
+    assert FLAVORS["mlservice"] is MLSERVICE
+    assert binary_headers(_pair()[0])["ce-type"] == MLSERVICE.types["request"]
+
+
+def test_kserve_events_show_and_match_by_the_inferenceservice_name(tmp_path: Path) -> None:
+    request, response = _kserve_pair()
+    localfile.append(tmp_path, [request, response])
+    docs = list(localfile.read_events(tmp_path))
+    assert [d["type"] for d in docs] == [
+        "org.kubeflow.serving.inference.request",
+        "org.kubeflow.serving.inference.response",
+    ]
+    doc = docs[1]
+    assert doc["data"] == {"instances": [[6.8, 2.8, 4.8, 1.4]]}
+    assert human.matches(doc, service="sklearn-iris", namespace="example", release=None)
+    assert not human.matches(doc, service="sklearn-iris", namespace="default", release=None)
+    assert not human.matches(doc, service="torch-mnist", namespace="example", release=None)
+    assert not human.matches(doc, service="sklearn-iris", namespace="example", release="v1")
+    lines = human.format_event(doc).splitlines()
+    extensions = lines[lines.index("Extensions,") + 1 : lines.index("Data,")]
+    assert extensions == [
+        "  component: predictor",
+        "  endpoint: ",
+        "  inferenceservicename: sklearn-iris",
+        "  metadata: {}",
+        "  namespace: example",
+    ]
+
+
+def _captured(flavor: EventFlavor, *, code: int, mode: LoggerMode = "all") -> list[LogEvent]:
+    """The events one exchange answered with `code` emits, through `Capture`."""
+    spec = LoggerSpec(urls=("http://sink/",), mode=mode, flavor=flavor)
+    revision = Revision(
+        id="example/iris-predictor-00001",
+        namespace="example",
+        service="iris",
+        component="predict",
+        release="iris-predictor-00001",
+        logger=spec,
+    )
+    emitted: list[LogEvent] = []
+    capture = Capture(revision, spec, limit=1024, emit=lambda events, urls: emitted.extend(events))
+    capture.request(b'{"instances": []}')
+    capture.response(b'{"error": "no"}' if code != 200 else b'{"predictions": []}')
+    head = SimpleNamespace(traceparent=b"00-aa-bb-01", content_type=b"application/json")
+    response = SimpleNamespace(release=b"", content_type=b"application/json")
+    exchange = SimpleNamespace(
+        head=head, response=response, code=code, url=b"/v1/models/iris:predict"
+    )
+    capture.done(exchange)  # type: ignore[arg-type]
+    return emitted
+
+
+@pytest.mark.parametrize("mode", ["all", "request", "response"])
+def test_capture_honours_the_mode_in_both_flavors(mode: LoggerMode) -> None:
+    wanted = {"all": ["request", "response"], "request": ["request"], "response": ["response"]}
+    for flavor in ("mlservice", "kserve"):
+        events = _captured(flavor, code=200, mode=mode)
+        assert [e.attributes["type"].rsplit(".", 1)[1] for e in events] == wanted[mode]
+        assert len({e.id for e in events}) == 1
+        assert all(e.attributes["type"] in FLAVORS[flavor].types.values() for e in events)
+
+
+def test_kserve_logs_no_response_to_a_failed_request_and_ours_does() -> None:
+    assert [e.attributes["type"] for e in _captured("kserve", code=500)] == [
+        "org.kubeflow.serving.inference.request"
+    ]
+    assert [e.attributes["type"] for e in _captured("mlservice", code=500)] == [
+        "tensorstack.dev.mlservice.request",
+        "tensorstack.dev.mlservice.response",
+    ]
+    kserve = _captured("kserve", code=200)
+    assert kserve[1].data == b'{"predictions": []}'
+    assert kserve[0].attributes["source"] == "http://localhost:9081/"
+    ours = _captured("mlservice", code=200)
+    assert ours[0].attributes["source"] == "iris-predict-iris-predictor-00001"
+    assert ours[0].attributes["inferenceurl"] == "/v1/models/iris:predict"

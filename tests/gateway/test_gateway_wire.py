@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import orjson
 import pytest
 
@@ -40,6 +42,18 @@ def test_a_snapshot_round_trips_and_hosts_are_lower_cased() -> None:
     assert parsed.version == 7
 
 
+def test_a_logger_without_a_flavor_is_ours_and_a_kserve_one_round_trips() -> None:
+    """Routes saved or pushed without `flavor` (an older `mls up`) keep our events."""
+    doc = orjson.loads(dump_snapshot(RoutingSnapshot(1, {REVISION.id: REVISION})))
+    del doc["revisions"][0]["logger"]["flavor"]
+    logger = parse_snapshot(orjson.dumps(doc)).revisions[REVISION.id].logger
+    assert logger == LoggerSpec(urls=("http://127.0.0.1:9/",), mode="response")
+    assert logger.flavor == "mlservice"
+    kserve = dataclasses.replace(REVISION, logger=LoggerSpec(urls=(), flavor="kserve"))
+    parsed = parse_snapshot(dump_snapshot(RoutingSnapshot(2, {kserve.id: kserve})))
+    assert parsed.revisions[kserve.id] == kserve
+
+
 def test_a_delta_round_trips() -> None:
     old = RoutingSnapshot(1)
     new = RoutingSnapshot(2, {REVISION.id: REVISION})
@@ -62,7 +76,11 @@ def test_the_wire_format_is_the_one_both_processes_speak() -> None:
                 "endpoints": [{"replica": "r0", "address": "127.0.0.1:20001"}],
                 "container_concurrency": 2,
                 "timeout_seconds": 30.0,
-                "logger": {"urls": ["http://127.0.0.1:9/"], "mode": "response"},
+                "logger": {
+                    "urls": ["http://127.0.0.1:9/"],
+                    "mode": "response",
+                    "flavor": "mlservice",
+                },
                 "activatable": True,
             }
         ],
@@ -99,6 +117,7 @@ def test_the_wire_format_is_the_one_both_processes_speak() -> None:
         (lambda d: d["routes"][0]["backends"][0].update(percent=60), "summing to 60, not 100"),
         (lambda d: d.update(extra=1), "field extra is invalid: Extra inputs are not permitted"),
         (lambda d: d["revisions"][0]["logger"].update(level=1), r"revisions\.0\.logger\.level"),
+        (lambda d: d["revisions"][0]["logger"].update(flavor="seldon"), r"logger\.flavor"),
         (lambda d: d["revisions"][0].update(id=""), r"revisions\.0\.id"),
         (lambda d: d["revisions"][0].update(container_concurrency=-1), "container_concurrency"),
         (lambda d: d.pop("version"), "version"),

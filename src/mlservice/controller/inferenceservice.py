@@ -308,9 +308,13 @@ def _settings(component: ComponentSpec) -> Settings:
     return Settings(
         container_concurrency=component.container_concurrency or DEFAULT_CONTAINER_CONCURRENCY,
         timeout_seconds=float(component.timeout or DEFAULT_TIMEOUT_SECONDS),
+        # KServe's agent's events (types, `ce-inferenceservicename`, ...), so sinks written
+        # for KServe read them unchanged.
         logger=None
         if logger is None
-        else LoggerSpec(urls=(logger.url,) if logger.url else (), mode=logger.mode),
+        else LoggerSpec(
+            urls=(logger.url,) if logger.url else (), mode=logger.mode, flavor="kserve"
+        ),
     )
 
 

@@ -21,6 +21,9 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 Component = Literal["predict", "transform"]
 LoggerMode = Literal["all", "request", "response"]
+# Whose request-log events a revision emits: ours (the design's `tensorstack.dev.mlservice.*`)
+# or KServe's agent's (`org.kubeflow.serving.inference.*`), for an InferenceService.
+EventFlavor = Literal["mlservice", "kserve"]
 RouteKind = Literal["service", "predictor", "release", "transformer", "simple"]
 
 # A revision's serving defaults, for the spec fields a user leaves out: the dataclasses below
@@ -28,6 +31,7 @@ RouteKind = Literal["service", "predictor", "release", "transformer", "simple"]
 DEFAULT_TIMEOUT_SECONDS = 300.0
 DEFAULT_CONTAINER_CONCURRENCY = 0  # no per-replica limit
 DEFAULT_LOGGER_MODE: LoggerMode = "all"
+DEFAULT_EVENT_FLAVOR: EventFlavor = "mlservice"
 DEFAULT_ACTIVATABLE = True
 
 # Decorates every class of the shape: a push naming a field the gateway does not know is
@@ -74,6 +78,7 @@ class Endpoint:
 class LoggerSpec:
     urls: tuple[str, ...] = ()
     mode: LoggerMode = DEFAULT_LOGGER_MODE
+    flavor: EventFlavor = DEFAULT_EVENT_FLAVOR
 
 
 @no_extra_fields

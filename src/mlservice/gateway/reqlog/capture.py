@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from mlservice.gateway.reqlog.events import LogEvent, Origin, make_event, new_id
+from mlservice.gateway.reqlog.events import FLAVORS, LogEvent, Origin, make_event, new_id
 from mlservice.gateway.snapshot import LoggerSpec, Revision
 
 if TYPE_CHECKING:
@@ -16,11 +16,21 @@ class Emit(Protocol):
 
 
 class Capture:
-    __slots__ = ("_emit", "_limit", "_request", "_response", "_sizes", "revision", "spec")
+    __slots__ = (
+        "_emit",
+        "_flavor",
+        "_limit",
+        "_request",
+        "_response",
+        "_sizes",
+        "revision",
+        "spec",
+    )
 
     def __init__(self, revision: Revision, spec: LoggerSpec, *, limit: int, emit: Emit) -> None:
         self.revision = revision
         self.spec = spec
+        self._flavor = FLAVORS[spec.flavor]
         self._limit = limit
         self._emit = emit
         self._request: list[bytes] = []
@@ -41,8 +51,10 @@ class Capture:
             self._sizes[which] += len(piece)
 
     def done(self, exchange: Exchange) -> None:
-        """Emit the events `mode` asks for; a request never answered logs no response."""
+        """Emit the events `mode` asks for; a request never answered logs no response, nor
+        (in a flavor that says so) one answered with anything but 200."""
         revision = self.revision
+        flavor = self._flavor
         response = exchange.response
         release = revision.release or (response.release.decode("latin-1") if response else "")
         origin = Origin(
@@ -64,9 +76,11 @@ class Capture:
                     event_id=event_id,
                     data=b"".join(self._request),
                     content_type=content_type,
+                    flavor=flavor,
                 )
             )
-        if self.spec.mode in ("all", "response") and response is not None:
+        logs_response = flavor.failed_responses or exchange.code == 200
+        if self.spec.mode in ("all", "response") and response is not None and logs_response:
             events.append(
                 make_event(
                     origin,
@@ -74,6 +88,7 @@ class Capture:
                     event_id=event_id,
                     data=b"".join(self._response),
                     content_type=response.content_type.decode("latin-1"),
+                    flavor=flavor,
                 )
             )
         if events:

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from mlservice.gateway.reqlog.events import CONTEXT, EXTENSIONS, from_json
+from mlservice.gateway.reqlog.events import CONTEXT, EXTENSIONS, SERVICE_ATTRIBUTES, from_json
 
 DATA_LIMIT = 4096  # bytes of a non-JSON payload shown; a PNG is noise past its signature
 
@@ -49,7 +49,10 @@ def _data(doc: Mapping[str, Any]) -> str | None:
 
 
 def matches(doc: Mapping[str, Any], *, service: str, namespace: str, release: str | None) -> bool:
-    """Whether an event belongs to `service` in `namespace` (and `release`, if given)."""
-    if doc.get("mlservicename") != service or doc.get("namespace") != namespace:
+    """Whether an event belongs to `service` in `namespace` (and `release`, if given), in
+    either flavor (an MLService's `mlservicename`, an InferenceService's
+    `inferenceservicename`; KServe's events name no release)."""
+    named = next((doc[a] for a in SERVICE_ATTRIBUTES if a in doc), None)
+    if named != service or doc.get("namespace") != namespace:
         return False
     return release is None or str(doc.get("source", "")).endswith(f"-{release}")

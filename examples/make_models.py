@@ -1,7 +1,9 @@
 """Write the models the examples read: `python examples/make_models.py [--home DIR] [--s3 URL]`.
 
 Volumes go under the data dir (`--home`, else $MLS_HOME, else ~/.mlservice), where
-`pvc://tutorial/...` and `pvc://demo/...` look; run it before or while `mls up` runs. With
+`pvc://tutorial/...` and `pvc://demo/...` look; run it before or while `mls up` runs. The KServe
+examples' iris models go to `tutorial/models/sklearn/{1.0,2.0,3.0}/model/`, the local twin of
+KServe's `gs://kfserving-examples/models/sklearn/1.0/model`. With
 `--s3 http://127.0.0.1:9000` the S3 examples' objects (`s3://models/example/`,
 `s3://models/mnist/`) are uploaded there too, with the example Secrets' keys (user/password);
 any S3 endpoint works, e.g. `moto_server -p 9000` from the dev install.
@@ -15,6 +17,31 @@ from pathlib import Path
 
 from mlservice.demo.examples import write_example_models
 from mlservice.home import Home
+
+IRIS_VERSIONS = ("1.0", "2.0", "3.0")
+
+
+def write_iris_models(home: Home) -> list[Path]:
+    """Three iris classifiers (the canary walk-through's versions), one folder each."""
+    import joblib
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    features, labels = load_iris(return_X_y=True)
+    estimators = (
+        LogisticRegression(max_iter=500),
+        DecisionTreeClassifier(random_state=0),
+        KNeighborsClassifier(),
+    )
+    written = []
+    for version, estimator in zip(IRIS_VERSIONS, estimators, strict=True):
+        folder = home.volume("tutorial") / "models" / "sklearn" / version / "model"
+        folder.mkdir(parents=True, exist_ok=True)
+        joblib.dump(estimator.fit(features, labels), folder / "model.joblib")
+        written.append(folder / "model.joblib")
+    return written
 
 
 def upload(root: Path, *, endpoint: str, access_key: str, secret_key: str) -> list[str]:
@@ -49,7 +76,7 @@ def main() -> int:
     args = parser.parse_args()
     home = Home.from_env(args.home)
     made = write_example_models(home)
-    for path in made.written:
+    for path in [*made.written, *write_iris_models(home)]:
         print(f"wrote {path}")
     for reason in made.skipped:
         print(f"skipped {reason}")

@@ -21,7 +21,7 @@ from tests.support.paths import EXAMPLES
 
 DEFAULT_GATEWAY = "http://127.0.0.1:8080"
 S3 = "s3"
-SERVICE_KINDS = ("MLService", "SimpleMLService")
+SERVICE_KINDS = ("MLService", "SimpleMLService", "InferenceService")
 
 
 @dataclass(frozen=True)

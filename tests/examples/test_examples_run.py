@@ -20,7 +20,13 @@ import yaml
 
 from mlservice.cli.background import UpProcess
 from mlservice.errors import NotFound
-from tests.examples.examples_lib import Example, load, load_all, predicted_digit
+from tests.examples.examples_lib import (
+    SERVICE_KINDS,
+    Example,
+    load,
+    load_all,
+    predicted_digit,
+)
 from tests.support.moto import moto_server
 from tests.support.paths import REPO
 from tests.support.polling import wait_until
@@ -48,6 +54,17 @@ BATCHES = {
         "mlservice/autoscaling.yaml",
         "mlservice/scale-to-zero.yaml",
     ],
+    # KServe: the runtime before the InferenceService naming it; the reference's manifests that
+    # cannot run here settle on their reason (NOT_HERE).
+    "kserve": [
+        "kserve/servingruntime.yaml",
+        "kserve/custom-runtime.yaml",
+        "kserve/sklearn-iris-pvc.yaml",
+        "kserve/transformer.yaml",
+        "kserve/sklearn-iris.yaml",
+        "kserve/flowers-tensorflow.yaml",
+        "kserve/torchserve-nllb.yaml",
+    ],
     "storage-and-simple": [
         "mlservice/pvc-storage.yaml",
         "mlservice/s3-storage.yaml",
@@ -61,14 +78,29 @@ BATCHES = {
     ],
 }
 BASE = ["volumes", "secrets", "runtimes"]
+# The reference's InferenceServices this machine cannot run, with the reason KServe would give.
+NOT_HERE = {
+    "kserve/sklearn-iris.yaml": "UnsupportedStorageUri",  # gs://
+    "kserve/flowers-tensorflow.yaml": "NoSupportingRuntime",  # no tensorflow runtime
+    "kserve/torchserve-nllb.yaml": "NoSupportingRuntime",  # pytorch until TorchServe lands
+}
+CANARY_STEPS = sorted((REPO / "examples" / "kserve" / "canary").glob("*.yaml"))
+CLI_KINDS = {
+    "MLService": "mlservice",
+    "SimpleMLService": "simplemlservice",
+    "InferenceService": "isvc",
+    "ServingRuntime": "servingruntime",
+}
 # What a command sends when it sends the digit 3: the sample files, or its 8x8 array inline.
 THREES = ("examples/data/3", "[[[0,0,7,15,13,1,0,0]")
 
 
 def test_the_batches_hold_every_service_example_once() -> None:
     batched = [rel for batch in BATCHES.values() for rel in batch]
-    services = [e.rel for e in load_all() if e.kind in ("MLService", "SimpleMLService")]
-    assert sorted(batched) == sorted(s for s in services if s != "demo.yaml")
+    services = [e.rel for e in load_all() if e.kind in (*SERVICE_KINDS, "ServingRuntime")]
+    walked = {f"kserve/canary/{p.name}" for p in CANARY_STEPS}
+    assert sorted(batched) == sorted(s for s in services if s not in {"demo.yaml", *walked})
+    assert set(NOT_HERE) <= set(batched)
 
 
 @pytest.fixture(scope="module")
@@ -126,21 +158,26 @@ def _pointed_at(text: str, endpoint: str) -> str:
 
 
 def _kind(example: Example) -> str:
-    return "mlservice" if example.kind == "MLService" else "simplemlservice"
+    return CLI_KINDS[example.kind]
 
 
 def _settled(example: Example, obj: dict[str, Any]) -> bool:
-    """Ready, or, for one that needs a program this machine lacks, refused for that reason."""
+    """Ready, or, for one that needs a program this machine lacks, refused for that reason;
+    a reference InferenceService that cannot run here, refused for KServe's reason."""
     status = obj.get("status") or {}
+    ready = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
+    if example.rel in NOT_HERE:
+        return (ready.get("status"), ready.get("reason")) == ("False", NOT_HERE[example.rel])
+    if example.kind == "InferenceService":
+        return ready.get("status") == "True"
     missing = [p for p in example.programs if shutil.which(p) is None]
     if not missing:
         return bool(status.get("ready"))
-    ready = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
     return ready.get("reason") == "RuntimeUnavailable" and missing[0] in ready.get("message", "")
 
 
 def _wait_settled(up: UpProcess, examples: list[Example]) -> None:
-    pending = list(examples)
+    pending = [e for e in examples if e.kind in SERVICE_KINDS]
     with up.client() as client:
 
         def all_settled() -> bool:
@@ -192,3 +229,56 @@ def test_examples_apply_reach_ready_and_answer(up: UpProcess, batch: str) -> Non
             for example in examples:
                 with contextlib.suppress(NotFound):
                     client.delete(_kind(example), example.name)
+
+
+def _traffic(obj: dict[str, Any]) -> list[tuple[str | None, str, int]]:
+    predictor = obj["status"]["components"]["predictor"]
+    return [(t.get("tag"), t["revisionName"], t["percent"]) for t in predictor.get("traffic", [])]
+
+
+def _revision(number: int) -> str:
+    return f"sklearn-iris-canary-predictor-{number:05d}"
+
+
+# What status.components.predictor.traffic holds after each step of the walk-through.
+CANARY_TRAFFIC = [
+    [(None, _revision(1), 100)],
+    [("latest", _revision(2), 10), ("prev", _revision(1), 90)],
+    [(None, _revision(2), 100)],
+    [("latest", _revision(3), 0), ("prev", _revision(2), 100)],
+]
+
+
+@pytest.mark.timeout(READY_WITHIN + 120)
+def test_kserve_canary_walkthrough_moves_traffic_step_by_step(up: UpProcess) -> None:
+    """examples/kserve/canary/ applied in order, as examples/README.md walks through it."""
+    assert len(CANARY_STEPS) == len(CANARY_TRAFFIC)
+    steps = [load(path) for path in CANARY_STEPS]
+    name = steps[0].name
+    try:
+        with up.client() as client:
+            for step, expected in zip(steps, CANARY_TRAFFIC, strict=True):
+                applied = mls_on(up, "apply", "-f", str(step.path), cwd=REPO)
+                assert applied.returncode == 0, applied.stderr
+
+                def moved(expected: list[tuple[str | None, str, int]] = expected) -> bool:
+                    obj = client.get("isvc", name)
+                    ready = [c for c in obj["status"].get("conditions", []) if c["type"] == "Ready"]
+                    return (
+                        bool(ready) and ready[0]["status"] == "True" and (_traffic(obj) == expected)
+                    )
+
+                wait_until(
+                    moved,
+                    timeout=READY_WITHIN,
+                    interval=0.3,
+                    message=lambda rel=step.rel: f"{rel}: {client.get('isvc', name).get('status')}",
+                )
+                for command in step.tries:
+                    _try(up, command)
+            promoted = client.get("isvc", name)["status"]["components"]["predictor"]
+            assert promoted["previousRolledoutRevision"] == _revision(1)
+            assert promoted["latestRolledoutRevision"] == _revision(2)
+    finally:
+        with up.client() as client, contextlib.suppress(NotFound):
+            client.delete("isvc", name)

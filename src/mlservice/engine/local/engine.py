@@ -28,6 +28,7 @@ from mlservice.engine.local.credentials import (
     ServiceAccountLookup,
     no_service_accounts,
 )
+from mlservice.engine.local.gpus import GpuLister, GpuPool, nvidia_smi_gpus
 from mlservice.engine.local.paths import revision_dir
 from mlservice.engine.local.pidfiles import ProcessRecord, current_process, reap_leftovers
 from mlservice.engine.local.ports import PortPool
@@ -61,6 +62,7 @@ class LocalEngine(Engine):
         secrets: SecretLookup = no_secrets,
         accounts: ServiceAccountLookup = no_service_accounts,
         spawner: ProcessSpawner | None = None,
+        gpus: GpuLister = nvidia_smi_gpus,
     ) -> None:
         self.config = config
         self._given_spawner = spawner
@@ -74,6 +76,7 @@ class LocalEngine(Engine):
         )
         self._prepared: dict[RevisionId, LocalRevision] = {}
         self._pool = PortPool(config.port_range, quarantine=config.port_quarantine)
+        self._gpus = GpuPool(gpus)
         self._revisions: dict[RevisionId, _Revision] = {}
         self._locks: defaultdict[RevisionId, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._listeners: list[Listener] = []
@@ -220,6 +223,7 @@ class LocalEngine(Engine):
             cpu_offset=next(self._cpu_offset),
             on_change=self._changed,
             adopt=adopt,
+            gpus=self._gpus,
         )
         entry.replicas[replica_id] = replica
         replica.start(self._owner)

@@ -4,6 +4,7 @@ once they are there. The lister is a fake: this machine has no `nvidia-smi`."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator
 
@@ -12,6 +13,7 @@ import pytest
 from mlservice.engine.base import ReplicaState
 from mlservice.engine.local import LocalEngine
 from mlservice.engine.local.gpus import GpuPool, gpu_count, nvidia_smi_gpus, parse_gpu_list
+from mlservice.engine.local.procfs import environ_value
 from mlservice.errors import InvalidInput
 from mlservice.home import Home
 from tests.engine.engine_helpers import Events, fast_config, revision
@@ -129,3 +131,12 @@ async def test_gpus_go_to_one_replica_at_a_time_and_others_get_none(
     by_revision = {s.revision_id.split("/", 1)[1]: s for s in states}
     assert visible_devices(by_revision["svc-predict-v1-00002"]) == "0"
     assert visible_devices(by_revision["plain-predict-v1-00001"]) is None
+
+
+def test_an_adopted_replica_keeps_the_gpus_its_process_was_started_with() -> None:
+    pool = GpuPool(lambda: ["0", "1"])
+    pool.adopt("old/user-container", ("1",))
+    assert pool.claim("new/user-container", 1) == (("0",), None)
+    assert pool.claim("other/user-container", 1)[1] is not None
+    assert environ_value(os.getpid(), "PATH") == os.environ["PATH"]
+    assert environ_value(os.getpid(), "MLS_NO_SUCH_VARIABLE_SET") is None

@@ -84,6 +84,10 @@ class GpuPool:
         self._held[holder] = given = tuple(free[:count])
         return given, None
 
+    def adopt(self, holder: str, gpus: tuple[str, ...]) -> None:
+        """Record GPUs a running process already has (a replica adopted after a restart)."""
+        self._held[holder] = gpus
+
     def release(self, holder: str) -> None:
         self._held.pop(holder, None)
 

@@ -28,6 +28,7 @@ from mlservice.engine.local.pidfiles import ProcessRecord, write_record
 from mlservice.engine.local.ports import PortPool
 from mlservice.engine.local.probes import ProbePlan, plan_probe
 from mlservice.engine.local.process import Launch, ProcessSpawner
+from mlservice.engine.local.procfs import environ_value
 from mlservice.engine.local.resolve import LocalRevision
 from mlservice.engine.local.resources import pick_cpus, plan_resources
 from mlservice.engine.local.supervisor import ContainerRunner
@@ -84,6 +85,12 @@ class Replica:
             for name, plan in self._plans.items()
         }
         running = adopt.processes if adopt is not None else {}
+        for c in revision.containers:
+            if self._plans[c.name].gpus and c.name in running:
+                # Still running on the GPUs it was given: keep them from other replicas.
+                seen = environ_value(running[c.name].pid, VISIBLE_DEVICES)
+                if seen:
+                    self._gpus.adopt(self._gpu_holder(c), tuple(seen.split(",")))
         self.runners = [
             ContainerRunner(
                 c, self, memory_limit=self._plans[c.name].memory_limit, adopted=running.get(c.name)

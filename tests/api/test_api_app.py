@@ -174,9 +174,28 @@ def test_discovery_documents(api: AppClient) -> None:
         "secrets/status",
         "persistentvolumeclaims",
         "persistentvolumeclaims/status",
+        "serviceaccounts",
         "events",
         "events/status",
     }
+
+
+def test_service_accounts_are_stored_with_their_secrets(api: AppClient) -> None:
+    path = "/api/v1/namespaces/default/serviceaccounts"
+    account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "sa", "namespace": "default"},
+        "secrets": [{"name": "s3creds"}],
+        "imagePullSecrets": [{"name": "registry"}],
+    }
+    assert api.post(path, json=account).status_code == 201
+    stored = api.get(f"{path}/sa").json()
+    assert stored["secrets"] == [{"name": "s3creds"}]
+    assert stored["imagePullSecrets"] == [{"name": "registry"}]
+    bad = api.post(path, json={**account, "secrets": [{"nmae": "x"}]})
+    assert bad.status_code == 422
+    assert "secrets[0]" in bad.text
 
 
 def test_an_unexpected_failure_is_still_a_status(api: AppClient, store: SqliteStore) -> None:

@@ -134,8 +134,8 @@ def test_an_unknown_kind_is_named_with_its_file(mls, namespace: str, tmp_path: P
         "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: kept}\nspec: {}\n"
     )
     kinds = (
-        "MLService, SimpleMLService, MLServiceRuntime, Secret, PersistentVolumeClaim, Event, "
-        "InferenceService, ServingRuntime, ClusterServingRuntime"
+        "MLService, SimpleMLService, MLServiceRuntime, Secret, PersistentVolumeClaim, "
+        "ServiceAccount, Event, InferenceService, ServingRuntime, ClusterServingRuntime"
     )
     applied = mls("apply", "-f", str(manifest), "-n", namespace)
     assert applied.returncode == 1
@@ -241,3 +241,17 @@ def test_wait_returns_when_ready_and_times_out_otherwise(
     assert waited.stdout == "mlservice/torch-mnist condition met\n"
     bad_for = mls("wait", "mlsvc", "torch-mnist", "--for", "delete")
     assert bad_for.stderr.startswith("error: --for 'delete' is not supported")
+
+
+def test_get_sa_lists_service_accounts(mls, namespace: str, tmp_path: Path) -> None:
+    manifest = tmp_path / "sa.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: models}\n"
+        "secrets: [{name: s3creds}, {name: other}]\n"
+    )
+    assert mls("apply", "-f", str(manifest), "-n", namespace).stdout == (
+        "serviceaccount/models created\n"
+    )
+    listed = mls("get", "sa", "-n", namespace).stdout.splitlines()
+    assert listed[0].split() == ["NAME", "SECRETS", "AGE"]
+    assert listed[1].split()[:2] == ["models", "2"]

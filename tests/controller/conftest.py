@@ -10,7 +10,7 @@ import pytest
 
 from mlservice.controller import ControllerConfig, Controllers, MemorySink
 from mlservice.controller.builtin import install_builtin_runtimes
-from mlservice.controller.secrets import secret_lookup
+from mlservice.controller.secrets import secret_lookup, service_account_lookup
 from mlservice.engine.fake import FakeEngine
 from mlservice.engine.local.resolve import Resolver
 from mlservice.home import Home
@@ -40,7 +40,12 @@ async def world(home: Home) -> AsyncIterator[World]:
     store = SqliteStore.in_memory()
     # The local engine's resolver prepares revisions, so downloads, Secrets and PATH checks
     # reach status as they do under `mls up`; nothing runs.
-    resolver = Resolver(home=home, secrets=secret_lookup(store), gateway="127.0.0.1:8080")
+    resolver = Resolver(
+        home=home,
+        secrets=secret_lookup(store),
+        accounts=service_account_lookup(store),
+        gateway="127.0.0.1:8080",
+    )
     async with _world(home, store, FakeEngine(prepare=resolver.resolve)) as found:
         yield found
 

@@ -190,6 +190,33 @@ async def test_a_missing_volume_is_a_download_failure(world: World) -> None:
     assert model_status["lastFailureInfo"]["reason"] == "ModelLoadFailed"
 
 
+async def test_storage_credentials_are_named_and_a_service_account_change_reconciles(
+    world: World,
+) -> None:
+    world.apply(isvc(serviceAccountName="models", sklearn={"storageUri": "s3://b/iris"}))
+    await world.settle()
+    ready = condition(world, "Ready")
+    assert ready["reason"] == "ModelDownloadFailed"
+    assert "ServiceAccount ns/models (the predictor's serviceAccountName)" in ready["message"]
+    account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "models", "namespace": "ns"},
+        "secrets": [{"name": "s3creds"}],
+    }
+    world.apply(account)
+    await world.settle()
+    message = condition(world, "Ready")["message"]
+    assert "Secret ns/s3creds (listed by ServiceAccount ns/models) does not exist" in message
+
+    keyed = {"modelFormat": {"name": "sklearn"}, "storage": {"key": "minio", "path": "iris"}}
+    world.apply(isvc("keyed", model=keyed))
+    await world.settle()
+    ready = condition(world, "Ready", name="keyed")
+    assert ready["reason"] == "ModelDownloadFailed"
+    assert "Secret ns/storage-config (for storage.key 'minio') does not exist" in ready["message"]
+
+
 async def test_custom_predictor_runs_as_given_and_explainer_is_reported(world: World) -> None:
     manifest = isvc(
         containers=[

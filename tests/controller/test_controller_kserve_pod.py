@@ -6,10 +6,12 @@ import pytest
 
 from mlservice.controller.kserve_pod import (
     merge_container,
+    model_source,
     transformer_pod,
     unsupported_scheme,
 )
-from mlservice.resources.inferenceservice import TransformerSpec
+from mlservice.engine import ModelSource, StorageKey
+from mlservice.resources.inferenceservice import PredictorSpec, TransformerSpec
 
 
 def test_merge_appends_args_replaces_env_by_name_and_overrides_resources_per_key() -> None:
@@ -87,3 +89,32 @@ def test_transformer_flags_given_by_the_user_are_kept() -> None:
 )
 def test_schemes_we_cannot_fetch_are_named(uri: str, scheme: str | None) -> None:
     assert unsupported_scheme(uri) == scheme
+
+
+def test_model_source_names_the_service_account_and_storage_entry() -> None:
+    named = PredictorSpec.model_validate(
+        {"serviceAccountName": "models", "sklearn": {"storageUri": "s3://b/iris"}}
+    )
+    model = named.effective_model()
+    assert model is not None
+    assert model_source(named, model, mount_path="/mnt/models") == ModelSource(
+        "s3://b/iris", mount_path="/mnt/models", service_account="models"
+    )
+    keyed = PredictorSpec.model_validate(
+        {
+            "model": {
+                "modelFormat": {"name": "sklearn"},
+                "storage": {"key": "minio", "path": "iris", "parameters": {"bucket": "x"}},
+            }
+        }
+    )
+    model = keyed.effective_model()
+    assert model is not None
+    source = model_source(keyed, model, mount_path="/mnt/models")
+    assert source is not None
+    assert (source.uri, source.service_account) == ("", "default")
+    assert source.storage == StorageKey("minio", "iris", (("bucket", "x"),))
+    bare = PredictorSpec.model_validate({"model": {"modelFormat": {"name": "sklearn"}}})
+    model = bare.effective_model()
+    assert model is not None
+    assert model_source(bare, model, mount_path="/mnt/models") is None

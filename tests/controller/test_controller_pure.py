@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -90,6 +91,26 @@ NO_PROGRAM = Failure("RuntimeUnavailable", "x")
 def test_health(track: TrackView, paused: bool, expected: tuple[bool, str]) -> None:
     state = health(track, paused=paused)
     assert (state.ready, state.reason) == expected
+
+
+def waiting_for_gpus(revision: str) -> ReplicaState:
+    return replace(
+        replica(revision, ready=False, phase="Pending", n=2),
+        reason="Unschedulable",
+        message="needs 2 GPUs (nvidia.com/gpu), this machine lists 0.",
+    )
+
+
+def test_a_replica_waiting_for_gpus_is_named_until_another_one_serves() -> None:
+    alone = {"rev-1": (waiting_for_gpus("rev-1"),)}
+    new = health(view(serving=None, latest="rev-1", replicas=alone), paused=False)
+    assert (new.ready, new.reason) == (False, "Unschedulable")
+    assert new.message == "Revision rev-1: needs 2 GPUs (nvidia.com/gpu), this machine lists 0."
+    rolling = {"rev-1": (replica("rev-1"),), "rev-2": (waiting_for_gpus("rev-2"),)}
+    assert health(view(latest="rev-2", replicas=rolling), paused=False).reason == "Unschedulable"
+    # One replica serves and a second waits for a GPU: the service is ready, as on a cluster.
+    scaled = {"rev-1": (replica("rev-1"), waiting_for_gpus("rev-1"))}
+    assert health(view(replicas=scaled, scale=2), paused=False).reason == ""
 
 
 def test_status_shape_follows_the_reference() -> None:

@@ -194,7 +194,7 @@ def test_binary_and_decimal_suffixes_scale_exactly(number: int, suffix: str) -> 
     assert parse_bytes(f"{number}{suffix}", field="memory") == number * scale
 
 
-def test_resources_plan_enforces_memory_and_cpu_and_reports_the_rest() -> None:
+def test_resources_plan_enforces_memory_cpu_and_gpus_and_reports_the_rest() -> None:
     many = str(len(available_cpus()) + 1)
     spec = container(
         resources={
@@ -206,9 +206,9 @@ def test_resources_plan_enforces_memory_and_cpu_and_reports_the_rest() -> None:
     where = "containers[user-container].resources"
     assert plan.memory_limit == 2**30
     assert plan.cpu_cores == len(available_cpus())
+    assert plan.gpus == 2  # a GPU request alone counts, as Kubernetes defaults the limit to it
     assert set(plan.warnings) == {
         f"{where}.limits.ephemeral-storage=1Gi is not enforced by the local engine",
-        f"{where}.requests.nvidia.com/gpu=2 is not enforced by the local engine",
         f"{where}.requests.cpu={many} exceeds the {len(available_cpus())} CPUs available",
         f"{where}.limits.cpu={many} is capped at the {len(available_cpus())} CPUs available",
     }

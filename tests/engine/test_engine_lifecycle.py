@@ -150,14 +150,14 @@ async def test_changed_spec_replaces_the_replicas(engine: LocalEngine, events: E
 async def test_cpu_limit_pins_cores_and_unenforceable_limits_are_reported(
     engine: LocalEngine, events: Events
 ) -> None:
-    limits = {"cpu": "500m", "nvidia.com/gpu": "1"}
+    limits = {"cpu": "500m", "ephemeral-storage": "1Gi"}
     await engine.ensure(revision(resources={"limits": limits}), 1)
     [state] = await events.until_ready(1)
     assert state.pid is not None
     assert len(os.sched_getaffinity(state.pid)) == 1
     assert state.warnings == (
-        "containers[user-container].resources.limits.nvidia.com/gpu=1 is not enforced by the "
-        "local engine",
+        "containers[user-container].resources.limits.ephemeral-storage=1Gi is not enforced by "
+        "the local engine",
     )
 
 

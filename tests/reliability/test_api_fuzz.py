@@ -41,6 +41,7 @@ SPECS: dict[str, dict[str, Any]] = {
     "MLServiceRuntime": {"spec": {"template": {"spec": {"containers": [CONTAINER]}}}},
     "Secret": {"stringData": {"key": "value"}},
     "PersistentVolumeClaim": {"spec": {}},
+    "ServiceAccount": {"secrets": [{"name": TARGET}]},
     "Event": {"involvedObject": {"kind": "MLService", "name": TARGET}, "reason": "Fuzzed"},
     "InferenceService": {"spec": {"predictor": {"sklearn": {"storageUri": "pvc://m/"}}}},
     "ServingRuntime": {"spec": {"containers": [CONTAINER]}},

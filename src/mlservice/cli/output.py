@@ -169,6 +169,10 @@ COLUMNS: dict[str, list[Column]] = {
         Column("DATA", lambda o: len(o.get("data") or {})),
         _AGE,
     ],
+    "ServiceAccount": [
+        Column("SECRETS", lambda o: len(o.get("secrets") or [])),
+        _AGE,
+    ],
     # KServe's additionalPrinterColumns; the two revision columns only with -o wide.
     "InferenceService": [
         Column("URL", lambda o: _get(o, "status", "url")),

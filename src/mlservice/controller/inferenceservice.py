@@ -27,6 +27,7 @@ from mlservice.controller.kserve_pod import (
     autoscaling_annotations,
     custom_pod,
     model_pod,
+    model_source,
     transformer_pod,
     unsupported_scheme,
 )
@@ -34,7 +35,6 @@ from mlservice.controller.kserve_status import ModelFailure, canary_split, isvc_
 from mlservice.controller.revisions import plan_of
 from mlservice.controller.routing import ServiceRoutes, Settings, routed_revision
 from mlservice.controller.track import Failure, Plan, Track, TrackView
-from mlservice.engine import ModelSource
 from mlservice.errors import InvalidInput, KServeSelectionError, MLServiceError, NotFound
 from mlservice.gateway.snapshot import (
     DEFAULT_CONTAINER_CONCURRENCY,
@@ -176,7 +176,7 @@ class InferenceServiceReconciler:
                     return _Outcome(Failure("UnsupportedStorageUri", message), failure)
                 runtime = self._runtime(isvc, model.model_format.name, obj)
                 pod = model_pod(predictor, model, runtime, metadata=obj["metadata"])
-                source = ModelSource(uri, mount_path=MODEL_MOUNT_PATH) if uri else None
+                source = model_source(predictor, model, mount_path=MODEL_MOUNT_PATH)
             rendered = self._rendered(isvc, predictor, pod)
         except KServeSelectionError as err:
             invalid = ModelFailure(err.reason, err.failure_message or err.message)

@@ -47,6 +47,8 @@ class Registration:
 
 
 _POD_INPUTS: tuple[GroupKind, ...] = (("", "Secret"), ("", "PersistentVolumeClaim"))
+# KServe's credential builder reads the predictor's ServiceAccount for storage Secrets.
+_KSERVE_POD_INPUTS: tuple[GroupKind, ...] = (*_POD_INPUTS, ("", "ServiceAccount"))
 
 KINDS: tuple[Registration, ...] = (
     Registration(
@@ -60,7 +62,7 @@ KINDS: tuple[Registration, ...] = (
         (
             (KSERVE_GROUP, "ServingRuntime"),
             (KSERVE_GROUP, "ClusterServingRuntime"),
-            *_POD_INPUTS,
+            *_KSERVE_POD_INPUTS,
         ),
     ),
 )

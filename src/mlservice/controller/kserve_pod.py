@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from mlservice.engine import ModelSource, StorageKey
 from mlservice.errors import InvalidInput
 from mlservice.resources.inferenceservice import KServeModelSpec
 from mlservice.resources.kserve_component import Batcher, ComponentSpec
@@ -24,6 +25,7 @@ from mlservice.runtime.kserve_select import RuntimeCandidate
 from mlservice.storage.uri import SCHEMES
 
 SERVER_CONTAINER: Final = "kserve-container"
+DEFAULT_SERVICE_ACCOUNT: Final = "default"
 KNATIVE_TARGET: Final = "autoscaling.knative.dev/target"
 KNATIVE_METRIC: Final = "autoscaling.knative.dev/metric"
 
@@ -83,6 +85,27 @@ def model_pod(
     if volumes:
         pod["volumes"] = volumes
     return pod
+
+
+def model_source(
+    component: ComponentSpec, model: KServeModelSpec, *, mount_path: str
+) -> ModelSource | None:
+    """Where the model is and which objects hold its credentials, as KServe's credential
+    builder finds them: the predictor's ServiceAccount (`default` when none is named) and,
+    with `storage`, an entry of the `storage-config` Secret (its bucket and `storage.path`
+    make the URI when there is no storageUri)."""
+    storage = None
+    if model.storage is not None:
+        storage = StorageKey(
+            key=model.storage.key,
+            path=model.storage.path or "",
+            parameters=tuple(sorted((model.storage.parameters or {}).items())),
+        )
+    uri = model.storage_uri or ""
+    if not uri and storage is None:
+        return None
+    account = component.service_account_name or DEFAULT_SERVICE_ACCOUNT
+    return ModelSource(uri, mount_path=mount_path, service_account=account, storage=storage)
 
 
 def custom_pod(component: ComponentSpec) -> dict[str, Any]:

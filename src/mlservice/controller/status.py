@@ -49,6 +49,10 @@ def health(view: TrackView, *, paused: bool) -> Health:
         revision = broken.revision_id.split("/", 1)[-1]
         message = f"Revision {revision}: {broken.message}"
         return Health(ready, broken.reason or broken.phase, message)
+    waiting = view.unschedulable()
+    if waiting is not None and not (ready and view.latest == view.serving):
+        revision = waiting.revision_id.split("/", 1)[-1]
+        return Health(ready, waiting.reason, f"Revision {revision}: {waiting.message}")
     if view.latest is not None and view.latest != view.serving:
         if view.serving is not None:
             message = f"Revision {view.latest} is starting; {view.serving} serves until ready."

@@ -21,6 +21,7 @@ from mlservice.naming import ComponentKey, revision_name, sequence_of
 
 Note = Callable[[str, str, bool], None]  # (reason, message, warning)
 BROKEN = ("CrashLoopBackOff", "OOMKilled", "PortConflict", "Failed")
+UNSCHEDULABLE = "Unschedulable"  # a replica waiting for resources the machine lacks (GPUs)
 DOWNLOAD_RETRY = (5.0, 60.0)  # first delay, cap: a missing volume or bucket may appear later
 
 
@@ -72,6 +73,12 @@ class TrackView:
             if broken:
                 return broken[0]
         return None
+
+    def unschedulable(self) -> ReplicaState | None:
+        """A replica of the newest revision waiting for resources (not broken: it starts
+        once they are free), if any."""
+        states = self.replicas.get(self.latest or "", ())
+        return next((r for r in states if r.reason == UNSCHEDULABLE and not r.ready), None)
 
 
 class Track:

@@ -16,6 +16,7 @@ from mlservice.engine.revision import (
     ModelSource,
     Revision,
     RevisionId,
+    StorageKey,
     spec_hash,
 )
 
@@ -32,5 +33,6 @@ __all__ = [
     "ReplicaState",
     "Revision",
     "RevisionId",
+    "StorageKey",
     "spec_hash",
 ]

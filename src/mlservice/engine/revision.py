@@ -1,10 +1,11 @@
 """A revision as the controllers hand it to an engine: engine-neutral, nothing resolved.
 
 The PodSpec is Kubernetes JSON exactly as rendered: `secretKeyRef`s name their Secret, volumes
-name their PersistentVolumeClaim, args keep `$(PORT)`. The model is a URI plus the name of the
-Secret with its credentials. The local engine resolves all of it on this machine (download,
-secret values, folders, ports); the Kubernetes renderer writes the same value out as objects
-(an init container for the model, `secretKeyRef` kept, claims mounted). Nothing here knows a
+name their PersistentVolumeClaim, args keep `$(PORT)`. The model is a URI plus references to its
+credentials: our `.s3cfg` Secret, or KServe's ServiceAccount and `storage-config` entry. The
+local engine resolves all of it on this machine (download, secret values, folders, ports); the
+Kubernetes renderer writes the same value out as objects (an init container for the model,
+`secretKeyRef` kept, claims mounted). Nothing here knows a
 machine: no paths, no ports, no host addresses.
 """
 
@@ -26,15 +27,39 @@ DEFAULT_MOUNT_PATH = "/var/lib/t9k/model"
 """Where the reference's runtimes expect the model (KServe's is /mnt/models)."""
 
 
+STORAGE_CONFIG_SECRET = "storage-config"
+"""KServe's Secret of `storage.key` entries (its `DefaultStorageSpecSecret`)."""
+
+
+@dataclass(frozen=True)
+class StorageKey:
+    """KServe's `storage{key, path, parameters}`: an entry of the namespace's `storage-config`
+    Secret (a JSON document with the type, bucket, endpoint and keys) and a path in it."""
+
+    key: str | None = None
+    """None: the entry `default_{type}` (type from `parameters`), else `default`, if present."""
+    path: str = ""
+    parameters: tuple[tuple[str, str], ...] = ()
+    """Values overriding the entry's fields (`bucket`, `type`, `region`, ...)."""
+    secret: str = STORAGE_CONFIG_SECRET
+
+
 @dataclass(frozen=True)
 class ModelSource:
-    """Where a revision's model comes from, and where its containers expect to find it."""
+    """Where a revision's model comes from, where its containers expect to find it, and which
+    objects hold its credentials (names only: an engine resolves them)."""
 
     uri: str
+    """The model's URI; "" when `storage` names it (`s3://{bucket}/{path}` once resolved)."""
     secret: str | None = None
     """Name of the Secret (same namespace) holding `.s3cfg`, for `s3://` URIs."""
 
     mount_path: str = DEFAULT_MOUNT_PATH
+    service_account: str | None = None
+    """KServe: the ServiceAccount whose `secrets` are scanned for S3 credentials, as KServe's
+    credential builder does. "default" may be absent (no credentials then); another may not."""
+    storage: StorageKey | None = None
+    """KServe: a `storage-config` entry with the credentials, and the bucket when `uri` is ""."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +105,9 @@ class Revision:
         return self.containers[0]
 
 
+_HASHED_ALWAYS = frozenset({"uri", "secret", "mount_path"})
+
+
 def spec_hash(*parts: object) -> str:
     """A short stable hash of everything that makes a revision (JSON-able parts)."""
     canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=_plain)
@@ -87,7 +115,12 @@ def spec_hash(*parts: object) -> str:
 
 
 def _plain(value: object) -> object:
-    if isinstance(value, ModelSource | ComponentKey):
+    if isinstance(value, ModelSource):
+        # Unset KServe references stay out, so revisions hashed before they existed keep
+        # their hash (and are not rolled anew on upgrade).
+        fields = vars(value)
+        return {k: v for k, v in fields.items() if v is not None or k in _HASHED_ALWAYS}
+    if isinstance(value, ComponentKey | StorageKey):
         return vars(value)
     if isinstance(value, Mapping):
         return dict(value)

@@ -34,7 +34,7 @@ from mlservice.controller import (
     install_builtin_runtimes,
 )
 from mlservice.controller.events import Involved
-from mlservice.controller.secrets import secret_lookup
+from mlservice.controller.secrets import secret_lookup, service_account_lookup
 from mlservice.engine import Engine
 from mlservice.engine.local import LocalEngine, LocalEngineConfig
 from mlservice.engine.local.channel import RemoteSpawner
@@ -243,6 +243,7 @@ async def _run(args: argparse.Namespace) -> None:
             backoff_cap=config.data_plane.backoff_cap,
         ),
         secrets=secret_lookup(control.store),
+        accounts=service_account_lookup(control.store),
         spawner=spawner,
     )
     addresses = DataPlaneAddresses(args.gateway, args.gateway_admin, args.gateway_port)

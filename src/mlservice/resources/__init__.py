@@ -14,6 +14,7 @@ from mlservice.resources.mlserviceruntime import MLServiceRuntime, SupportedMode
 from mlservice.resources.pod import Container, PodSpec, PodTemplate
 from mlservice.resources.pvc import PersistentVolumeClaim
 from mlservice.resources.secret import S3Config, Secret
+from mlservice.resources.serviceaccount import ServiceAccount
 from mlservice.resources.servingruntime import ClusterServingRuntime, ServingRuntime
 from mlservice.resources.simplemlservice import SimpleMLService
 from mlservice.resources.validation import MODELS, Resource, parse, parse_as, validate_object
@@ -36,6 +37,7 @@ __all__ = [
     "Resource",
     "S3Config",
     "Secret",
+    "ServiceAccount",
     "ServingRuntime",
     "SimpleMLService",
     "SupportedModelFormat",

@@ -47,6 +47,15 @@ KINDS: tuple[KindInfo, ...] = (
         "persistentvolumeclaim",
         ("pvc",),
     ),
+    KindInfo(
+        "ServiceAccount",
+        "",
+        "v1",
+        "serviceaccounts",
+        "serviceaccount",
+        ("sa",),
+        status_subresource=False,  # as Kubernetes serves it
+    ),
     KindInfo("Event", "", "v1", "events", "event", ("ev",)),
     # KServe's kinds, named as its CRDs name them (kserve/kserve config/crd).
     KindInfo(

@@ -20,6 +20,7 @@ from mlservice.resources.mlservice import MLService
 from mlservice.resources.mlserviceruntime import MLServiceRuntime
 from mlservice.resources.pvc import PersistentVolumeClaim
 from mlservice.resources.secret import Secret
+from mlservice.resources.serviceaccount import ServiceAccount
 from mlservice.resources.servingruntime import ClusterServingRuntime, ServingRuntime
 from mlservice.resources.simplemlservice import SimpleMLService
 
@@ -29,6 +30,7 @@ Resource = (
     | MLServiceRuntime
     | Secret
     | PersistentVolumeClaim
+    | ServiceAccount
     | Event
     | InferenceService
     | ServingRuntime
@@ -42,6 +44,7 @@ MODELS: dict[str, type[Envelope]] = {
     "MLServiceRuntime": MLServiceRuntime,
     "Secret": Secret,
     "PersistentVolumeClaim": PersistentVolumeClaim,
+    "ServiceAccount": ServiceAccount,
     "Event": Event,
     "InferenceService": InferenceService,
     "ServingRuntime": ServingRuntime,

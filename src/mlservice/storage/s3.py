@@ -184,7 +184,12 @@ def _make_client(config: S3Config | None) -> Any:
         aws_secret_access_key=config.secret_key.reveal() or None,
         region_name=config.region,
     )
-    return session.client("s3", endpoint_url=config.endpoint_url, config=Config(**settings))
+    return session.client(
+        "s3",
+        endpoint_url=config.endpoint_url,
+        verify=config.verify_ssl,
+        config=Config(**settings),
+    )
 
 
 def _client_error(

@@ -62,6 +62,8 @@ class S3Config:
     access_key: Secret = _NONE
     secret_key: Secret = _NONE
     signature_v2: bool = False
+    verify_ssl: bool = True
+    """Check the endpoint's certificate (KServe's `s3-verifyssl`; s3cmd has no such field)."""
 
     @property
     def endpoint_url(self) -> str:

@@ -23,13 +23,19 @@ from mlservice.engine.base import (
 )
 from mlservice.engine.local.adoption import Adoptable, find_adoptable
 from mlservice.engine.local.config import LocalEngineConfig
+from mlservice.engine.local.credentials import (
+    SecretLookup,
+    ServiceAccountLookup,
+    no_service_accounts,
+)
+from mlservice.engine.local.gpus import GpuLister, GpuPool, nvidia_smi_gpus
 from mlservice.engine.local.paths import revision_dir
 from mlservice.engine.local.pidfiles import ProcessRecord, current_process, reap_leftovers
 from mlservice.engine.local.ports import PortPool
 from mlservice.engine.local.probes import plan_probe
 from mlservice.engine.local.process import ProcessSpawner, Spawner
 from mlservice.engine.local.replica import Replica
-from mlservice.engine.local.resolve import LocalRevision, Resolver, SecretLookup, no_secrets
+from mlservice.engine.local.resolve import LocalRevision, Resolver, no_secrets
 from mlservice.engine.local.resources import plan_resources
 from mlservice.engine.local.watchdog import Limited, watch
 from mlservice.engine.revision import Revision, RevisionId
@@ -54,15 +60,23 @@ class LocalEngine(Engine):
         config: LocalEngineConfig,
         *,
         secrets: SecretLookup = no_secrets,
+        accounts: ServiceAccountLookup = no_service_accounts,
         spawner: ProcessSpawner | None = None,
+        gpus: GpuLister = nvidia_smi_gpus,
     ) -> None:
         self.config = config
         self._given_spawner = spawner
         self._adoptable: dict[RevisionId, list[Adoptable]] = {}
         self._adoption: asyncio.Task[None] | None = None
-        self._resolver = Resolver(home=config.home, secrets=secrets, gateway=config.gateway_address)
+        self._resolver = Resolver(
+            home=config.home,
+            secrets=secrets,
+            accounts=accounts,
+            gateway=config.gateway_address,
+        )
         self._prepared: dict[RevisionId, LocalRevision] = {}
         self._pool = PortPool(config.port_range, quarantine=config.port_quarantine)
+        self._gpus = GpuPool(gpus)
         self._revisions: dict[RevisionId, _Revision] = {}
         self._locks: defaultdict[RevisionId, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._listeners: list[Listener] = []
@@ -209,6 +223,7 @@ class LocalEngine(Engine):
             cpu_offset=next(self._cpu_offset),
             on_change=self._changed,
             adopt=adopt,
+            gpus=self._gpus,
         )
         entry.replicas[replica_id] = replica
         replica.start(self._owner)

@@ -78,3 +78,14 @@ def rss_bytes(pid: int) -> int:
     except (FileNotFoundError, ProcessLookupError):
         pass
     return 0
+
+
+def environ_value(pid: int, name: str) -> str | None:
+    """The value of `name` in the environment `pid` was started with; None if unset or gone."""
+    try:
+        raw = (PROC / str(pid) / "environ").read_bytes()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    prefix = name.encode() + b"="
+    found = next((item for item in raw.split(b"\0") if item.startswith(prefix)), None)
+    return None if found is None else found[len(prefix) :].decode(errors="replace")

@@ -16,6 +16,7 @@ from pathlib import Path
 from mlservice.engine.base import Phase, ReplicaId, ReplicaState
 from mlservice.engine.local.adoption import Adoptable, ReplicaRecord, process_tag
 from mlservice.engine.local.config import LocalEngineConfig
+from mlservice.engine.local.gpus import VISIBLE_DEVICES, GpuPool
 from mlservice.engine.local.launch import (
     ReplicaContext,
     build_launch,
@@ -27,6 +28,7 @@ from mlservice.engine.local.pidfiles import ProcessRecord, write_record
 from mlservice.engine.local.ports import PortPool
 from mlservice.engine.local.probes import ProbePlan, plan_probe
 from mlservice.engine.local.process import Launch, ProcessSpawner
+from mlservice.engine.local.procfs import environ_value
 from mlservice.engine.local.resolve import LocalRevision
 from mlservice.engine.local.resources import pick_cpus, plan_resources
 from mlservice.engine.local.supervisor import ContainerRunner
@@ -57,6 +59,7 @@ class Replica:
         cpu_offset: int,
         on_change: Callable[[Replica], None],
         adopt: Adoptable | None = None,
+        gpus: GpuPool | None = None,
     ) -> None:
         self.id = replica_id
         self.revision = revision
@@ -65,6 +68,7 @@ class Replica:
         rev = revision.revision
         self.dirs = replica_dir(config.home, rev.namespace, rev.name, replica_id)
         self._pool = pool
+        self._gpus = gpus or GpuPool()
         self._on_change = on_change
         self._server = revision.user_container.name
         self._dynamic = uses_dynamic_port(revision.user_container)
@@ -81,6 +85,12 @@ class Replica:
             for name, plan in self._plans.items()
         }
         running = adopt.processes if adopt is not None else {}
+        for c in revision.containers:
+            if self._plans[c.name].gpus and c.name in running:
+                # Still running on the GPUs it was given: keep them from other replicas.
+                seen = environ_value(running[c.name].pid, VISIBLE_DEVICES)
+                if seen:
+                    self._gpus.adopt(self._gpu_holder(c), tuple(seen.split(",")))
         self.runners = [
             ContainerRunner(
                 c, self, memory_limit=self._plans[c.name].memory_limit, adopted=running.get(c.name)
@@ -119,6 +129,8 @@ class Replica:
                 task.cancel()
         for port in {self.port, self.grpc_port} if self._dynamic else {self.grpc_port}:
             self._pool.release(port)
+        for container in self.revision.containers:
+            self._gpus.release(self._gpu_holder(container))
         shutil.rmtree(self.dirs.root, ignore_errors=True)
 
     def state(self) -> ReplicaState:
@@ -146,6 +158,14 @@ class Replica:
         )
 
     # -- RunnerHost --------------------------------------------------------------------
+
+    def claim_gpus(self, container: RenderedContainer) -> str | None:
+        """None once the container holds the GPUs it asks for; else why it must wait."""
+        count = self._plans[container.name].gpus
+        if count == 0:
+            return None
+        _, waiting = self._gpus.claim(self._gpu_holder(container), count)
+        return waiting
 
     def claim_ports(self, container: RenderedContainer) -> str | None:
         taken: list[int] = []
@@ -182,7 +202,11 @@ class Replica:
         ctx = ReplicaContext(self.revision, self.id, self.dirs, self.port, self.grpc_port)
         rev = self.revision.revision
         tag = process_tag(rev.namespace, rev.name, self.id, container.name)
-        return replace(build_launch(container, ctx, cpus=self._cpus[container.name]), tag=tag)
+        launch = build_launch(container, ctx, cpus=self._cpus[container.name])
+        gpus = self._gpus.held(self._gpu_holder(container))
+        if gpus:
+            launch = replace(launch, env={**launch.env, VISIBLE_DEVICES: ",".join(gpus)})
+        return replace(launch, tag=tag)
 
     def probe(self, container: RenderedContainer) -> ProbePlan | None:
         is_server = container.name == self._server
@@ -207,6 +231,9 @@ class Replica:
         if container.name == self._server:
             return [] if self._dynamic else [self.port]
         return [p.container_port for p in container.ports]
+
+    def _gpu_holder(self, container: RenderedContainer) -> str:
+        return f"{self.id}/{container.name}"
 
     def _storage_log(self) -> Path:
         rev = self.revision.revision

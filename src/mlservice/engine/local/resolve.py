@@ -4,8 +4,9 @@ In this order, so nothing is fetched for a pod that could never run: Secret valu
 `secretKeyRef` env vars (a missing Secret or key is `InvalidInput`, Kubernetes'
 `CreateContainerConfigError`), programs on PATH (`RuntimeUnavailable`, where a cluster would
 have the image), then the model (the storage-initializer: `fetch_model` into the shared cache
-or in place, progress in the revision's `storage-initializer.log`; `StorageError`), and the
-folders of the PersistentVolumeClaims the containers mount.
+or in place, progress in the revision's `storage-initializer.log`; `StorageError`; its
+credentials from our `.s3cfg` Secret or KServe's ServiceAccount and `storage-config`, see
+`credentials`), and the folders of the PersistentVolumeClaims the containers mount.
 """
 
 from __future__ import annotations
@@ -13,11 +14,17 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mlservice.engine.local.credentials import (
+    SecretLookup,
+    ServiceAccountLookup,
+    model_location,
+    no_service_accounts,
+)
 from mlservice.engine.local.launch import search_path
 from mlservice.engine.local.paths import storage_log
 from mlservice.engine.revision import ModelSource, Revision, RevisionId
@@ -32,10 +39,7 @@ from mlservice.home import Home
 from mlservice.resources import Secret
 from mlservice.resources.secret import S3_KEY, S3_LABEL, S3_LABEL_VALUE
 from mlservice.runtime import RenderedContainer
-from mlservice.storage import check_volume_name, fetch_model, safe_join
-
-SecretLookup = Callable[[str, str], Secret]
-"""(namespace, name) -> the Secret; raises NotFound. `mls up` reads them from its store."""
+from mlservice.storage import S3Config, check_volume_name, fetch_model, safe_join
 
 
 def no_secrets(namespace: str, name: str) -> Secret:
@@ -66,10 +70,16 @@ class LocalRevision:
 
 class Resolver:
     def __init__(
-        self, *, home: Home, secrets: SecretLookup = no_secrets, gateway: str = "127.0.0.1:8080"
+        self,
+        *,
+        home: Home,
+        secrets: SecretLookup = no_secrets,
+        accounts: ServiceAccountLookup = no_service_accounts,
+        gateway: str = "127.0.0.1:8080",
     ) -> None:
         self.home = home
         self.secrets = secrets
+        self.accounts = accounts
         self.gateway = gateway
 
     async def resolve(self, revision: Revision) -> LocalRevision:
@@ -123,10 +133,13 @@ class Resolver:
 
     async def _model(self, revision: Revision, source: ModelSource) -> Path:
         ns = revision.namespace
-        s3cfg = s3cfg_of(self.secrets, ns, source.secret) if source.secret else None
+        uri, s3 = model_location(source, namespace=ns, secrets=self.secrets, accounts=self.accounts)
+        s3cfg: str | S3Config | None = s3
+        if source.secret:
+            s3cfg = s3cfg_of(self.secrets, ns, source.secret)
         log_path = storage_log(self.home, ns, revision.name)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        return await asyncio.to_thread(_fetch, source.uri, self.home, s3cfg, log_path)
+        return await asyncio.to_thread(_fetch, uri, self.home, s3cfg, log_path)
 
 
 def s3cfg_of(secrets: SecretLookup, namespace: str, name: str) -> str:
@@ -149,7 +162,7 @@ def s3cfg_of(secrets: SecretLookup, namespace: str, name: str) -> str:
         raise StorageError(f"Secret {namespace}/{name} key {S3_KEY} is not UTF-8.") from None
 
 
-def _fetch(uri: str, home: Home, s3cfg: str | None, log_path: Path) -> Path:
+def _fetch(uri: str, home: Home, s3cfg: str | S3Config | None, log_path: Path) -> Path:
     with log_path.open("a", encoding="utf-8") as log:
         log.write(f"{datetime.now(UTC).isoformat(timespec='seconds')} storage-initializer\n")
         return fetch_model(uri, home=home, secret_s3cfg=s3cfg, log=log)

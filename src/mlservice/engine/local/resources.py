@@ -1,8 +1,9 @@
 """What a container's `resources` become locally.
 
 `limits.memory` -> the RSS watchdog's limit; `limits.cpu` -> CPU affinity over ceil(cpu)
-cores. Everything else (GPUs, ephemeral-storage, ...) cannot be enforced here and is reported
-as a warning instead of being dropped silently.
+cores; `nvidia.com/gpu` -> whole GPUs by `CUDA_VISIBLE_DEVICES` (`gpus`). Everything else
+(ephemeral-storage, ...) cannot be enforced here and is reported as a warning instead of being
+dropped silently.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import math
 import os
 from dataclasses import dataclass
 
+from mlservice.engine.local.gpus import GPU_RESOURCE, gpu_count
 from mlservice.engine.local.quantity import parse_bytes, parse_cpu
 from mlservice.runtime import RenderedContainer
 
-ENFORCED_LIMITS = frozenset({"cpu", "memory"})
-SCHEDULING_REQUESTS = frozenset({"cpu", "memory"})
+ENFORCED_LIMITS = frozenset({"cpu", "memory", GPU_RESOURCE})
+SCHEDULING_REQUESTS = frozenset({"cpu", "memory", GPU_RESOURCE})
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class ResourcePlan:
     memory_limit: int | None  # bytes
     cpu_cores: int | None  # how many cores to pin the process to
     warnings: tuple[str, ...]
+    gpus: int = 0  # whole GPUs the container needs before it may start
 
 
 def plan_resources(container: RenderedContainer) -> ResourcePlan:
@@ -41,7 +44,9 @@ def plan_resources(container: RenderedContainer) -> ResourcePlan:
         if name not in known
     ]
     cpu_cores, cpu_warnings = _cpu_plan(where, limits.get("cpu"), requests.get("cpu"))
-    return ResourcePlan(memory_limit, cpu_cores, (*warnings, *cpu_warnings))
+    # Kubernetes takes a GPU request only equal to its limit, and the limit alone means both.
+    gpus = gpu_count(limits if GPU_RESOURCE in limits else requests, where=where)
+    return ResourcePlan(memory_limit, cpu_cores, (*warnings, *cpu_warnings), gpus)
 
 
 def available_cpus() -> list[int]:

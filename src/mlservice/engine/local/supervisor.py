@@ -33,6 +33,7 @@ class RunnerHost(Protocol):
     spawner: ProcessSpawner
     dirs: ReplicaDir
 
+    def claim_gpus(self, container: RenderedContainer) -> str | None: ...
     def claim_ports(self, container: RenderedContainer) -> str | None: ...
     def release_ports(self, container: RenderedContainer) -> None: ...
     def has_fixed_port(self, container: RenderedContainer) -> bool: ...
@@ -133,6 +134,11 @@ class ContainerRunner:
         if self._adopted is not None:
             return await self._adopt(self._adopted)
         name = self.container.name
+        unschedulable = self._host.claim_gpus(self.container)
+        if unschedulable is not None:
+            # As a pod no node can take: it waits, and starts when the GPUs are there.
+            self._set(phase="Pending", reason="Unschedulable", message=unschedulable)
+            return self._host.config.port_retry
         conflict = self._host.claim_ports(self.container)
         if conflict is not None:
             self._set(phase="PortConflict", reason="PortConflict", message=conflict)

@@ -78,17 +78,21 @@ def test_apply_creates_then_reports_unchanged_and_configured(
 
 
 def test_every_example_manifest_applies(mls, namespace: str) -> None:
-    folders = ["volumes", "secrets", "runtimes", "mlservice", "simplemlservice"]
+    folders = ["volumes", "secrets", "runtimes", "mlservice", "simplemlservice", "kserve"]
     args = [arg for folder in folders for arg in ("-f", str(EXAMPLES / folder))]
     applied = mls("apply", *args, "-n", namespace)
     assert applied.returncode == 0, applied.stderr
     lines = applied.stdout.splitlines()
     documents = sum(
         1
-        for path in EXAMPLES.glob("*/*.yaml")
+        for path in EXAMPLES.glob("**/*.yaml")  # `mls apply -f DIR` reads folders recursively
         for doc in yaml.safe_load_all(path.read_text())
-        if doc
+        if doc and path.relative_to(EXAMPLES).parts[0] in folders
     )
+    assert {p.relative_to(EXAMPLES).parts[0] for p in EXAMPLES.glob("*/**/*.yaml")} <= {
+        *folders,
+        "demo.yaml",
+    }  # every folder of manifests is applied here
     assert len(lines) == documents
     assert all(line.split()[-1] in ("created", "configured", "unchanged") for line in lines)
 

@@ -96,6 +96,19 @@ def release_label(service: str, release: str) -> str:
     return f"{service}-predict-{release}"
 
 
+def predictor_label(service: str) -> str:
+    return f"{service}-predictor"
+
+
+def transformer_label(service: str) -> str:
+    return f"{service}-transformer"
+
+
+def tag_label(service: str, tag: str) -> str:
+    """A tag's host label of an InferenceService's predictor (`latest-`, `prev-`)."""
+    return f"{tag}-{predictor_label(service)}"
+
+
 @dataclass(frozen=True)
 class Hosts:
     """Host names of the gateway routes of a service, and the URLs status reports for them.
@@ -115,7 +128,7 @@ class Hosts:
 
     def predictor(self, name: str, namespace: str) -> str:
         """The split without the transformer: the transformer's own hop to the predictors."""
-        return self._host(f"{name}-predictor", namespace)
+        return self._host(predictor_label(name), namespace)
 
     def release(self, name: str, namespace: str, release: str) -> str:
         return self._host(release_label(name, release), namespace)
@@ -123,10 +136,10 @@ class Hosts:
     def tagged(self, name: str, namespace: str, tag: str) -> str:
         """A tag's host of an InferenceService's predictor (`latest-`, `prev-`), as KServe's
         tag routing names them."""
-        return self._host(f"{tag}-{name}-predictor", namespace)
+        return self._host(tag_label(name, tag), namespace)
 
     def transformer(self, name: str, namespace: str) -> str:
-        return self._host(f"{name}-transformer", namespace)
+        return self._host(transformer_label(name), namespace)
 
     def simple(self, name: str, namespace: str) -> str:
         """A SimpleMLService's host, named like a Kubernetes Service's DNS name."""

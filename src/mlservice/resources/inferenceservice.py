@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AfterValidator, Field, JsonValue
 
 from mlservice.errors import FieldCause
+from mlservice.naming import predictor_label, tag_label, transformer_label
 from mlservice.resources import autoscaling
 from mlservice.resources._base import DnsSubdomain, Model
 from mlservice.resources.kserve_component import ComponentSpec, ProtocolVersion
@@ -245,11 +246,11 @@ class InferenceService(Envelope):
                 )
             ]
         # The longest host label the name ends up in, e.g. `latest-{name}-predictor`.
-        labels = [f"{name}-predictor"]
+        labels = [predictor_label(name)]
         if self.spec.transformer is not None:
-            labels.append(f"{name}-transformer")
+            labels.append(transformer_label(name))
         if self.tag_routing:
-            labels.append(f"latest-{name}-predictor")
+            labels.append(tag_label(name, "latest"))
         longest = max(labels, key=len)
         if len(longest) <= 63:
             return []

@@ -19,6 +19,7 @@ from mlservice.api.body import parse_json
 from mlservice.api.objects import Objects, Target
 from mlservice.api.openapi import DELETE_OPTIONS, body
 from mlservice.api.selectors import combine, field_selector, label_selector
+from mlservice.api.tables import table_response, table_version
 from mlservice.api.watch import parse_since, watch_response
 from mlservice.errors import InvalidInput
 from mlservice.resources.kinds import KINDS, KindInfo
@@ -153,6 +154,7 @@ def _bound(endpoint: Callable[..., Any], target_of: TargetOf) -> Callable[..., A
 
 def _lister(kind: KindInfo, target_of: TargetOf) -> Callable[..., Any]:
     async def list_objects(
+        request: Request,
         target: Target,
         params: Annotated[ListParams, Depends()],
         objects: Annotated[Objects, Depends(objects_of)],
@@ -170,6 +172,9 @@ def _lister(kind: KindInfo, target_of: TargetOf) -> Callable[..., Any]:
                 matches=matches,
             )
         found = await run_in_threadpool(objects.list, target, matches)
+        if version := table_version(request):
+            rv = str(found.resource_version)
+            return table_response(request, version, kind.kind, found.items, rv)
         return JSONResponse(_list_body(kind, found))
 
     return _bound(list_objects, target_of)
@@ -198,10 +203,15 @@ def _creator(target_of: TargetOf) -> Callable[..., Any]:
 
 def _read(target_of: TargetOf) -> Callable[..., Any]:
     async def read(
+        request: Request,
         target: Target,
         objects: Annotated[Objects, Depends(objects_of)],
     ) -> JSONResponse:
-        return JSONResponse(await run_in_threadpool(objects.get, target))
+        found = await run_in_threadpool(objects.get, target)
+        if version := table_version(request):
+            rv = str(found["metadata"].get("resourceVersion", ""))
+            return table_response(request, version, target.kind.kind, [found], rv)
+        return JSONResponse(found)
 
     return _bound(read, target_of)
 

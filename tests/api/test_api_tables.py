@@ -3,6 +3,7 @@ columns `mls get` prints (KServe's and Kubernetes' where kubectl expects theirs)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ CORE = "/api/v1/namespaces/default"
 
 @pytest.fixture
 def store() -> Iterator[SqliteStore]:
-    opened = SqliteStore.in_memory()
+    opened = SqliteStore.in_memory(event_retention=10)
     yield opened
     opened.close()
 
@@ -189,3 +190,39 @@ def test_only_a_table_preferred_is_a_table(api: AppClient, accept: str | None, k
     assert answer["kind"] == kind
     if kind == "Table":
         assert answer["apiVersion"] == "meta.k8s.io/v1beta1"
+
+
+def test_a_watch_streams_one_row_tables(api: AppClient) -> None:
+    first = api.post(MLSVCS, json=mlservice("a")).json()
+    second = api.post(MLSVCS, json=mlservice("b")).json()
+    params = {
+        "watch": "true",
+        "resourceVersion": first["metadata"]["resourceVersion"],
+        "timeoutSeconds": "1",
+    }
+    answer = api.get(MLSVCS, headers=KUBECTL, params=params)
+    assert answer.headers["content-type"].startswith("application/json;as=Table;v=v1")
+    [event] = [json.loads(line) for line in answer.text.splitlines()]
+    assert event["type"] == "ADDED"
+    table = event["object"]
+    assert (table["kind"], table["apiVersion"]) == ("Table", "meta.k8s.io/v1")
+    assert table["columnDefinitions"][1]["name"] == "READY"
+    assert table["metadata"]["resourceVersion"] == second["metadata"]["resourceVersion"]
+    [row] = table["rows"]
+    assert row["cells"][0] == "b"
+    assert row["object"]["metadata"] == second["metadata"]
+    # An expired version is still the ERROR Status clients re-list on, not a Table.
+    for i in range(30):
+        api.post(MLSVCS, json=mlservice(f"n{i}"))
+    expired = api.get(MLSVCS, headers=KUBECTL, params={**params, "resourceVersion": "1"})
+    [error] = [json.loads(line) for line in expired.text.splitlines()]
+    assert (error["type"], error["object"]["kind"], error["object"]["code"]) == (
+        "ERROR",
+        "Status",
+        410,
+    )
+
+
+def test_a_bad_include_object_refuses_a_watch_before_it_starts(api: AppClient) -> None:
+    params = {"watch": "true", "includeObject": "Everything", "timeoutSeconds": "5"}
+    assert api.get(MLSVCS, headers=KUBECTL, params=params).status_code == 400

@@ -19,7 +19,7 @@ from mlservice.api.body import parse_json
 from mlservice.api.objects import Objects, Target
 from mlservice.api.openapi import DELETE_OPTIONS, body
 from mlservice.api.selectors import combine, field_selector, label_selector
-from mlservice.api.tables import table_response, table_version
+from mlservice.api.tables import table_response, table_version, table_watch
 from mlservice.api.watch import parse_since, watch_response
 from mlservice.errors import InvalidInput
 from mlservice.resources.kinds import KINDS, KindInfo
@@ -163,18 +163,24 @@ def _lister(kind: KindInfo, target_of: TargetOf) -> Callable[..., Any]:
             label_selector(params.label_selector), field_selector(params.field_selector)
         )
         since = parse_since(params.resource_version)  # a bad one is a 400 for a list too
+        version = table_version(request)
         if params.watch:
-            return await watch_response(
+            watch = await watch_response(
                 objects.store,
                 target.scope,
                 since=since,
                 timeout_seconds=params.timeout_seconds,
                 matches=matches,
             )
+            if version:
+                return table_watch(request, version, kind=kind.kind, watch=watch)
+            return watch
         found = await run_in_threadpool(objects.list, target, matches)
-        if version := table_version(request):
+        if version:
             rv = str(found.resource_version)
-            return table_response(request, version, kind.kind, found.items, rv)
+            return table_response(
+                request, version, kind=kind.kind, items=found.items, resource_version=rv
+            )
         return JSONResponse(_list_body(kind, found))
 
     return _bound(list_objects, target_of)
@@ -210,7 +216,9 @@ def _read(target_of: TargetOf) -> Callable[..., Any]:
         found = await run_in_threadpool(objects.get, target)
         if version := table_version(request):
             rv = str(found["metadata"].get("resourceVersion", ""))
-            return table_response(request, version, target.kind.kind, [found], rv)
+            return table_response(
+                request, version, kind=target.kind.kind, items=[found], resource_version=rv
+            )
         return JSONResponse(found)
 
     return _bound(read, target_of)

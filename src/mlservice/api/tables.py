@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from mlservice.errors import InvalidInput
 from mlservice.resources.columns import Column, server_columns, text
@@ -23,7 +24,15 @@ _DESCRIPTIONS = {
 
 def table_version(request: Request) -> str | None:
     """The Table version (`v1`, `v1beta1`) the Accept header prefers, or None when it prefers
-    plain JSON (or names no Table), as the Kubernetes API server negotiates."""
+    plain JSON (or names no Table), as the Kubernetes API server negotiates. A bad
+    `includeObject` is refused here, before any work."""
+    version = _negotiated(request)
+    if version is not None:
+        _include(request)
+    return version
+
+
+def _negotiated(request: Request) -> str | None:
     for offer in request.headers.get("accept", "").split(","):
         media, *params = (part.strip() for part in offer.split(";"))
         options = dict(p.split("=", 1) for p in params if "=" in p)
@@ -37,14 +46,42 @@ def table_version(request: Request) -> str | None:
 
 
 def table_response(
-    request: Request, version: str, kind: str, items: Sequence[Obj], resource_version: str
+    request: Request, version: str, *, kind: str, items: Sequence[Obj], resource_version: str
 ) -> JSONResponse:
+    include = _include(request)
+    body = table(kind, items, version=version, include=include, resource_version=resource_version)
+    return JSONResponse(body, media_type=_media(version))
+
+
+def table_watch(
+    request: Request, version: str, *, kind: str, watch: StreamingResponse
+) -> StreamingResponse:
+    """`watch` with each event's object a one-row Table (an ERROR's Status left as it is)."""
+    include = _include(request)
+
+    async def events(lines: AsyncIterable[Any]) -> AsyncIterator[bytes]:
+        async for line in lines:
+            event = json.loads(line)
+            obj = event["object"]
+            if event["type"] != "ERROR":
+                rv = str((obj.get("metadata") or {}).get("resourceVersion", ""))
+                event["object"] = table(
+                    kind, [obj], version=version, include=include, resource_version=rv
+                )
+            yield (json.dumps(event, separators=(",", ":")) + "\n").encode()
+
+    return StreamingResponse(events(watch.body_iterator), media_type=_media(version))
+
+
+def _include(request: Request) -> str:
     include = request.query_params.get("includeObject") or "Metadata"
     if include not in _INCLUDE:
         raise InvalidInput(f"includeObject must be one of {', '.join(_INCLUDE)}, not {include!r}.")
-    body = table(kind, items, version=version, include=include, resource_version=resource_version)
-    media = f"application/json;as=Table;v={version};g=meta.k8s.io"
-    return JSONResponse(body, media_type=media)
+    return include
+
+
+def _media(version: str) -> str:
+    return f"application/json;as=Table;v={version};g=meta.k8s.io"
 
 
 def table(

@@ -131,3 +131,22 @@ def test_kubectl_watches_rows_as_they_change(
     assert header == ["EVENT", "NAME", "READY", "URL", "DEFAULT", "CANARY", "AGE"]
     assert listed[:3] == ["ADDED", "first", "v1"]
     assert watched[:3] == ["ADDED", "second", "v1"]
+
+
+def test_kubectl_gets_core_kinds_with_kubernetes_columns(
+    mls_up: UpProcess, api: httpx.Client, request: pytest.FixtureRequest
+) -> None:
+    namespace = namespace_name(request)
+    secret = {"metadata": {"name": "s3"}, "type": "Opaque", "data": {"a": "eA=="}}
+    _created(api, f"/api/v1/namespaces/{namespace}/secrets", secret)
+    claim = {
+        "metadata": {"name": "models"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    _created(api, f"/api/v1/namespaces/{namespace}/persistentvolumeclaims", claim)
+    secrets = kubectl(mls_up, "get", "secrets", "-n", namespace)
+    assert secrets[0] == ["NAME", "TYPE", "DATA", "AGE"]
+    assert secrets[1][:3] == ["s3", "Opaque", "1"]
+    claims = kubectl(mls_up, "get", "pvc", "-n", namespace)
+    assert " ".join(claims[0]).startswith("NAME STATUS VOLUME CAPACITY ACCESS MODES STORAGECLASS")
+    assert claims[1][:2] == ["models", "Bound"]

@@ -1,4 +1,4 @@
-"""`/openapi/v3`: the root index, one document per group-version, and discovery's categories."""
+"""`/openapi/v3`: the root index and one document per group-version."""
 
 from __future__ import annotations
 
@@ -87,15 +87,3 @@ def test_openapi_v3_needs_the_token(tmp_path: Path) -> None:
     finally:
         anonymous.close()
         store.close()
-
-
-def test_discovery_puts_service_kinds_in_category_all(api: AppClient) -> None:
-    listed = api.get(BASE).json()["resources"]
-    listed += api.get("/apis/serving.kserve.io/v1beta1").json()["resources"]
-    listed += api.get("/api/v1").json()["resources"]
-    in_all = {r["kind"] for r in listed if "all" in r.get("categories", [])}
-    # KServe's CRDs declare no categories; InferenceService stays out of `get all` as there.
-    assert in_all == {"MLService", "SimpleMLService"}
-    shorts = {r["name"]: r["shortNames"] for r in listed if "/" not in r["name"]}
-    assert shorts["mlservices"] == ["mlsvc"]
-    assert shorts["inferenceservices"] == ["isvc"]

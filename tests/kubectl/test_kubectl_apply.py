@@ -48,8 +48,11 @@ def kubectl(
 
 
 def test_api_resources_lists_our_kinds_with_short_names(mls_up: UpProcess, tmp_path: Path) -> None:
-    done = kubectl(mls_up.home.kubeconfig, "api-resources", "--no-headers", cache=tmp_path)
+    done = kubectl(mls_up.home.kubeconfig, "api-resources", "--no-headers", "-v=6", cache=tmp_path)
     assert done.returncode == 0, done.stderr
+    # Aggregated discovery: `/api` and `/apis` answer everything, no per-group request follows.
+    assert "GET https://" in done.stderr
+    assert "/apis/tensorstack.dev/v1beta1" not in done.stderr
     rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()}
     assert rows["mlservices"][1:] == ["mlsvc", "tensorstack.dev/v1beta1", "true", "MLService"]
     assert rows["simplemlservices"][1] == "smlsvc"

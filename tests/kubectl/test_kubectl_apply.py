@@ -4,6 +4,7 @@ which reads `/openapi/v3` first."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -33,7 +34,11 @@ def namespace(request: pytest.FixtureRequest) -> str:
 
 
 def kubectl(
-    kubeconfig: Path, *args: str, cache: Path, stdin: str | None = None
+    kubeconfig: Path,
+    *args: str,
+    cache: Path,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """kubectl with its discovery cache in `cache`, so no earlier server's answers leak in."""
     assert KUBECTL is not None
@@ -44,6 +49,7 @@ def kubectl(
         text=True,
         timeout=60,
         check=False,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -116,3 +122,46 @@ def test_a_wrong_token_is_refused(mls_up: UpProcess, tmp_path: Path) -> None:
     done = kubectl(edited, "api-resources", cache=tmp_path / "cache")
     assert done.returncode != 0
     assert "provide credentials" in done.stderr
+
+
+def _editor(tmp_path: Path, expression: str) -> dict[str, str]:
+    """A non-interactive KUBE_EDITOR running one sed expression on the file kubectl opens,
+    keeping each file it was shown in `editor.log` (kubectl reopens it with the errors)."""
+    script = tmp_path / "editor.sh"
+    log = tmp_path / "editor.log"
+    script.write_text(f"#!/bin/sh\ncat \"$1\" >> '{log}'\nexec sed -i '{expression}' \"$1\"\n")
+    script.chmod(0o700)
+    # TMPDIR: kubectl keeps a copy of a failed edit there.
+    return {"KUBE_EDITOR": str(script), "TMPDIR": str(tmp_path)}
+
+
+def test_edit_submits_and_names_an_unknown_field(
+    mls_up: UpProcess, namespace: str, tmp_path: Path
+) -> None:
+    config = mls_up.home.kubeconfig
+    created = kubectl(config, "apply", "-f", str(CANARY), "-n", namespace, cache=tmp_path)
+    assert created.returncode == 0, created.stderr
+    target = ("mlsvc", "multi-releases-canary", "-n", namespace)
+    edited = kubectl(
+        config,
+        "edit",
+        *target,
+        cache=tmp_path,
+        env=_editor(tmp_path, "s/canaryTrafficPercent: 20/canaryTrafficPercent: 40/"),
+    )
+    assert edited.returncode == 0, edited.stderr
+    assert "multi-releases-canary edited" in edited.stdout
+    with mls_up.client() as client:
+        got = client.get("mlservice", "multi-releases-canary", namespace=namespace)
+    assert got["spec"]["canaryTrafficPercent"] == 40
+    typo = kubectl(
+        config,
+        "edit",
+        *target,
+        cache=tmp_path,
+        env=_editor(tmp_path, "s/canaryTrafficPercent: 40/canaryTraficPercent: 50/"),
+    )
+    assert typo.returncode != 0
+    # kubectl reopens the file headed by the Status causes, each naming its field.
+    shown = (tmp_path / "editor.log").read_text()
+    assert '# * spec.canaryTraficPercent: unknown field "canaryTraficPercent"' in shown

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
 from mlservice._version import __version__
-from mlservice.api import discovery, openapi, routes, status
+from mlservice.api import discovery, openapi, openapi_v3, routes, status
 from mlservice.api.auth import BearerAuth
 from mlservice.api.objects import Objects
 from mlservice.home import Home
@@ -28,6 +28,7 @@ def create_app(*, store: Store, home: Home, token: str) -> FastAPI:
     app.state.objects = Objects(store, home)
     status.install(app)
     app.include_router(discovery.router())
+    app.include_router(openapi_v3.router())
     app.include_router(routes.router())
 
     @app.get("/healthz", tags=["health"], operation_id="getHealthz")

@@ -33,8 +33,20 @@ class KindInfo:
 
 
 KINDS: tuple[KindInfo, ...] = (
-    KindInfo("MLService", GROUP, VERSION, "mlservices", "mlservice", ("mlsvc",)),
-    KindInfo("SimpleMLService", GROUP, VERSION, "simplemlservices", "simplemlservice", ("smlsvc",)),
+    # Our service kinds are in `kubectl get all`; KServe's CRDs declare no categories, so
+    # InferenceService is not (as on a cluster).
+    KindInfo(
+        "MLService", GROUP, VERSION, "mlservices", "mlservice", ("mlsvc",), categories=("all",)
+    ),
+    KindInfo(
+        "SimpleMLService",
+        GROUP,
+        VERSION,
+        "simplemlservices",
+        "simplemlservice",
+        ("smlsvc",),
+        categories=("all",),
+    ),
     KindInfo(
         "MLServiceRuntime", GROUP, VERSION, "mlserviceruntimes", "mlserviceruntime", ("runtime",)
     ),

@@ -1,0 +1,167 @@
+"""The stock kubectl against a real `mls up --api-only`, from `$MLS_HOME/kubeconfig` alone:
+discovery (`api-resources`, `get all`), and `apply -f` with its default strict validation,
+which reads `/openapi/v3` first."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlservice.cli.background import UpProcess
+from tests.support.up import API_ONLY_ARGS, namespace_name, up_process
+
+KUBECTL = shutil.which("kubectl")
+CANARY = Path(__file__).resolve().parents[2] / "examples" / "mlservice" / "canary.yaml"
+
+pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+
+
+@pytest.fixture(scope="module")
+def mls_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
+    with up_process(tmp_path_factory.mktemp("home"), args=API_ONLY_ARGS) as up:
+        yield up
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest) -> str:
+    return namespace_name(request)
+
+
+def kubectl(
+    kubeconfig: Path,
+    *args: str,
+    cache: Path,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """kubectl with its discovery cache in `cache`, so no earlier server's answers leak in."""
+    assert KUBECTL is not None
+    return subprocess.run(
+        [KUBECTL, "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_api_resources_lists_our_kinds_with_short_names(mls_up: UpProcess, tmp_path: Path) -> None:
+    done = kubectl(mls_up.home.kubeconfig, "api-resources", "--no-headers", "-v=6", cache=tmp_path)
+    assert done.returncode == 0, done.stderr
+    # Aggregated discovery: `/api` and `/apis` answer everything, no per-group request follows.
+    assert "GET https://" in done.stderr
+    assert "/apis/tensorstack.dev/v1beta1" not in done.stderr
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()}
+    assert rows["mlservices"][1:] == ["mlsvc", "tensorstack.dev/v1beta1", "true", "MLService"]
+    assert rows["simplemlservices"][1] == "smlsvc"
+    assert rows["inferenceservices"][1:3] == ["isvc", "serving.kserve.io/v1beta1"]
+    assert rows["serviceaccounts"][1] == "sa"
+    assert rows["clusterservingruntimes"][-2:] == ["false", "ClusterServingRuntime"]
+
+
+def test_apply_validates_strictly_and_creates(
+    mls_up: UpProcess, namespace: str, tmp_path: Path
+) -> None:
+    config = mls_up.home.kubeconfig
+    done = kubectl(config, "apply", "-f", str(CANARY), "-n", namespace, cache=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "mlservice.tensorstack.dev/multi-releases-canary created" in done.stdout
+    with mls_up.client() as client:
+        names = [o["metadata"]["name"] for o in client.list("mlservice", namespace=namespace)]
+    assert names == ["multi-releases-canary"]
+    listed = kubectl(config, "get", "all", "-n", namespace, cache=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "multi-releases-canary" in listed.stdout
+    # A second apply, with a change, is a merge patch (kubectl knows no strategic merge for it).
+    manifest = yaml.safe_load(CANARY.read_text())
+    manifest["spec"]["canaryTrafficPercent"] = 30
+    again = kubectl(
+        config, "apply", "-f", "-", "-n", namespace, cache=tmp_path, stdin=yaml.safe_dump(manifest)
+    )
+    assert again.returncode == 0, again.stderr
+    assert "multi-releases-canary configured" in again.stdout
+    with mls_up.client() as client:
+        patched = client.get("mlservice", "multi-releases-canary", namespace=namespace)
+    assert patched["spec"]["canaryTrafficPercent"] == 30
+
+
+def test_apply_names_an_unknown_field(mls_up: UpProcess, namespace: str, tmp_path: Path) -> None:
+    manifest = yaml.safe_load(CANARY.read_text())
+    manifest["metadata"]["name"] = "typo"
+    manifest["spec"]["canaryTraficPercent"] = 20
+    done = kubectl(
+        mls_up.home.kubeconfig,
+        "apply",
+        "-f",
+        "-",
+        "-n",
+        namespace,
+        cache=tmp_path,
+        stdin=yaml.safe_dump(manifest),
+    )
+    assert done.returncode != 0
+    assert 'spec.canaryTraficPercent: unknown field "canaryTraficPercent"' in done.stderr
+    with mls_up.client() as client:
+        assert client.list("mlservice", namespace=namespace) == []
+
+
+def test_a_wrong_token_is_refused(mls_up: UpProcess, tmp_path: Path) -> None:
+    document = yaml.safe_load(mls_up.home.kubeconfig.read_text())
+    for user in document["users"]:
+        user["user"]["token"] = "wrong"
+    edited = tmp_path / "kubeconfig"
+    edited.write_text(yaml.safe_dump(document))
+    done = kubectl(edited, "api-resources", cache=tmp_path / "cache")
+    assert done.returncode != 0
+    assert "provide credentials" in done.stderr
+
+
+def _editor(tmp_path: Path, expression: str) -> dict[str, str]:
+    """A non-interactive KUBE_EDITOR running one sed expression on the file kubectl opens,
+    keeping each file it was shown in `editor.log` (kubectl reopens it with the errors)."""
+    script = tmp_path / "editor.sh"
+    log = tmp_path / "editor.log"
+    script.write_text(f"#!/bin/sh\ncat \"$1\" >> '{log}'\nexec sed -i '{expression}' \"$1\"\n")
+    script.chmod(0o700)
+    # TMPDIR: kubectl keeps a copy of a failed edit there.
+    return {"KUBE_EDITOR": str(script), "TMPDIR": str(tmp_path)}
+
+
+def test_edit_submits_and_names_an_unknown_field(
+    mls_up: UpProcess, namespace: str, tmp_path: Path
+) -> None:
+    config = mls_up.home.kubeconfig
+    created = kubectl(config, "apply", "-f", str(CANARY), "-n", namespace, cache=tmp_path)
+    assert created.returncode == 0, created.stderr
+    target = ("mlsvc", "multi-releases-canary", "-n", namespace)
+    edited = kubectl(
+        config,
+        "edit",
+        *target,
+        cache=tmp_path,
+        env=_editor(tmp_path, "s/canaryTrafficPercent: 20/canaryTrafficPercent: 40/"),
+    )
+    assert edited.returncode == 0, edited.stderr
+    assert "multi-releases-canary edited" in edited.stdout
+    with mls_up.client() as client:
+        got = client.get("mlservice", "multi-releases-canary", namespace=namespace)
+    assert got["spec"]["canaryTrafficPercent"] == 40
+    typo = kubectl(
+        config,
+        "edit",
+        *target,
+        cache=tmp_path,
+        env=_editor(tmp_path, "s/canaryTrafficPercent: 40/canaryTraficPercent: 50/"),
+    )
+    assert typo.returncode != 0
+    # kubectl reopens the file headed by the Status causes, each naming its field.
+    shown = (tmp_path / "editor.log").read_text()
+    assert '# * spec.canaryTraficPercent: unknown field "canaryTraficPercent"' in shown

@@ -5,7 +5,6 @@ which reads `/openapi/v3` first."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,12 +13,12 @@ import pytest
 import yaml
 
 from mlservice.cli.background import UpProcess
+from tests.support.kubectl import kubectl_path, needs_kubectl
 from tests.support.up import API_ONLY_ARGS, namespace_name, up_process
 
-KUBECTL = shutil.which("kubectl")
 CANARY = Path(__file__).resolve().parents[2] / "examples" / "mlservice" / "canary.yaml"
 
-pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+pytestmark = needs_kubectl()
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +40,8 @@ def kubectl(
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """kubectl with its discovery cache in `cache`, so no earlier server's answers leak in."""
-    assert KUBECTL is not None
     return subprocess.run(
-        [KUBECTL, "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache), *args],
+        [kubectl_path(), "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache), *args],
         input=stdin,
         capture_output=True,
         text=True,

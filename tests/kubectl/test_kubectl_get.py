@@ -3,7 +3,6 @@ serves, with `mls get`'s columns and KServe's for InferenceService."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -15,10 +14,10 @@ from mlservice.cli.background import UpProcess
 from tests.api.app_client import mlservice
 from tests.cli.test_cli_kserve_output import ROLLING
 from tests.resources.kserve_manifests import isvc
+from tests.support.kubectl import kubectl_path, needs_kubectl
 from tests.support.up import API_ONLY_ARGS, namespace_name, up_process
 
-KUBECTL = shutil.which("kubectl")
-pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+pytestmark = needs_kubectl()
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +36,8 @@ def api(mls_up: UpProcess) -> Iterator[httpx.Client]:
 
 def kubectl(up: UpProcess, *args: str) -> list[list[str]]:
     """`kubectl ARGS...` with the kubeconfig alone; its output split into words per line."""
-    assert KUBECTL is not None
     done = subprocess.run(
-        [KUBECTL, "--kubeconfig", str(up.home.kubeconfig), *args],
+        [kubectl_path(), "--kubeconfig", str(up.home.kubeconfig), *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -109,10 +107,9 @@ def test_kubectl_watches_rows_as_they_change(
     namespace = namespace_name(request)
     url = f"/apis/tensorstack.dev/v1beta1/namespaces/{namespace}/mlservices"
     _created(api, url, mlservice("first"))
-    assert KUBECTL is not None
     args = ["get", "mlsvc", "-n", namespace, "-w", "--output-watch-events"]
     with subprocess.Popen(
-        [KUBECTL, "--kubeconfig", str(mls_up.home.kubeconfig), *args],
+        [kubectl_path(), "--kubeconfig", str(mls_up.home.kubeconfig), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -20,9 +20,18 @@ from mlservice.cli.background import UpProcess
 from tests.support.cli import mls
 
 # The whole platform on free ports; crash restarts capped at 2 s so crash tests stay short.
-PLATFORM_ARGS = ("--api-port", "0", "--gateway-port", "0", "--backoff-cap", "2")
+PLATFORM_ARGS = (
+    "--api-port",
+    "0",
+    "--api-tls-port",
+    "0",
+    "--gateway-port",
+    "0",
+    "--backoff-cap",
+    "2",
+)
 # The API alone: for tests that write status themselves (controllers would overwrite it).
-API_ONLY_ARGS = ("--api-port", "0", "--api-only")
+API_ONLY_ARGS = ("--api-port", "0", "--api-tls-port", "0", "--api-only")
 SERVICE_KINDS = ("mlservice", "simplemlservice")
 
 _serial = itertools.count()

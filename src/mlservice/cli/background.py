@@ -30,7 +30,7 @@ class UpProcess:
         self,
         home: Path | str,
         *,
-        args: Sequence[str] = ("--api-port", "0", "--gateway-port", "0"),
+        args: Sequence[str] = ("--api-port", "0", "--api-tls-port", "0", "--gateway-port", "0"),
         env: Mapping[str, str] | None = None,
         startup_timeout: float = 60.0,
     ) -> None:

@@ -1,5 +1,6 @@
-"""`python -m mlservice.demo [--home DIR] [--api-port P] [--gateway-port P]`: what `make run`
-runs. Ports default to `mls up`'s (API 8787, gateway 8080); 0 picks free ones."""
+"""`python -m mlservice.demo [--home DIR] [--api-port P] [--api-tls-port P] [--gateway-port P]`:
+what `make run` runs. Ports default to `mls up`'s (API 8787, TLS API 6443 or a free one when
+taken, gateway 8080); 0 picks free ones."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ def parse(argv: list[str]) -> DemoConfig:
     parser.add_argument("--home", type=Path, help="data dir (default: $MLS_HOME, ~/.mlservice)")
     parser.add_argument("--api-port", type=int, default=8787, help="API port (0: any free one)")
     parser.add_argument(
+        "--api-tls-port", type=int, default=None, help="TLS API port (0: any free one)"
+    )
+    parser.add_argument(
         "--gateway-port", type=int, default=8080, help="gateway port (0: any free one)"
     )
     parser.add_argument(
@@ -29,6 +33,7 @@ def parse(argv: list[str]) -> DemoConfig:
     return DemoConfig(
         home=Home.from_env(args.home),
         api_port=args.api_port,
+        api_tls_port=args.api_tls_port,
         gateway_port=args.gateway_port,
         examples=args.examples.resolve(),
         ready_timeout=args.ready_timeout,

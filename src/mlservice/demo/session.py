@@ -37,6 +37,8 @@ class DemoConfig:
     home: Home
     api_port: int = 8787
     """The control-plane API port, as `mls up` has it; 0 picks a free one."""
+    api_tls_port: int | None = None
+    """The TLS API port, as `mls up --api-tls-port` (None: 6443, or a free one when taken)."""
     gateway_port: int = 8080
     """The gateway port the curl commands go to; 0 picks a free one."""
     examples: Path = REPO / "examples"
@@ -64,7 +66,9 @@ def run_demo(config: DemoConfig, *, out: IO[str]) -> None:
     up = PlatformConfig(
         home=config.home,
         data_plane=DataPlaneConfig(gateway_port=config.gateway_port),
-        control_plane=ControlPlaneConfig(api_port=config.api_port),
+        control_plane=ControlPlaneConfig(
+            api_port=config.api_port, api_tls_port=config.api_tls_port
+        ),
         apply=(manifest,),
     )
     # Before training, as a running `mls up` owns the volume; the platform takes it again.

@@ -33,6 +33,20 @@ class ModelFailure:
     message: str
 
 
+def _conditions(healths: list[tuple[str, Health]], *, explainer: bool) -> list[Condition]:
+    """Each component's condition, IngressReady, an explainer's NotSupported, and Ready: the
+    first component (or ingress) not ready says why."""
+    ingress = _ingress(healths)
+    conditions = [
+        Condition(type_, h.ready, h.reason, h.message) for type_, h in [*healths, ingress]
+    ]
+    if explainer:
+        conditions.append(Condition("ExplainerReady", False, "NotSupported", EXPLAINER_MESSAGE))
+    blocking = next((h for _, h in [*healths, ingress] if not h.ready), None)
+    reason, message = (blocking.reason, blocking.message) if blocking else ("", "")
+    return [*conditions, Condition("Ready", blocking is None, reason, message)]
+
+
 def isvc_status(
     *,
     name: str,
@@ -69,26 +83,14 @@ def isvc_status(
             previous=old_components.get("transformer") or {},
         )
         healths.append(("TransformerReady", health(transformer, paused=False)))
-    ingress = _ingress(healths)
-    conditions = [
-        Condition(type_, h.ready, h.reason, h.message) for type_, h in [*healths, ingress]
-    ]
-    if explainer:
-        conditions.append(Condition("ExplainerReady", False, "NotSupported", EXPLAINER_MESSAGE))
-    blocking = next((h for _, h in [*healths, ingress] if not h.ready), None)
-    ready = Condition(
-        "Ready",
-        blocking is None,
-        blocking.reason if blocking else "",
-        blocking.message if blocking else "",
-    )
+    conditions = _conditions(healths, explainer=explainer)
     status: dict[str, Any] = {
         "url": url,
         "address": {"url": url},
         "components": components,
         # Knative's condition sets keep conditions sorted by type; KServe's status shows them so.
         "conditions": conditions_json(
-            sorted([*conditions, ready], key=lambda c: c.type), before.get("conditions"), now=now
+            sorted(conditions, key=lambda c: c.type), before.get("conditions"), now=now
         ),
         "modelStatus": model_status(predictor, invalid=invalid),
     }

@@ -182,7 +182,8 @@ def _lister(kind: KindInfo, target_of: TargetOf) -> Callable[..., Any]:
         objects: Annotated[Objects, Depends(objects_of)],
     ) -> Response:
         matches = combine(
-            label_selector(params.label_selector), field_selector(params.field_selector)
+            label_selector(params.label_selector),
+            field_selector(params.field_selector, kind=kind.kind),
         )
         since = parse_since(params.resource_version)  # a bad one is a 400 for a list too
         version = table_version(request)

@@ -285,7 +285,8 @@ def test_watch_prints_a_change(case: Case, run: Kubectl) -> None:
 
 def test_strategic_merge_is_for_core_kinds(run: Kubectl, api: httpx.Client) -> None:
     """kubectl patch's default type is strategic: a Secret takes it, a custom kind refuses it
-    with Kubernetes' 415, and kubectl says so as against a cluster."""
+    with Kubernetes' 415, and kubectl says so as against a cluster; server-side apply is not
+    served at all."""
     secret, isvc = CASES[-1], CASES[2]
     created(run, secret)
     created(run, isvc)
@@ -303,6 +304,8 @@ def test_strategic_merge_is_for_core_kinds(run: Kubectl, api: httpx.Client) -> N
     ops = json.dumps([{"op": "add", "path": "/metadata/labels", "value": {"c": "d"}}])
     run.ok("patch", isvc.resource, isvc.name, "--type", "json", "-p", ops)
     assert read(api, run, isvc)["metadata"]["labels"] == {"c": "d"}
+    server_side = run("apply", "--server-side", "-f", "-", stdin=yaml.safe_dump(isvc.manifest))
+    assert "Server-side apply not available on the server" in server_side.stderr
 
 
 @pytest.mark.parametrize("token", [None, "wrong"], ids=["no-token", "wrong-token"])

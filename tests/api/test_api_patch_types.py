@@ -134,6 +134,10 @@ def test_core_strategic_merge_keys_finalizers_and_atomic_lists() -> None:
     assert merged["secrets"] == [{"name": "s3"}, {"name": "azure"}]
     assert merged["imagePullSecrets"] == [{"name": "new"}]
     assert "$setElementOrder/secrets" not in merged
+    with pytest.raises(InvalidInput, match="secrets in the strategic merge patch"):
+        strategic(account, {"secrets": [{"namespace": "x"}]})
+    with pytest.raises(InvalidInput, match=r"metadata\.ownerReferences"):
+        strategic(account, {"metadata": {"ownerReferences": [{"name": "y"}]}})
 
 
 def test_json_patch_of_a_custom_kind(api: AppClient) -> None:

@@ -89,8 +89,27 @@ def core_strategic_merge(target: Any, patch: Any, schema: Schema = _CORE_DEFAULT
         raise InvalidInput("A strategic merge patch must be a JSON object.")
     if not isinstance(target, dict):
         raise InvalidInput("Only an object can take a strategic merge patch.")
+    _check_merge_keys(patch, schema, where="")
     patch = _finalizers_merged(target, patch)
     return strategic_merge(target, patch, schema)
+
+
+def _check_merge_keys(patch: dict[str, Any], schema: Schema, *, where: str) -> None:
+    """Every item of a keyed list names its merge key (Kubernetes refuses the patch else)."""
+    for key, value in patch.items():
+        path = f"{where}.{key}" if where else key
+        if key in schema.keyed and isinstance(value, list):
+            merge_key = schema.keyed[key][0]
+            for item in value:
+                if isinstance(item, dict) and item.get("$patch") == "replace" and len(item) == 1:
+                    continue
+                if not isinstance(item, dict) or merge_key not in item:
+                    raise InvalidInput(
+                        f"An item of {path} in the strategic merge patch does not contain "
+                        f"its merge key {merge_key!r}."
+                    )
+        elif key in schema.nested and isinstance(value, dict):
+            _check_merge_keys(value, schema.nested[key], where=path)
 
 
 def _finalizers_merged(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

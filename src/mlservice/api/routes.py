@@ -64,7 +64,7 @@ def written(result: Written, *, status_code: int = 200) -> JSONResponse:
 
 def name_in(body: Any) -> str | None:
     """The name a create's body gives (`metadata.name`, else `generateName`), for the Status
-    of a refusal: `mlservices "x" is invalid`, as the Kubernetes API names it."""
+    of a refusal (kubectl: `The MLService "x" is invalid`), as the Kubernetes API names it."""
     metadata = body.get("metadata") if isinstance(body, dict) else None
     if not isinstance(metadata, dict):
         return None

@@ -120,8 +120,13 @@ def test_merge_patch_rules(api: AppClient) -> None:
     assert invalid.json()["details"]["causes"][0]["field"] == "spec.default"
     strategic = {"Content-Type": "application/strategic-merge-patch+json"}
     refused = api.patch(f"{MLSVCS}/a", content="{}", headers=strategic)
-    assert refused.status_code == 400
-    assert "strategic-merge-patch" in refused.json()["message"]
+    # As Kubernetes refuses a strategic merge patch of a custom resource.
+    assert refused.status_code == 415
+    assert refused.json()["reason"] == "UnsupportedMediaType"
+    assert refused.json()["message"] == (
+        "the body of the request was in an unknown format - accepted media types include: "
+        "application/json-patch+json, application/merge-patch+json"
+    )
 
 
 def test_selectors_filter_lists(api: AppClient) -> None:

@@ -87,3 +87,27 @@ def test_selectors_reject_what_they_cannot_parse() -> None:
     name_is_x = field_selector("metadata.name=x,metadata.namespace==ns")
     assert name_is_x is not None
     assert name_is_x(labelled())
+
+
+def test_events_are_selected_by_the_object_they_are_about() -> None:
+    """`kubectl describe` lists an object's events with this selector."""
+    event = {
+        "metadata": {"name": "e", "namespace": "ns"},
+        "involvedObject": {"kind": "MLService", "name": "a", "namespace": "ns", "uid": "u1"},
+        "reason": "Ready",
+        "source": {"component": "mls-controller"},
+    }
+    about_a = field_selector(
+        "involvedObject.name=a,involvedObject.namespace=ns,"
+        "involvedObject.kind=MLService,involvedObject.uid=u1",
+        kind="Event",
+    )
+    assert about_a is not None
+    assert about_a(event)
+    assert not about_a({**event, "involvedObject": {**event["involvedObject"], "uid": "u2"}})
+    by_source = field_selector("source=mls-controller,reason!=Failed", kind="Event")
+    assert by_source is not None
+    assert by_source(event)
+    # Only Events have these fields, as in Kubernetes.
+    with pytest.raises(InvalidInput, match=r"involvedObject\.name"):
+        field_selector("involvedObject.name=a", kind="MLService")

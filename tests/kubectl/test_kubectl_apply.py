@@ -4,8 +4,6 @@ which reads `/openapi/v3` first."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +11,8 @@ import pytest
 import yaml
 
 from mlservice.cli.background import UpProcess
-from tests.support.kubectl import kubectl_path, needs_kubectl
+from tests.kubectl.driver import editor, kubectl
+from tests.support.kubectl import needs_kubectl
 from tests.support.up import API_ONLY_ARGS, namespace_name, up_process
 
 CANARY = Path(__file__).resolve().parents[2] / "examples" / "mlservice" / "canary.yaml"
@@ -30,25 +29,6 @@ def mls_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
 @pytest.fixture
 def namespace(request: pytest.FixtureRequest) -> str:
     return namespace_name(request)
-
-
-def kubectl(
-    kubeconfig: Path,
-    *args: str,
-    cache: Path,
-    stdin: str | None = None,
-    env: dict[str, str] | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """kubectl with its discovery cache in `cache`, so no earlier server's answers leak in."""
-    return subprocess.run(
-        [kubectl_path(), "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def test_api_resources_lists_our_kinds_with_short_names(mls_up: UpProcess, tmp_path: Path) -> None:
@@ -111,6 +91,29 @@ def test_apply_names_an_unknown_field(mls_up: UpProcess, namespace: str, tmp_pat
         assert client.list("mlservice", namespace=namespace) == []
 
 
+def test_apply_with_validate_warn_drops_an_unknown_field_with_a_warning(
+    mls_up: UpProcess, namespace: str, tmp_path: Path
+) -> None:
+    manifest = yaml.safe_load(CANARY.read_text())
+    manifest["spec"]["canaryTraficPercent"] = 20
+    done = kubectl(
+        mls_up.home.kubeconfig,
+        "apply",
+        "--validate=warn",  # ?fieldValidation=Warn: the server drops the field and says so
+        "-f",
+        "-",
+        "-n",
+        namespace,
+        cache=tmp_path,
+        stdin=yaml.safe_dump(manifest),
+    )
+    assert done.returncode == 0, done.stderr
+    assert 'Warning: unknown field "spec.canaryTraficPercent"' in done.stderr
+    with mls_up.client() as client:
+        stored = client.get("mlservice", "multi-releases-canary", namespace=namespace)
+    assert "canaryTraficPercent" not in stored["spec"]
+
+
 def test_a_wrong_token_is_refused(mls_up: UpProcess, tmp_path: Path) -> None:
     document = yaml.safe_load(mls_up.home.kubeconfig.read_text())
     for user in document["users"]:
@@ -120,17 +123,6 @@ def test_a_wrong_token_is_refused(mls_up: UpProcess, tmp_path: Path) -> None:
     done = kubectl(edited, "api-resources", cache=tmp_path / "cache")
     assert done.returncode != 0
     assert "provide credentials" in done.stderr
-
-
-def _editor(tmp_path: Path, expression: str) -> dict[str, str]:
-    """A non-interactive KUBE_EDITOR running one sed expression on the file kubectl opens,
-    keeping each file it was shown in `editor.log` (kubectl reopens it with the errors)."""
-    script = tmp_path / "editor.sh"
-    log = tmp_path / "editor.log"
-    script.write_text(f"#!/bin/sh\ncat \"$1\" >> '{log}'\nexec sed -i '{expression}' \"$1\"\n")
-    script.chmod(0o700)
-    # TMPDIR: kubectl keeps a copy of a failed edit there.
-    return {"KUBE_EDITOR": str(script), "TMPDIR": str(tmp_path)}
 
 
 def test_edit_submits_and_names_an_unknown_field(
@@ -145,7 +137,7 @@ def test_edit_submits_and_names_an_unknown_field(
         "edit",
         *target,
         cache=tmp_path,
-        env=_editor(tmp_path, "s/canaryTrafficPercent: 20/canaryTrafficPercent: 40/"),
+        env=editor(tmp_path, "s/canaryTrafficPercent: 20/canaryTrafficPercent: 40/"),
     )
     assert edited.returncode == 0, edited.stderr
     assert "multi-releases-canary edited" in edited.stdout
@@ -157,7 +149,7 @@ def test_edit_submits_and_names_an_unknown_field(
         "edit",
         *target,
         cache=tmp_path,
-        env=_editor(tmp_path, "s/canaryTrafficPercent: 40/canaryTraficPercent: 50/"),
+        env=editor(tmp_path, "s/canaryTrafficPercent: 40/canaryTraficPercent: 50/"),
     )
     assert typo.returncode != 0
     # kubectl reopens the file headed by the Status causes, each naming its field.

@@ -2,8 +2,9 @@
 
 Admission mirrors the Kubernetes API server: the path decides kind, namespace and name (a body
 that disagrees is refused), manifests are validated and defaulted, status is only written
-through the status subresource, and merge patches are applied to a fresh read and retried on a
-lost race unless the client pinned a resourceVersion.
+through the status subresource, and patches are applied to a fresh read and retried on a lost
+race unless the client pinned a resourceVersion. Unknown fields are refused, or dropped (with a
+warning or without) as `fieldValidation` asks.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
-from mlservice.api.patch import merge_patch
+from mlservice.api.field_validation import FieldValidation, unknown_field_warning
+from mlservice.api.patch import Patcher
 from mlservice.api.selectors import Predicate
 from mlservice.errors import Conflict, FieldCause, InvalidInput, InvalidObject
 from mlservice.home import Home
-from mlservice.resources import validate_object
+from mlservice.resources import MODELS, validate_object
 from mlservice.resources.kinds import KindInfo
 from mlservice.resources.limits import integer_causes
+from mlservice.resources.validation import drop_unknown_fields
 from mlservice.store import Key, ListResult, Obj, Scope, Store
 from mlservice.store.objects import shown, version_number
 
@@ -68,40 +71,52 @@ class Objects:
             return found
         return ListResult([o for o in found.items if matches(o)], found.resource_version)
 
-    def create(self, target: Target, body: Any) -> Obj:
+    def create(
+        self, target: Target, body: Any, *, fields: FieldValidation = FieldValidation.STRICT
+    ) -> Written:
         obj = _conform(target, body, creating=True)
         obj.pop("status", None)
-        admitted = self._admit(obj)
+        admitted, warnings = self._admit(obj, fields)
         if target.kind.kind == "PersistentVolumeClaim":
             from mlservice.storage import create_volume
 
             # The volume exists as soon as the claim does: `pvc://NAME/` resolves right away.
             create_volume(self.home, admitted["metadata"]["name"], exist_ok=True)
             admitted["status"] = {"phase": "Bound"}
-        return self.store.create(admitted)
+        return Written(self.store.create(admitted), warnings)
 
-    def replace(self, target: Target, body: Any) -> Obj:
-        return self.store.replace(self._admit(_conform(target, body)))
+    def replace(
+        self, target: Target, body: Any, *, fields: FieldValidation = FieldValidation.STRICT
+    ) -> Written:
+        admitted, warnings = self._admit(_conform(target, body), fields)
+        return Written(self.store.replace(admitted), warnings)
 
     def replace_status(self, target: Target, body: Any) -> Obj:
         return self.store.update_status(_status_checked(_conform(target, body)))
 
-    def patch(self, target: Target, patch: Any, *, status: bool = False) -> Obj:
-        if not isinstance(patch, dict):
-            raise InvalidInput("A merge patch must be a JSON object.")
-        metadata = patch.get("metadata")
-        pinned = isinstance(metadata, dict) and metadata.get("resourceVersion") is not None
+    def patch(
+        self,
+        target: Target,
+        patch: Any,
+        *,
+        patcher: Patcher,
+        status: bool = False,
+        fields: FieldValidation = FieldValidation.STRICT,
+    ) -> Written:
+        """`patch` applied by `patcher` (one of `api.patch`'s) to the stored object."""
+        pinned = _pins_version(patch)
         for attempt in range(_PATCH_ATTEMPTS):
             current = self.store.get(target.key)
-            patched = _conform(target, merge_patch(current, patch))
+            patched = _conform(target, patcher(current, patch))
             # Without a pinned version, base the write on what was read so a race is noticed.
             patched["metadata"].setdefault(
                 "resourceVersion", current["metadata"]["resourceVersion"]
             )
             try:
                 if status:
-                    return self.store.update_status(_status_checked(patched))
-                return self.store.replace(self._admit(patched))
+                    return Written(self.store.update_status(_status_checked(patched)))
+                admitted, warnings = self._admit(patched, fields)
+                return Written(self.store.replace(admitted), warnings)
             except Conflict:
                 if pinned or attempt == _PATCH_ATTEMPTS - 1:
                     raise
@@ -120,13 +135,41 @@ class Objects:
             raise InvalidInput(f"preconditions.resourceVersion {err}.") from None
         return self.store.delete(target.key, resource_version=version)
 
-    def _admit(self, obj: Obj) -> Obj:
-        """Validate and default; server-set metadata and status pass through untouched."""
+    def _admit(self, obj: Obj, fields: FieldValidation) -> tuple[Obj, tuple[str, ...]]:
+        """Validate and default; server-set metadata and status pass through untouched. With
+        `fields` Ignore or Warn, unknown fields are dropped first (Warn: a warning each)."""
         metadata = obj.get("metadata") or {}
         kept = {k: metadata[k] for k in ("resourceVersion", "uid") if k in metadata}
+        warnings: tuple[str, ...] = ()
+        model = MODELS.get(str(obj.get("kind")))
+        if fields is not FieldValidation.STRICT and model is not None:
+            obj, dropped = drop_unknown_fields(obj, model)
+            if fields is FieldValidation.WARN:
+                warnings = tuple(unknown_field_warning(cause) for cause in dropped)
         admitted = validate_object(obj)
         admitted.setdefault("metadata", {}).update(kept)
-        return admitted
+        return admitted, warnings
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a write stored, and the warnings it earned (Kubernetes' `Warning` headers)."""
+
+    obj: Obj
+    warnings: tuple[str, ...] = ()
+
+
+def _pins_version(patch: Any) -> bool:
+    """Whether a patch names the resourceVersion it was made against: a merge patch's
+    `metadata.resourceVersion`, or a JSON patch that tests or sets it."""
+    if isinstance(patch, dict):
+        metadata = patch.get("metadata")
+        return isinstance(metadata, dict) and metadata.get("resourceVersion") is not None
+    if isinstance(patch, list):
+        return any(
+            isinstance(op, dict) and op.get("path") == "/metadata/resourceVersion" for op in patch
+        )
+    return False
 
 
 def _conform(target: Target, body: Any, *, creating: bool = False) -> Obj:

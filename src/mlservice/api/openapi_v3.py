@@ -15,13 +15,11 @@ from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
 
 from mlservice._version import __version__
+from mlservice.api.patch import accepted_types
 from mlservice.resources import MODELS
 from mlservice.resources.kinds import KINDS, KindInfo
 
 _COMPONENT_REF = "#/components/schemas/{model}"
-# Our kinds accept these PATCH bodies; strategic merge is left out so kubectl never picks it
-# from this document for a kind it does not know.
-_PATCH_TYPES = ("application/merge-patch+json", "application/json-patch+json")
 
 
 def group_version_paths() -> list[str]:
@@ -164,7 +162,8 @@ def _kind_paths(kind: KindInfo, prefix: str) -> dict[str, Any]:
 
     patch_body = {
         "required": True,
-        "content": {media: {"schema": {"type": "object"}} for media in _PATCH_TYPES},
+        # What the route takes (strategic merge for core kinds only), as Kubernetes lists it.
+        "content": {media: {"schema": {"type": "object"}} for media in accepted_types(kind)},
     }
     return {
         f"{base}{scope}/{kind.plural}": {

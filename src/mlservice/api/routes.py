@@ -11,25 +11,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from mlservice.api.body import parse_json
-from mlservice.api.objects import Objects, Target
+from mlservice.api.field_validation import FieldValidation, field_validation, warning_header
+from mlservice.api.objects import Objects, Target, Written
 from mlservice.api.openapi import DELETE_OPTIONS, body
+from mlservice.api.patch import patcher, unsupported_message
 from mlservice.api.selectors import combine, field_selector, label_selector
 from mlservice.api.tables import table_response, table_version, table_watch
 from mlservice.api.watch import parse_since, watch_response
-from mlservice.errors import InvalidInput
 from mlservice.resources.kinds import KINDS, KindInfo
 from mlservice.resources.limits import INT64_MAX
 from mlservice.store import ListResult, Obj
-
-MERGE_PATCH_TYPES = ("application/merge-patch+json", "application/json")
-# A Secret or claim has no list merged by key, so a strategic merge patch of one (what the
-# kubernetes client sends for core kinds) means the same as a JSON merge patch.
-STRATEGIC = "application/strategic-merge-patch+json"
 
 
 @dataclass(frozen=True)
@@ -50,6 +46,32 @@ def objects_of(request: Request) -> Objects:
 async def json_body(request: Request) -> Any:
     raw = await request.body()
     return parse_json(raw) if raw else None
+
+
+def fields_of(
+    value: Annotated[str | None, Query(alias="fieldValidation")] = None,
+) -> FieldValidation:
+    return field_validation(value)
+
+
+def written(result: Written, *, status_code: int = 200) -> JSONResponse:
+    """The stored object, with a `Warning` header per warning as Kubernetes sends them."""
+    response = JSONResponse(result.obj, status_code=status_code)
+    for text in result.warnings:
+        response.headers.append("Warning", warning_header(text))
+    return response
+
+
+def name_in(body: Any) -> str | None:
+    """The name a create's body gives (`metadata.name`, else `generateName`), for the Status
+    of a refusal (kubectl: `The MLService "x" is invalid`), as the Kubernetes API names it."""
+    metadata = body.get("metadata") if isinstance(body, dict) else None
+    if not isinstance(metadata, dict):
+        return None
+    for key in ("name", "generateName"):
+        if isinstance(metadata.get(key), str) and metadata[key]:
+            return str(metadata[key])
+    return None
 
 
 def router() -> APIRouter:
@@ -160,7 +182,8 @@ def _lister(kind: KindInfo, target_of: TargetOf) -> Callable[..., Any]:
         objects: Annotated[Objects, Depends(objects_of)],
     ) -> Response:
         matches = combine(
-            label_selector(params.label_selector), field_selector(params.field_selector)
+            label_selector(params.label_selector),
+            field_selector(params.field_selector, kind=kind.kind),
         )
         since = parse_since(params.resource_version)  # a bad one is a 400 for a list too
         version = table_version(request)
@@ -197,12 +220,15 @@ def _list_body(kind: KindInfo, found: ListResult) -> Obj:
 
 def _creator(target_of: TargetOf) -> Callable[..., Any]:
     async def create(
+        request: Request,
         target: Target,
         body: Annotated[Any, Depends(json_body)],
         objects: Annotated[Objects, Depends(objects_of)],
+        fields: Annotated[FieldValidation, Depends(fields_of)],
     ) -> JSONResponse:
-        created = await run_in_threadpool(objects.create, target, body)
-        return JSONResponse(created, status_code=201)
+        request.state.object_name = name_in(body)  # read by status.py for a refusal's details
+        created = await run_in_threadpool(lambda: objects.create(target, body, fields=fields))
+        return written(created, status_code=201)
 
     return _bound(create, target_of)
 
@@ -229,9 +255,12 @@ def _replace(target_of: TargetOf, *, status: bool) -> Callable[..., Any]:
         target: Target,
         body: Annotated[Any, Depends(json_body)],
         objects: Annotated[Objects, Depends(objects_of)],
+        fields: Annotated[FieldValidation, Depends(fields_of)],
     ) -> JSONResponse:
-        verb = objects.replace_status if status else objects.replace
-        return JSONResponse(await run_in_threadpool(verb, target, body))
+        if status:
+            return JSONResponse(await run_in_threadpool(objects.replace_status, target, body))
+        replaced = await run_in_threadpool(lambda: objects.replace(target, body, fields=fields))
+        return written(replaced)
 
     return _bound(replace, target_of)
 
@@ -242,16 +271,16 @@ def _patch(kind: KindInfo, target_of: TargetOf, *, status: bool) -> Callable[...
         target: Target,
         body: Annotated[Any, Depends(json_body)],
         objects: Annotated[Objects, Depends(objects_of)],
+        fields: Annotated[FieldValidation, Depends(fields_of)],
     ) -> JSONResponse:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip()
-        allowed = MERGE_PATCH_TYPES + ((STRATEGIC,) if not kind.group else ())
-        if content_type not in allowed:
-            raise InvalidInput(
-                f"PATCH with content type {content_type!r} is not supported; "
-                "send a JSON merge patch (application/merge-patch+json)."
-            )
-        patched = await run_in_threadpool(lambda: objects.patch(target, body, status=status))
-        return JSONResponse(patched)
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        apply = patcher(kind, content_type)
+        if apply is None:  # 415, as Kubernetes answers (a strategic merge of a custom kind)
+            raise HTTPException(415, unsupported_message(kind))
+        patched = await run_in_threadpool(
+            lambda: objects.patch(target, body, patcher=apply, status=status, fields=fields)
+        )
+        return written(patched)
 
     return _bound(patch, target_of)
 

@@ -16,9 +16,44 @@ _EQ_TERM = re.compile(r"^\s*([^\s!=(),]+)\s*(==|=|!=)\s*([^\s!=(),]*)\s*$")
 _EXISTS_TERM = re.compile(r"^\s*(!?)\s*([^\s!=(),]+)\s*$")
 # Commas separate terms except inside `in (a,b)`.
 _SPLIT = re.compile(r",(?![^(]*\))")
-_FIELDS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "metadata.name": lambda o: str(o.get("metadata", {}).get("name", "")),
-    "metadata.namespace": lambda o: str(o.get("metadata", {}).get("namespace", "")),
+Field = Callable[[dict[str, Any]], str]
+
+
+def _at(*path: str) -> Field:
+    def get(obj: dict[str, Any]) -> str:
+        node: Any = obj
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        return "" if node is None else str(node)
+
+    return get
+
+
+_FIELDS: dict[str, Field] = {
+    "metadata.name": _at("metadata", "name"),
+    "metadata.namespace": _at("metadata", "namespace"),
+}
+# The fields Kubernetes selects Events by: `kubectl describe` lists an object's events with
+# `involvedObject.name=..,involvedObject.namespace=..,involvedObject.kind=..,involvedObject.uid=..`.
+_KIND_FIELDS: dict[str, dict[str, Field]] = {
+    "Event": {
+        **{
+            f"involvedObject.{key}": _at("involvedObject", key)
+            for key in (
+                "kind",
+                "namespace",
+                "name",
+                "uid",
+                "apiVersion",
+                "resourceVersion",
+                "fieldPath",
+            )
+        },
+        "reason": _at("reason"),
+        "reportingComponent": _at("reportingComponent"),
+        "source": _at("source", "component"),
+        "type": _at("type"),
+    },
 }
 
 
@@ -64,19 +99,26 @@ def _label_term(part: str, whole: str) -> _Term:
     raise InvalidInput(f"labelSelector {whole!r} has a term {part.strip()!r} it cannot parse.")
 
 
-def field_selector(text: str | None) -> Predicate | None:
+def field_selector(text: str | None, *, kind: str = "") -> Predicate | None:
+    """A predicate for `?fieldSelector=`; the fields are `metadata.name|namespace` and, for
+    some kinds (`kind`), Kubernetes' own (an Event's `involvedObject.*`)."""
     if not text or not text.strip():
         return None
+    fields = {**_FIELDS, **_KIND_FIELDS.get(kind, {})}
     checks: list[Predicate] = []
     for part in text.split(","):
         found = _EQ_TERM.match(part)
-        if not found or found[1] not in _FIELDS:
+        if not found or found[1] not in fields:
             raise InvalidInput(
                 f"fieldSelector {text!r}: {part.strip()!r} is not supported; "
-                f"use {' or '.join(sorted(_FIELDS))} with =, == or !=."
+                f"use {_either(sorted(fields))} with =, == or !=."
             )
-        checks.append(_field_check(_FIELDS[found[1]], op=found[2], value=found[3]))
+        checks.append(_field_check(fields[found[1]], op=found[2], value=found[3]))
     return lambda obj: all(check(obj) for check in checks)
+
+
+def _either(names: list[str]) -> str:
+    return " or ".join(names) if len(names) < 3 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def _field_check(get: Callable[[dict[str, Any]], str], *, op: str, value: str) -> Predicate:

@@ -52,9 +52,14 @@ def status_body(
     return body
 
 
-def error_status(error: MLServiceError, path: str = "") -> dict[str, Any]:
-    """The Status for a domain error; `path` supplies `details.name/kind/group`."""
-    details = _details_from_path(path)
+def error_status(
+    error: MLServiceError, path: str = "", *, name: str | None = None
+) -> dict[str, Any]:
+    """The Status for a domain error; `path` supplies `details.name/kind/group`, `name` the
+    name when the path has none (a create names its object in the body)."""
+    details = _details_from_path(path, invalid=isinstance(error, InvalidObject))
+    if name and details and "name" not in details:
+        details["name"] = name
     if isinstance(error, InvalidObject) and error.causes:
         details["causes"] = [
             {"field": c.field, "message": c.message, "reason": c.reason} for c in error.causes
@@ -64,15 +69,16 @@ def error_status(error: MLServiceError, path: str = "") -> dict[str, Any]:
     )
 
 
-def _details_from_path(path: str) -> dict[str, Any]:
-    """Kubernetes names the resource (plural) and object in `details`; recover them from the
-    URL so domain errors need not carry HTTP context."""
+def _details_from_path(path: str, *, invalid: bool = False) -> dict[str, Any]:
+    """Kubernetes names the resource (plural; the kind for an invalid object, whence kubectl's
+    `The MLService "x" is invalid`) and object in `details`; recover them from the URL so
+    domain errors need not carry HTTP context."""
     parts = [p for p in path.split("/") if p]
     for index, part in enumerate(parts):
         kind = next((k for k in KINDS if k.plural == part), None)
         if kind is None:
             continue
-        details: dict[str, Any] = {"kind": kind.plural}
+        details: dict[str, Any] = {"kind": kind.kind if invalid else kind.plural}
         if kind.group:
             details["group"] = kind.group
         if index + 1 < len(parts):
@@ -88,7 +94,9 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, MLServiceError)
         if exc.status_code >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
-        return JSONResponse(error_status(exc, request.url.path), status_code=exc.status_code)
+        name = getattr(request.state, "object_name", None)
+        body = error_status(exc, request.url.path, name=name)
+        return JSONResponse(body, status_code=exc.status_code)
 
     async def http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import types
 from collections.abc import Iterator, Mapping
@@ -145,22 +146,40 @@ def _invalid(obj: dict[str, Any], causes: list[FieldCause]) -> InvalidObject:
 
 def unknown_fields(data: Any, tp: Any, path: str = "") -> Iterator[FieldCause]:
     """Every key in `data` that type `tp` neither declares nor lists as passthrough."""
+    for _, _, cause in _unknown(data, tp, path):
+        yield cause
+
+
+def drop_unknown_fields(
+    obj: dict[str, Any], cls: type[Model]
+) -> tuple[dict[str, Any], list[FieldCause]]:
+    """A copy of `obj` without the keys `cls` does not know (what `fieldValidation=Ignore|Warn`
+    prunes), and a cause naming each."""
+    pruned = copy.deepcopy(obj)
+    found = list(_unknown(pruned, cls, ""))
+    for holder, key, _ in found:
+        holder.pop(key, None)
+    return pruned, [cause for _, _, cause in found]
+
+
+def _unknown(data: Any, tp: Any, path: str) -> Iterator[tuple[dict[str, Any], str, FieldCause]]:
+    """Each unknown key with the mapping that holds it."""
     tp = _unwrap(tp)
     if isinstance(tp, type) and issubclass(tp, Model) and isinstance(data, dict):
         fields = wire_fields(tp)
         known = [*fields, *getattr(tp, "passthrough", ())]
         for key, value in data.items():
             if key in fields:
-                yield from unknown_fields(value, fields[key], _join(path, key))
+                yield from _unknown(value, fields[key], _join(path, key))
             elif key not in known:
                 message = f'unknown field "{key}"{_hint(str(key), known)}'
-                yield FieldCause(_join(path, str(key)), message, "FieldValueUnknown")
+                yield data, key, FieldCause(_join(path, str(key)), message, "FieldValueUnknown")
     elif get_origin(tp) is list and isinstance(data, list):
         for i, item in enumerate(data):
-            yield from unknown_fields(item, get_args(tp)[0], f"{path}[{i}]")
+            yield from _unknown(item, get_args(tp)[0], f"{path}[{i}]")
     elif get_origin(tp) is dict and isinstance(data, dict):
         for key, value in data.items():
-            yield from unknown_fields(value, get_args(tp)[1], f"{path}[{key}]")
+            yield from _unknown(value, get_args(tp)[1], f"{path}[{key}]")
 
 
 def wire_fields(cls: type[BaseModel]) -> dict[str, Any]:

@@ -5,7 +5,9 @@ gateway's field by field (ids and times aside), and the limits answer as the gat
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import contextlib
+import signal
 import socket
 import sys
 import time
@@ -208,6 +210,24 @@ def test_readiness_through_the_agent_is_the_servers(agents: dict[str, Proc], log
         down.stop()
     assert answer.status_code == 502
     assert f"Replica upstream ({nothing}) of default/gone-predict refused" in answer.text
+
+
+def test_sigterm_lets_a_request_in_flight_finish(logs: Path) -> None:
+    """A pod's containers get SIGTERM together: what the agent holds is answered, not cut."""
+    slow = start_upstream("slow", logs)
+    agent = start_agent(logs, slow.urls[0].removeprefix("http://"), "--service", "s", name="drain")
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            answer = pool.submit(httpx.get, f"{agent.urls[0]}/slow?s=1", timeout=10)
+            wait_until(lambda: httpx.get(f"{slow.urls[0]}/stats").json()["now"] == 1, timeout=5)
+            agent.proc.send_signal(signal.SIGTERM)
+            assert answer.result().status_code == 200
+        assert agent.proc.wait(10) == 0
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(agent.urls[0])
+    finally:
+        agent.stop()
+        slow.stop()
 
 
 # -- limits: the gateway's, on the agent's socket

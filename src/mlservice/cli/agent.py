@@ -88,6 +88,10 @@ def agent(
     body_timeout: Annotated[
         float, typer.Option("--body-timeout", min=0.001, help="Longest body stall (408).")
     ] = 30.0,
+    drain_seconds: Annotated[
+        float,
+        typer.Option("--drain-seconds", min=0.0, help="On SIGTERM, requests in flight get this."),
+    ] = 20.0,
     max_batch_size: Annotated[
         int | None,
         typer.Option("--max-batch-size", min=1, help="Accepted; the model server batches."),
@@ -152,7 +156,7 @@ def agent(
     except MLServiceError as exc:
         _fail(exc.message)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(serve_agent(spec, config, sock=sock))
+        runner.run(serve_agent(spec, config, sock=sock, drain_seconds=drain_seconds))
 
 
 def register(app: typer.Typer) -> None:

@@ -18,12 +18,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import signal
 import socket
 from dataclasses import dataclass
 
 from mlservice.gateway.app import close_proxy, make_core, open_proxy
 from mlservice.gateway.config import GatewayConfig
+from mlservice.gateway.core import Core
 from mlservice.gateway.snapshot import (
     DEFAULT_CONTAINER_CONCURRENCY,
     DEFAULT_TIMEOUT_SECONDS,
@@ -40,6 +42,8 @@ from mlservice.gateway.sockets import url_of
 log = logging.getLogger("mlservice.gateway")
 
 UPSTREAM_REPLICA = "upstream"  # the one replica's name, as errors show it
+DRAIN_SECONDS = 20.0  # within Kubernetes' default 30 s grace period
+DRAIN_POLL = 0.05
 
 
 @dataclass(frozen=True)
@@ -95,9 +99,16 @@ def single_upstream(spec: AgentSpec) -> tuple[RoutingSnapshot, Route]:
     return snapshot, route
 
 
-async def serve_agent(spec: AgentSpec, config: GatewayConfig, *, sock: socket.socket) -> None:
-    """Proxy `sock`'s clients to `spec.upstream` until SIGTERM or SIGINT; the request log is
-    flushed (to its file, when it has one) before returning."""
+async def serve_agent(
+    spec: AgentSpec,
+    config: GatewayConfig,
+    *,
+    sock: socket.socket,
+    drain_seconds: float = DRAIN_SECONDS,
+) -> None:
+    """Proxy `sock`'s clients to `spec.upstream` until SIGTERM or SIGINT, then stop accepting
+    and let requests in flight finish (up to `drain_seconds`); the request log is flushed (to
+    its file, when it has one) before returning."""
     loop = asyncio.get_running_loop()
     core = make_core(agent_config(config))
     snapshot, route = single_upstream(spec)
@@ -110,5 +121,17 @@ async def serve_agent(spec: AgentSpec, config: GatewayConfig, *, sock: socket.so
     log.warning("mls agent: proxy on %s to upstream %s", url_of(sock), spec.upstream)
     try:
         await stopping.wait()
+        server.close()
+        await _drain(core, within=drain_seconds)
     finally:
         await close_proxy(core, server)
+
+
+async def _drain(core: Core, *, within: float) -> None:
+    """Kubernetes sends SIGTERM to every container of a pod at once and takes it out of its
+    Service at about the same time: requests already here are answered, not cut."""
+    # Polled: an exchange has no hook to say "last one out", and a drain happens once.
+    for _ in range(math.ceil(within / DRAIN_POLL)):
+        if not any(c.current for c in core.connections):
+            return
+        await asyncio.sleep(DRAIN_POLL)

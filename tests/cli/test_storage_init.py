@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from mlservice.errors import InvalidStorageSource
+from mlservice.storage.s3cfg import s3_config_from_env
 from tests.storage.file_server import CountingHandler, FileServer, write_tar_gz
 from tests.support.cli import mls
 from tests.support.moto import Moto, running_moto
@@ -214,3 +216,44 @@ def test_a_folder_holding_other_files_is_not_overwritten(claim: Path, tmp_path: 
     assert refused.returncode == 1
     assert "is not empty (it holds keep.txt)" in refused.stderr
     assert everything(dest) == {"keep.txt"}
+
+
+def test_kserves_variables_map_onto_an_s3_config() -> None:
+    env = {
+        "AWS_ENDPOINT_URL": "https://minio.storage.svc:9000",
+        "S3_USE_HTTPS": "0",  # the URL's scheme wins
+        "S3_VERIFY_SSL": "0",
+        "AWS_DEFAULT_REGION": "eu-west-3",
+        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "shh",
+        "S3_USER_VIRTUAL_BUCKET": "true",
+    }
+    config = s3_config_from_env(env)
+    assert config is not None
+    assert config.endpoint_url == "https://minio.storage.svc:9000"
+    assert (config.verify_ssl, config.region, config.addressing_style) == (
+        False,
+        "eu-west-3",
+        "virtual",
+    )
+    assert config.access_key.reveal() == "AKIAEXAMPLE"
+    assert "shh" not in repr(config)
+
+
+def test_without_an_endpoint_boto3_reads_the_environment_itself() -> None:
+    assert s3_config_from_env({"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}) is None
+
+
+def test_anonymous_and_plain_http_endpoints() -> None:
+    env = {"S3_ENDPOINT": "minio:9000", "S3_USE_HTTPS": "0", "awsAnonymousCredential": "true"}
+    env |= {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
+    config = s3_config_from_env(env)
+    assert config is not None
+    assert (config.endpoint_url, config.addressing_style) == ("http://minio:9000", "path")
+    assert not config.access_key
+    assert not config.secret_key
+
+
+def test_a_variable_that_is_no_boolean_is_named() -> None:
+    with pytest.raises(InvalidStorageSource, match="The variable S3_USE_HTTPS is not a boolean"):
+        s3_config_from_env({"S3_ENDPOINT": "minio:9000", "S3_USE_HTTPS": "maybe"})

@@ -21,6 +21,8 @@ COMMAND_MODULES: dict[str, str] = {
     "volume": "volume",
     "predict": "predict",
     "serve": "serve",
+    "agent": "agent",
+    "storage-init": "storage_init",
 }
 
 

@@ -34,12 +34,7 @@ async def serve(
 ) -> None:
     """Serve until SIGTERM or SIGINT; the request log is flushed to its file before returning."""
     loop = asyncio.get_running_loop()
-    request_log = RequestLog(
-        folder=config.request_logs,
-        queue_limit=config.logger_queue_events,
-        body_limit=config.log_body_bytes,
-    )
-    core = Core(config, request_log=request_log)
+    core = make_core(config)
     routes_file = None
     if config.routes_file is not None:
         routes_file = RoutesFile(config.routes_file, owner=config.routes_owner)
@@ -67,17 +62,41 @@ async def serve(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
-    server = await loop.create_server(lambda: ClientConnection(core), sock=proxy, backlog=1024)
-    # Everything alive now lives as long as the process: keep it out of the collector's scans.
-    gc.collect()
-    gc.freeze()
-    request_log.start()
-    core.start_reports()
-    core.start_sweeps()
+    server = await open_proxy(core, proxy, reports=True)
     log.warning("mls gateway: proxy on %s, admin on %s", url_of(proxy), url_of(admin))
     try:
         await admin_server.serve(sockets=[admin])
     finally:
-        server.close()
-        await core.close()
-        await request_log.close()
+        await close_proxy(core, server)
+
+
+def make_core(config: GatewayConfig) -> Core:
+    """The proxy's shared state, with its request log (not started yet)."""
+    request_log = RequestLog(
+        folder=config.request_logs,
+        queue_limit=config.logger_queue_events,
+        body_limit=config.log_body_bytes,
+    )
+    return Core(config, request_log=request_log)
+
+
+async def open_proxy(core: Core, sock: socket.socket, *, reports: bool) -> asyncio.Server:
+    """Serve client connections on `sock` and start the background work: the request log,
+    the read-timeout sweeps and, for `reports`, the load reports the autoscaler reads."""
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: ClientConnection(core), sock=sock, backlog=1024)
+    # Everything alive now lives as long as the process: keep it out of the collector's scans.
+    gc.collect()
+    gc.freeze()
+    core.request_log.start()
+    if reports:
+        core.start_reports()
+    core.start_sweeps()
+    return server
+
+
+async def close_proxy(core: Core, server: asyncio.Server) -> None:
+    """Stop accepting, drop open connections, flush the request log to its file."""
+    server.close()
+    await core.close()
+    await core.request_log.close()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from mlservice.gateway.config import GatewayConfig
 from mlservice.gateway.hosts import HostKeys
 from mlservice.gateway.signals import LoadReport, RevisionLoad, SignalHub
+from mlservice.gateway.snapshot import Route
 from mlservice.gateway.table import RoutingTable
 
 if TYPE_CHECKING:
@@ -35,6 +36,11 @@ class Core:
         self._sweeper: asyncio.TimerHandle | None = None
         # Read timeouts are checked by one sweep over the connections, not a timer per read.
         self.sweep_every = min(SWEEP_EVERY, config.header_timeout / 4, config.body_timeout / 4)
+
+    def route_for(self, host: bytes) -> Route | None:
+        """What a Host header reaches: its route, else the table's route for any host (the
+        agent's single upstream; a gateway has none, and an unknown host gets 404)."""
+        return self.table.routes.get(self.host_key(host)) or self.table.any_host
 
     def unrouted(self, code: int) -> None:
         self.unrouted_codes[code] = self.unrouted_codes.get(code, 0) + 1

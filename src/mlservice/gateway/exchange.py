@@ -116,7 +116,7 @@ class Exchange:
     # -- routing
     def begin(self) -> None:
         """Route by Host; called when this exchange becomes its connection's current one."""
-        route = self.core.table.routes.get(self.core.host_key(self.head.host))
+        route = self.core.route_for(self.head.host)
         if route is None:
             host = self.head.host.decode("latin-1")
             self.reject(404, f"No service answers to host {host!r}.")
@@ -160,7 +160,7 @@ class Exchange:
         """Our revision left the snapshot while we waited: route again (a rollout, say)."""
         self.state = None
         self.backend = None
-        route = self.core.table.routes.get(self.core.host_key(self.head.host))
+        route = self.core.route_for(self.head.host)
         if route is None or route.paused:
             self.reject(503, f"Host {self.head.host.decode('latin-1')!r} stopped serving.")
             return

@@ -18,6 +18,9 @@ class RoutingTable:
         self.snapshot = RoutingSnapshot(version=0)
         self.routes: dict[str, Route] = {}
         self.revisions: dict[str, RevisionState] = {}
+        self.any_host: Route | None = None
+        """The route of every Host no route names: set by `mls agent` (one upstream, whatever
+        the Host header says); None in the gateway, where an unknown host is a 404."""
         self.restored = False
         """Serving a snapshot read from disk at start: no delta applies to it until a full
         snapshot arrives (the sender's idea of our version may come from another run)."""

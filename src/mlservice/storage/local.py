@@ -1,4 +1,5 @@
-"""Local sources, used in place: `pvc://VOLUME/PATH` (a volume under the data dir) and files."""
+"""Local sources, used in place: `pvc://VOLUME/PATH` (a volume under the data dir, or in a pod
+the claim mounted where `ClaimProvider` is told) and files."""
 
 from __future__ import annotations
 
@@ -18,20 +19,21 @@ def volume_path(home: Home, uri: ModelURI) -> Path:
     The path need not exist yet (`mls volume cp` writes to it); the volume must.
     """
     name, root = _volume(home, uri)
-    try:
-        return safe_join(root, uri.rest.partition("/")[2], within=f"volume {name}")
-    except UnsafePath as exc:
-        raise InvalidStorageSource(
-            f"Model URI {uri} has a path that {exc.why}; it must stay inside volume {name}."
-        ) from None
+    return _inside(root, name, uri)
 
 
 def model_path(home: Home, uri: ModelURI) -> Path:
     """`volume_path` for a model about to be served: a folder's files are checked too, so no
     symlink in it hands a replica a file from outside the volume."""
-    path = volume_path(home, uri)
+    name, root = _volume(home, uri)
+    return _model_in(root, name, uri)
+
+
+def _model_in(root: Path, name: str, uri: ModelURI) -> Path:
+    """The path `uri` names inside the volume `name` at `root`; neither it, nor a link on the
+    way, nor a link in the folder it names may lead out of the volume."""
+    path = _inside(root, name, uri)
     if path.is_dir():
-        name, root = _volume(home, uri)
         link = escaping_link(root, path)
         if link is not None:
             shown = link.relative_to(root).as_posix()
@@ -42,17 +44,31 @@ def model_path(home: Home, uri: ModelURI) -> Path:
     return path
 
 
+def _inside(root: Path, name: str, uri: ModelURI) -> Path:
+    try:
+        return safe_join(root, uri.rest.partition("/")[2], within=f"volume {name}")
+    except UnsafePath as exc:
+        raise InvalidStorageSource(
+            f"Model URI {uri} has a path that {exc.why}; it must stay inside volume {name}."
+        ) from None
+
+
 def _volume(home: Home, uri: ModelURI) -> tuple[str, Path]:
-    name = uri.rest.partition("/")[0]
-    reason = check_volume_name(name)
-    if reason is not None:
-        raise InvalidStorageSource(f"Model URI {uri} names volume {name!r}, which {reason}.")
+    name = _claim_name(uri)
     root = home.volume(name)
     if not root.is_dir():
         raise StorageNotFound(
             f"Volume {name} of {uri} does not exist; create it with `mls volume create {name}`."
         )
     return name, root
+
+
+def _claim_name(uri: ModelURI) -> str:
+    name = uri.rest.partition("/")[0]
+    reason = check_volume_name(name)
+    if reason is not None:
+        raise InvalidStorageSource(f"Model URI {uri} names volume {name!r}, which {reason}.")
+    return name
 
 
 def local_probe(uri: ModelURI, path: Path) -> Probe:
@@ -81,6 +97,28 @@ class PvcProvider:
     def download(self, uri: ModelURI, dest: Path, log: Log) -> Path:
         # Already local: an archive is extracted straight from the volume.
         return model_path(self._home, uri)
+
+
+class ClaimProvider:
+    """`pvc://CLAIM/PATH` inside a pod: the claim is mounted at `root` (KServe's `/mnt/pvc`),
+    whatever its name, and PATH is read below it."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    def probe(self, uri: ModelURI) -> Probe:
+        return local_probe(uri, self._path(uri))
+
+    def download(self, uri: ModelURI, dest: Path, log: Log) -> Path:
+        return self._path(uri)
+
+    def _path(self, uri: ModelURI) -> Path:
+        name = _claim_name(uri)
+        if not self._root.is_dir():
+            raise StorageNotFound(
+                f"Claim {name} of {uri} is not mounted at {self._root}; mount it there."
+            )
+        return _model_in(self._root, name, uri)
 
 
 class FileProvider:

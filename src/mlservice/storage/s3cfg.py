@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import configparser
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mlservice.errors import InvalidStorageSource
@@ -139,3 +140,46 @@ def _flag(fields: dict[str, str], name: str, *, default: bool) -> bool:
         return False
     # Not quoted: the whole text is a credential, and a misplaced line may hold a key.
     raise InvalidStorageSource(f"The .s3cfg field {name} is not a boolean; use True or False.")
+
+
+def s3_config_from_env(env: Mapping[str, str]) -> S3Config | None:
+    """An S3Config from the variables KServe's storage initializer reads (what its credential
+    builder sets from an S3 Secret's keys and annotations), None when no endpoint is named:
+    then boto3 reads `AWS_*` and its other sources itself, as on AWS.
+
+    `AWS_ENDPOINT_URL` (a URL) or `S3_ENDPOINT` (`host[:port]`, the scheme from `S3_USE_HTTPS`,
+    "0" for http), `S3_VERIFY_SSL` ("0": no certificate check), `AWS_REGION` or
+    `AWS_DEFAULT_REGION`, `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (unsigned requests
+    without them, or with `awsAnonymousCredential` "true"), `S3_USER_VIRTUAL_BUCKET` ("true":
+    bucket in the host name; path-style otherwise, as on MinIO).
+    """
+    endpoint = env.get("AWS_ENDPOINT_URL") or env.get("S3_ENDPOINT") or ""
+    if not endpoint:
+        return None
+    use_https = _env_flag(env, "S3_USE_HTTPS", default=True)
+    if endpoint.startswith(("http://", "https://")):
+        use_https = endpoint.startswith("https://")
+    host = endpoint.split("://", 1)[-1].rstrip("/")
+    virtual = _env_flag(env, "S3_USER_VIRTUAL_BUCKET", default=False)
+    anonymous = _env_flag(env, "awsAnonymousCredential", default=False)
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return S3Config(
+        host_base=host,
+        host_bucket=f"%(bucket)s.{host}" if virtual else host,
+        bucket_location=region,
+        use_https=use_https,
+        access_key=Secret("" if anonymous else env.get("AWS_ACCESS_KEY_ID", "")),
+        secret_key=Secret("" if anonymous else env.get("AWS_SECRET_ACCESS_KEY", "")),
+        verify_ssl=_env_flag(env, "S3_VERIFY_SSL", default=True),
+    )
+
+
+def _env_flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise InvalidStorageSource(f"The variable {name} is not a boolean; use 1 or 0.")

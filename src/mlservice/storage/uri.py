@@ -40,17 +40,22 @@ class ModelURI:
         return self.display
 
 
-def parse_uri(raw: str) -> ModelURI:
-    """Split `raw` into scheme and rest; a string without `://` is a local path."""
+def parse_uri(
+    raw: str, *, schemes: tuple[str, ...] = SCHEMES, supported: str = SUPPORTED
+) -> ModelURI:
+    """Split `raw` into scheme and rest; a string without `://` is a local path. A caller that
+    takes fewer schemes names them (`schemes`, "file" for paths too) and says so (`supported`)."""
     if not raw.strip():
-        raise InvalidStorageSource(f"The model URI is empty; use {SUPPORTED}.")
+        raise InvalidStorageSource(f"The model URI is empty; use {supported}.")
     match = _SCHEME.match(raw)
     if match is None:
+        if "file" not in schemes:
+            raise InvalidStorageSource(f"Model URI {raw} is a local path; use {supported}.")
         return ModelURI(raw=raw, scheme="file", rest=raw)
     scheme, rest = match.group(1).lower(), match.group(2)
-    if scheme not in SCHEMES:
+    if scheme not in schemes:
         raise InvalidStorageSource(
-            f"Model URI {_redacted(raw)} has unsupported scheme {scheme}://; use {SUPPORTED}."
+            f"Model URI {_redacted(raw)} has unsupported scheme {scheme}://; use {supported}."
         )
     if not rest:
         raise InvalidStorageSource(f"Model URI {raw} names nothing after {scheme}://.")

@@ -70,10 +70,10 @@ def _details_from_path(path: str) -> dict[str, Any]:
     parts = [p for p in path.split("/") if p]
     for index, part in enumerate(parts):
         kind = next((k for k in KINDS if k.plural == part), None)
-        if kind is None:
+        if kind is None and part != "pods":  # pods: the replicas (`api/pods.py`), no KindInfo
             continue
-        details: dict[str, Any] = {"kind": kind.plural}
-        if kind.group:
+        details: dict[str, Any] = {"kind": part}
+        if kind is not None and kind.group:
             details["group"] = kind.group
         if index + 1 < len(parts):
             details["name"] = parts[index + 1]

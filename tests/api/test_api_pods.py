@@ -20,7 +20,7 @@ from mlservice.engine.base import PrepareFailure
 from mlservice.engine.fake import FakeEngine
 from mlservice.engine.revision import ModelSource, Revision
 from mlservice.home import Home
-from mlservice.naming import kserve_predictor_key, revision_labels
+from mlservice.naming import RELEASE_LABEL, ComponentKey, kserve_predictor_key, revision_labels
 from mlservice.store.sqlite import SqliteStore
 from tests.api.app_client import AppClient
 
@@ -233,3 +233,32 @@ def test_without_an_engine_there_are_no_pods(tmp_path: Path) -> None:
         assert client.get(f"{PODS}/x").status_code == 404
     finally:
         client.close()
+
+
+def test_an_mlservice_replica_is_a_pod_of_its_server_container_selected_by_release(
+    pods: Pods,
+) -> None:
+    key = ComponentKey("predict", "v1")
+    name = "iris-predict-v1-00001"
+    revision = Revision(
+        namespace="team",
+        name=name,
+        kind="MLService",
+        service="iris",
+        key=key,
+        pod_spec={"containers": [{"name": "user-container", "command": ["mls", "serve"]}]},
+        hash="h1",
+        labels=revision_labels(
+            kind="MLService", service="iris", key=key, revision=name, hash_="h1"
+        ),
+    )
+    pods.run(revision, 1)
+    [pod] = pods.client.get(PODS, params={"labelSelector": RELEASE_LABEL + "=v1"}).json()["items"]
+    assert [c["name"] for c in pod["spec"]["containers"]] == ["user-container"]
+    assert "initContainers" not in pod["spec"]
+    assert "initContainerStatuses" not in pod["status"]
+    assert "serving.kserve.io/inferenceservice" not in pod["metadata"]["labels"]
+    assert pod["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"] == (
+        "user-container"
+    )
+    assert pods.names(labelSelector=RELEASE_LABEL + "=v2") == []

@@ -14,6 +14,7 @@
      +-- Unauthorized                   401
      +-- NotFound                       404
      |    +-- ModelNotFound             404
+     +-- MethodNotAllowed               405  (a verb a resource does not serve: Pods are read-only)
      +-- Conflict                       409  (stale resourceVersion)
      |    +-- AlreadyExists             409  (create of a name that exists)
      +-- PayloadTooLarge                413
@@ -83,6 +84,11 @@ class Unauthorized(MLServiceError):
 class NotFound(MLServiceError):
     status_code = 404
     reason = "NotFound"
+
+
+class MethodNotAllowed(MLServiceError):
+    status_code = 405
+    reason = "MethodNotAllowed"
 
 
 class ModelNotFound(NotFound):

@@ -29,6 +29,10 @@ COMPONENT_LABEL: Final = LABEL_PREFIX + "component"
 RELEASE_LABEL: Final = LABEL_PREFIX + "release"
 REVISION_LABEL: Final = LABEL_PREFIX + "revision"
 REVISION_HASH_LABEL: Final = LABEL_PREFIX + "revision-hash"
+# The labels KServe puts on an InferenceService's pods (`constants.InferenceServicePodLabelKey`
+# and `KServiceComponentLabel`), so `kubectl get pods -l` selects as on a cluster.
+KSERVE_ISVC_LABEL: Final = "serving.kserve.io/inferenceservice"
+KSERVE_COMPONENT_LABEL: Final = "component"
 
 
 @dataclass(frozen=True, order=True)
@@ -89,6 +93,11 @@ def revision_labels(
     if key.release is not None:
         labels[RELEASE_LABEL] = key.release
     return labels
+
+
+def pod_name(revision: str, suffix: str) -> str:
+    """A replica's name as a Pod: `{revision}-deployment-{suffix}`, as KServe's pods read."""
+    return f"{revision}-deployment-{suffix}"
 
 
 def release_label(service: str, release: str) -> str:

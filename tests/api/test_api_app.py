@@ -182,6 +182,8 @@ def test_discovery_documents(api: AppClient) -> None:
         "serviceaccounts",
         "events",
         "events/status",
+        "pods",
+        "pods/log",
     }
 
 

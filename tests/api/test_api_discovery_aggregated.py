@@ -84,8 +84,12 @@ def test_api_answers_the_core_group_aggregated(api: AppClient) -> None:
         "persistentvolumeclaims",
         "serviceaccounts",
         "events",
+        "pods",
     }
     assert resources["serviceaccounts"]["shortNames"] == ["sa"]
+    # The replicas: read-only but for DELETE (a restart), with their `log` subresource.
+    assert resources["pods"]["verbs"] == ["delete", "get", "list", "watch"]
+    assert [s["subresource"] for s in resources["pods"]["subresources"]] == ["log"]
     assert resources["secrets"]["responseKind"] == {"group": "", "version": "v1", "kind": "Secret"}
 
 

@@ -6,15 +6,18 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
 from mlservice._version import __version__
-from mlservice.api import discovery, openapi, openapi_v3, routes, status
+from mlservice.api import discovery, openapi, openapi_v3, pods, routes, status
 from mlservice.api.auth import BearerAuth
 from mlservice.api.objects import Objects
 from mlservice.home import Home
 from mlservice.store import Store
 
 
-def create_app(*, store: Store, home: Home, token: str) -> FastAPI:
-    """The API over `store`; every path but `/healthz` and `/openapi.json` needs `token`."""
+def create_app(
+    *, store: Store, home: Home, token: str, pod_view: pods.PodView | None = None
+) -> FastAPI:
+    """The API over `store` (and the replicas `pod_view` shows as Pods); every path but
+    `/healthz` and `/openapi.json` needs `token`."""
     app = FastAPI(
         title="mlservice control plane",
         version=__version__,
@@ -26,10 +29,12 @@ def create_app(*, store: Store, home: Home, token: str) -> FastAPI:
         redoc_url=None,
     )
     app.state.objects = Objects(store, home)
+    app.state.pods = pod_view if pod_view is not None else pods.PodView()
     status.install(app)
     app.include_router(discovery.router())
     app.include_router(openapi_v3.router())
     app.include_router(routes.router())
+    app.include_router(pods.router())
 
     @app.get("/healthz", tags=["health"], operation_id="getHealthz")
     async def healthz() -> PlainTextResponse:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from mlservice._version import __version__
+from mlservice.api.pod_objects import aggregated_pods, listed_pods
 from mlservice.resources.kinds import GROUP, KINDS, VERSION, KindInfo, group_versions
 
 _VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
@@ -47,7 +48,8 @@ def aggregated(*, core: bool) -> dict[str, Any]:
                         _aggregated_resource(k)
                         for k in KINDS
                         if k.group == name and k.version == version
-                    ],
+                    ]
+                    + ([aggregated_pods()] if core else []),
                     "freshness": "Current",
                 }
                 for version in versions
@@ -95,6 +97,8 @@ def resource_list(group: str, version: str) -> dict[str, Any]:
     for kind in KINDS:
         if kind.group == group and kind.version == version:
             resources += _resources(kind)
+    if not group:
+        resources += listed_pods()
     return {
         "kind": "APIResourceList",
         "apiVersion": "v1",

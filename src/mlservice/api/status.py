@@ -76,10 +76,13 @@ def _details_from_path(path: str, *, invalid: bool = False) -> dict[str, Any]:
     parts = [p for p in path.split("/") if p]
     for index, part in enumerate(parts):
         kind = next((k for k in KINDS if k.plural == part), None)
-        if kind is None:
+        if kind is None and part != "pods":  # pods: the replicas (`api/pods.py`), no KindInfo
             continue
-        details: dict[str, Any] = {"kind": kind.kind if invalid else kind.plural}
-        if kind.group:
+        if kind is None:
+            details: dict[str, Any] = {"kind": part}
+        else:
+            details = {"kind": kind.kind if invalid else kind.plural}
+        if kind is not None and kind.group:
             details["group"] = kind.group
         if index + 1 < len(parts):
             details["name"] = parts[index + 1]

@@ -32,6 +32,15 @@ EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 
 
 @dataclass(frozen=True)
+class LogSpan:
+    """Bytes `start` to `end` (None: to the end) of a log file: one run of a container."""
+
+    path: Path
+    start: int = 0
+    end: int | None = None
+
+
+@dataclass(frozen=True)
 class ContainerState:
     name: str
     phase: Phase
@@ -41,6 +50,8 @@ class ContainerState:
     reason: str
     message: str
     log_path: Path
+    log_start: int = 0  # where the current run's output begins in `log_path`
+    previous_log: LogSpan | None = None  # the previous run's output, while the engine keeps it
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,9 @@ class ReplicaState:
     logs: Mapping[str, Path] = field(default_factory=dict)  # container name -> log file
     warnings: tuple[str, ...] = ()  # e.g. resources the engine cannot enforce
     containers: tuple[ContainerState, ...] = ()
+    created: float = 0.0  # wall-clock seconds since the epoch when the replica was made
+    revision: Revision | None = field(default=None, compare=False, repr=False)
+    """The revision it runs (its labels and PodSpec), for views such as the API's Pods."""
 
     @property
     def address(self) -> str | None:
@@ -73,6 +87,20 @@ class ReplicaEvent:
 
 
 Listener = Callable[[ReplicaEvent], None]
+
+
+@dataclass(frozen=True)
+class PrepareFailure:
+    """A revision whose preparation failed (and is retried by its controller): no replica runs
+    yet, as a pod whose init container or configuration keeps failing."""
+
+    revision: Revision
+    reason: str  # the error's reason, e.g. "StorageError", "RuntimeUnavailable"
+    message: str
+    failures: int
+    since: float  # wall-clock seconds of the first failure
+    storage: bool  # the model's download failed (KServe's storage-initializer), not the config
+    log: Path | None = None  # the storage-initializer's log, where the engine writes one
 
 
 class Engine(Protocol):
@@ -103,6 +131,15 @@ class Engine(Protocol):
 
     async def revisions(self) -> list[RevisionId]:
         """Revisions the engine was told to run (including those ensured at zero)."""
+        ...
+
+    async def restart(self, replica_id: ReplicaId) -> bool:
+        """Replace one replica by a new one (a new id), as a ReplicaSet replaces a deleted pod;
+        False when no such replica runs."""
+        ...
+
+    async def failed_preparations(self) -> list[PrepareFailure]:
+        """Revisions whose last `prepare` failed and that were not stopped since."""
         ...
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:

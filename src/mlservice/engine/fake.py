@@ -10,6 +10,7 @@ see real downloads and Secret errors) and keeps its result in `prepared`.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,6 +20,7 @@ from mlservice.engine.base import (
     EventType,
     Listener,
     Phase,
+    PrepareFailure,
     ReplicaEvent,
     ReplicaId,
     ReplicaState,
@@ -48,6 +50,8 @@ class FakeEngine(Engine):
         self.calls: list[Call] = []
         self.specs: dict[RevisionId, Revision] = {}
         self.prepared: dict[RevisionId, object] = {}
+        self.failures: dict[RevisionId, PrepareFailure] = {}
+        """What `failed_preparations` reports; tests set it."""
         self._prepare = prepare
         self.closed = False
         self._replicas: dict[RevisionId, dict[ReplicaId, ReplicaState]] = {}
@@ -81,6 +85,7 @@ class FakeEngine(Engine):
         self._replicas.pop(revision_id, None)
         self.specs.pop(revision_id, None)
         self.prepared.pop(revision_id, None)
+        self.failures.pop(revision_id, None)
 
     async def replicas(self, revision_id: RevisionId | None = None) -> list[ReplicaState]:
         return [
@@ -92,6 +97,19 @@ class FakeEngine(Engine):
 
     async def revisions(self) -> list[RevisionId]:
         return list(self._replicas)
+
+    async def restart(self, replica_id: ReplicaId) -> bool:
+        for revision_id, states in self._replicas.items():
+            if replica_id in states:
+                state = self._new_replica(self.specs[revision_id])
+                states[state.id] = state
+                self._emit("ADDED", state)
+                self._emit("DELETED", states.pop(replica_id))
+                return True
+        return False
+
+    async def failed_preparations(self) -> list[PrepareFailure]:
+        return list(self.failures.values())
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
@@ -139,6 +157,8 @@ class FakeEngine(Engine):
             grpc_port=next(self._ports),
             restarts=0,
             logs={c.name: Path(f"/fake/{replica_id}/{c.name}.log") for c in revision.containers},
+            created=time.time(),
+            revision=revision,
         )
 
     def _find(self, replica_id: ReplicaId) -> ReplicaState:

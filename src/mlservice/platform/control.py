@@ -24,6 +24,7 @@ from collections.abc import Callable
 from mlservice.api.app import create_app
 from mlservice.api.auth import load_or_create_token
 from mlservice.api.pki import ensure_pki
+from mlservice.api.pods import PodView
 from mlservice.api.server import ApiServer, TlsListener, bind_loopback, bind_preferred
 from mlservice.autoscaler import Autoscaler, AutoscalerSettings, ScaleChange
 from mlservice.controller import (
@@ -78,7 +79,9 @@ class ControlPlane:
         self.config = config
         self.home = home
         self.store = SqliteStore(home.state_db)
-        app = create_app(store=self.store, home=home, token=token)
+        # The replicas as Pods, once `supervise` gives the view an engine.
+        self.pods = PodView()
+        app = create_app(store=self.store, home=home, token=token, pod_view=self.pods)
         # Under `mls up` the supervisor binds the API's socket and hands it down, so a
         # restarted control plane answers on the same port (callers wait in the backlog).
         sock = api_socket if api_socket is not None else bind_loopback(config.api_port)
@@ -102,6 +105,7 @@ class ControlPlane:
             on_decision=lambda change: _record_scale(controllers, change),
         )
         data_plane.engine.subscribe(autoscaler.replica_changed)
+        self.pods.attach(data_plane.engine)
         data_plane.subscribe(autoscaler.observe)
         # Routing snapshots go to every sink here: memory (for tests) and the gateway.
         sinks: list[RouteSink] = [MemorySink(), data_plane.routes]
@@ -140,6 +144,7 @@ class ControlPlane:
     def stop(self) -> None:
         self.api.stop()
         self.store.close_watches()  # open watch streams end now instead of at the grace timeout
+        self.pods.close()
 
     async def close_supervision(self) -> None:
         if self.autoscaler is not None:

@@ -193,9 +193,75 @@ def _since(field: str) -> Callable[[Obj], str]:
     return lambda o: age(o.get(field) or get_field(o, "metadata", "creationTimestamp"))
 
 
+def _pod_ready(obj: Obj) -> str:
+    statuses = get_field(obj, "status", "containerStatuses") or []
+    total = len(get_field(obj, "spec", "containers") or [])
+    return f"{sum(1 for c in statuses if c.get('ready'))}/{total}"
+
+
+def _pod_status(obj: Obj) -> str:
+    """What kubectl prints as STATUS (kubernetes' printPod, for the states a replica has):
+    an init container's trouble as `Init:...`, else the last container's waiting or
+    terminated reason, else the phase; `Terminating` once deletion started."""
+    status = obj.get("status") or {}
+    reason = str(status.get("reason") or status.get("phase") or "")
+    inits = status.get("initContainerStatuses") or []
+    initializing = False
+    for index, init in enumerate(inits):
+        state = init.get("state") or {}
+        done, waiting = state.get("terminated") or {}, state.get("waiting") or {}
+        if done and done.get("exitCode") == 0:
+            continue
+        initializing = True
+        if done:
+            reason = f"Init:{done.get('reason') or 'ExitCode:' + str(done.get('exitCode'))}"
+        elif waiting.get("reason") and waiting["reason"] != "PodInitializing":
+            reason = f"Init:{waiting['reason']}"
+        else:
+            reason = f"Init:{index}/{len(inits)}"
+        break
+    if not initializing:
+        for container in reversed(status.get("containerStatuses") or []):
+            state = container.get("state") or {}
+            waiting, done = state.get("waiting") or {}, state.get("terminated") or {}
+            if waiting.get("reason"):
+                reason = str(waiting["reason"])
+            elif done.get("reason"):
+                reason = str(done["reason"])
+    if get_field(obj, "metadata", "deletionTimestamp"):
+        return "Terminating"
+    return reason
+
+
+def _pod_restarts(obj: Obj) -> int:
+    """Restarts of the containers, and of the init containers while they hold the pod back."""
+    status = obj.get("status") or {}
+    counted = list(status.get("containerStatuses") or [])
+    if _pod_status(obj).startswith("Init:"):
+        counted += status.get("initContainerStatuses") or []
+    return sum(int(c.get("restartCount") or 0) for c in counted)
+
+
+def _none(value: Any) -> str:
+    return "<none>" if value in (None, "", []) else str(value)
+
+
 # Kubernetes' own server-side columns for the core kinds `mls get` prints more briefly
 # (kubernetes/pkg/printers/internalversion): kubectl shows these against a real cluster.
 _KUBERNETES_COLUMNS: dict[str, list[Column]] = {
+    "Pod": [
+        NAME,
+        Column("READY", _pod_ready),
+        Column("STATUS", _pod_status),
+        Column("RESTARTS", _pod_restarts, type="integer"),
+        AGE,
+        Column("IP", lambda o: _none(get_field(o, "status", "podIP")), wide_only=True),
+        Column("NODE", lambda o: _none(get_field(o, "spec", "nodeName")), wide_only=True),
+        Column(
+            "NOMINATED NODE", lambda o: _none(get_field(o, "status", "nominatedNodeName")), True
+        ),
+        Column("READINESS GATES", lambda o: _none(get_field(o, "spec", "readinessGates")), True),
+    ],
     "PersistentVolumeClaim": [
         NAME,
         Column("STATUS", lambda o: get_field(o, "status", "phase")),

@@ -8,6 +8,7 @@ import itertools
 import logging
 import secrets
 import shutil
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from mlservice.engine.base import (
     Engine,
     EventType,
     Listener,
+    PrepareFailure,
     ReplicaEvent,
     ReplicaId,
     ReplicaState,
@@ -29,7 +31,7 @@ from mlservice.engine.local.credentials import (
     no_service_accounts,
 )
 from mlservice.engine.local.gpus import GpuLister, GpuPool, nvidia_smi_gpus
-from mlservice.engine.local.paths import revision_dir
+from mlservice.engine.local.paths import revision_dir, storage_log
 from mlservice.engine.local.pidfiles import ProcessRecord, current_process, reap_leftovers
 from mlservice.engine.local.ports import PortPool
 from mlservice.engine.local.probes import plan_probe
@@ -39,7 +41,7 @@ from mlservice.engine.local.resolve import LocalRevision, Resolver, no_secrets
 from mlservice.engine.local.resources import plan_resources
 from mlservice.engine.local.watchdog import Limited, watch
 from mlservice.engine.revision import Revision, RevisionId
-from mlservice.errors import InvalidInput, Unavailable
+from mlservice.errors import InvalidInput, MLServiceError, StorageError, Unavailable
 
 log = logging.getLogger(__name__)
 _ID_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' pod-name suffix alphabet
@@ -75,6 +77,7 @@ class LocalEngine(Engine):
             gateway=config.gateway_address,
         )
         self._prepared: dict[RevisionId, LocalRevision] = {}
+        self._failures: dict[RevisionId, PrepareFailure] = {}
         self._pool = PortPool(config.port_range, quarantine=config.port_quarantine)
         self._gpus = GpuPool(gpus)
         self._revisions: dict[RevisionId, _Revision] = {}
@@ -142,6 +145,7 @@ class LocalEngine(Engine):
 
     async def stop(self, revision_id: RevisionId) -> None:
         self._prepared.pop(revision_id, None)
+        self._failures.pop(revision_id, None)
         await self._abandon(self._adoptable.pop(revision_id, []))
         async with self._locks[revision_id]:
             entry = self._revisions.pop(revision_id, None)
@@ -160,6 +164,21 @@ class LocalEngine(Engine):
 
     async def revisions(self) -> list[RevisionId]:
         return list(self._revisions)
+
+    async def restart(self, replica_id: ReplicaId) -> bool:
+        for revision_id, entry in list(self._revisions.items()):
+            if replica_id in entry.replicas:
+                async with self._locks[revision_id]:
+                    victim = entry.replicas.get(replica_id)
+                    if victim is None or self._revisions.get(revision_id) is not entry:
+                        return False
+                    self._add(entry)  # the new one starts while the old one stops
+                    await self._remove(entry, [victim])
+                return True
+        return False
+
+    async def failed_preparations(self) -> list[PrepareFailure]:
+        return list(self._failures.values())
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
@@ -197,10 +216,29 @@ class LocalEngine(Engine):
         """The revision resolved on this machine, once per spec."""
         local = self._prepared.get(revision.id)
         if local is None or local.revision != revision:
-            local = await self._resolver.resolve(revision)
-            self._validate(local)
+            try:
+                local = await self._resolver.resolve(revision)
+                self._validate(local)
+            except MLServiceError as err:
+                self._failed(revision, err)
+                raise
+            self._failures.pop(revision.id, None)
             self._prepared[revision.id] = local
         return local
+
+    def _failed(self, revision: Revision, err: MLServiceError) -> None:
+        """Remember the failure until a later prepare succeeds or the revision is stopped."""
+        before = self._failures.get(revision.id)
+        same = before is not None and before.revision == revision
+        self._failures[revision.id] = PrepareFailure(
+            revision=revision,
+            reason=err.reason,
+            message=err.message,
+            failures=before.failures + 1 if same and before else 1,
+            since=before.since if same and before else time.time(),
+            storage=isinstance(err, StorageError),
+            log=storage_log(self.config.home, revision.namespace, revision.name),
+        )
 
     def _validate(self, revision: LocalRevision) -> None:
         """Raise InvalidInput now for what would otherwise fail every start."""

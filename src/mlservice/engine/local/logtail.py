@@ -18,10 +18,18 @@ def size(path: Path) -> int:
         return 0
 
 
-def rotate_if_large(path: Path, limit: int) -> None:
-    """Keep one previous generation (`<name>.log.1`) once a log passes `limit` bytes."""
+def rotated(path: Path) -> Path:
+    """Where `rotate_if_large` keeps the previous generation of `path`."""
+    return path.with_name(path.name + ".1")
+
+
+def rotate_if_large(path: Path, limit: int) -> bool:
+    """Keep one previous generation (`<name>.log.1`) once a log passes `limit` bytes; whether
+    it did."""
     if size(path) > limit:
-        path.replace(path.with_name(path.name + ".1"))
+        path.replace(rotated(path))
+        return True
+    return False
 
 
 def tail(path: Path, *, since: int = 0, lines: int = 20) -> str:

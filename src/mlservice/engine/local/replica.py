@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -73,6 +74,7 @@ class Replica:
         self._server = revision.user_container.name
         self._dynamic = uses_dynamic_port(revision.user_container)
         self.adopted = adopt is not None
+        self.created = _made(adopt) if adopt is not None else time.time()
         if adopt is not None:
             self.port, self.grpc_port = adopt.record.port, adopt.record.grpc_port
             for port in {self.port, self.grpc_port} if self._dynamic else {self.grpc_port}:
@@ -155,6 +157,8 @@ class Replica:
             logs=logs,
             warnings=tuple(w for plan in self._plans.values() for w in plan.warnings),
             containers=containers,
+            created=self.created,
+            revision=self.revision.revision,
         )
 
     # -- RunnerHost --------------------------------------------------------------------
@@ -238,3 +242,11 @@ class Replica:
     def _storage_log(self) -> Path:
         rev = self.revision.revision
         return storage_log(self.config.home, rev.namespace, rev.name)
+
+
+def _made(adopt: Adoptable) -> float:
+    """When an adopted replica was made: its record is written once, at its first start."""
+    try:
+        return adopt.dirs.record.stat().st_mtime
+    except OSError:
+        return time.time()

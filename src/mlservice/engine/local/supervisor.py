@@ -13,9 +13,10 @@ import contextlib
 import signal
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Protocol
 
-from mlservice.engine.base import ContainerState, Phase
+from mlservice.engine.base import ContainerState, LogSpan, Phase
 from mlservice.engine.local import logtail
 from mlservice.engine.local.config import LocalEngineConfig
 from mlservice.engine.local.paths import ReplicaDir
@@ -86,6 +87,11 @@ class ContainerRunner:
         self._stopping = asyncio.Event()
         self._oom: str | None = None
         self._address_retries = 0
+        # Each start appends to the same log: where the current run began, and the span of
+        # the run before it (`kubectl logs --previous`). An adopted run began who knows where.
+        self._log_start = 0
+        self._previous_log: LogSpan | None = None
+        self._started_once = adopted is not None
         if adopted is not None:
             # It was serving a moment ago: ready until its probe says otherwise, as a running
             # pod stays ready across a restart of the control plane.
@@ -102,6 +108,8 @@ class ContainerRunner:
             reason=s.reason,
             message=s.message,
             log_path=self._host.dirs.log(self.container.name),
+            log_start=self._log_start,
+            previous_log=self._previous_log,
         )
 
     async def run(self) -> None:
@@ -149,8 +157,8 @@ class ContainerRunner:
             self._host.release_ports(self.container)
             self._set(phase="Failed", reason="Failed", message=str(exc))
             return None
-        logtail.rotate_if_large(launch.log_path, self._host.config.log_max_bytes)
-        offset = logtail.size(launch.log_path)
+        self._new_run(launch.log_path)
+        offset = self._log_start
         try:
             process = await self._host.spawner.spawn(launch)
         except OSError as exc:
@@ -163,6 +171,16 @@ class ContainerRunner:
         if self._stopping.is_set():
             return None
         return self._after_exit(code, uptime, logtail.tail(launch.log_path, since=offset))
+
+    def _new_run(self, log_path: Path) -> None:
+        """Rotate the log if it grew large; remember where the previous run's output is."""
+        end = logtail.size(log_path)
+        moved = logtail.rotate_if_large(log_path, self._host.config.log_max_bytes)
+        if self._started_once:
+            previous = logtail.rotated(log_path) if moved else log_path
+            self._previous_log = LogSpan(previous, self._log_start, end)
+        self._started_once = True
+        self._log_start = logtail.size(log_path)
 
     async def _adopt(self, process: ProcessHandle) -> float | None:
         """Supervise a process a previous control plane started; the replica kept its ports."""

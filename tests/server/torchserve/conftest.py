@@ -15,7 +15,7 @@ from tests.server.torchserve import archives
 
 SNAPSHOT = {
     "name": "startup.cfg",
-    "modelCount": 5,
+    "modelCount": 6,
     "models": {
         "echo": {"1.0": {"defaultVersion": True, "marName": "echo.mar", "responseTimeout": 30}},
         "doubler": {
@@ -29,9 +29,29 @@ SNAPSHOT = {
         "linear": {"1.0": {"defaultVersion": True, "marName": "linear.mar"}},
         "boom": {"1.0": {"defaultVersion": True, "marName": "boom.mar"}},
         "images": {"1.0": {"defaultVersion": True, "marName": "images.mar"}},
+        "text": {"1.0": {"defaultVersion": True, "marName": "text.mar"}},
     },
 }
 LABELS = ["cat", "dog", "fox", "owl", "elk", "yak"]
+VOCAB = {"<unk>": 0, "hello": 1, "world": 2, "hello world": 3, "bye": 4}
+SENTIMENTS = ["negative", "positive"]
+
+
+def text_net() -> Any:
+    """An EmbeddingBag text classifier, called as `net(token_ids, offsets)`."""
+    import torch
+
+    class TextNet(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedding = torch.nn.EmbeddingBag(len(VOCAB), 4, mode="mean")
+            self.fc = torch.nn.Linear(4, len(SENTIMENTS))
+
+        def forward(self, text: Any, offsets: Any) -> Any:
+            return self.fc(self.embedding(text, offsets))
+
+    torch.manual_seed(1)
+    return TextNet()
 
 
 def traced(module: Any, example: Any) -> bytes:
@@ -67,7 +87,17 @@ def image_net() -> Any:
 
 
 @pytest.fixture(scope="session")
-def store(tmp_path_factory: pytest.TempPathFactory, linear_net: Any, image_net: Any) -> Path:
+def text_classifier() -> Any:
+    return text_net()
+
+
+@pytest.fixture(scope="session")
+def store(
+    tmp_path_factory: pytest.TempPathFactory,
+    linear_net: Any,
+    image_net: Any,
+    text_classifier: Any,
+) -> Path:
     import torch
 
     root = tmp_path_factory.mktemp("ts-store")
@@ -121,6 +151,20 @@ def store(tmp_path_factory: pytest.TempPathFactory, linear_net: Any, image_net: 
             ),
             "images.pt": traced(image_net, torch.zeros(1, 3, 224, 224)),
             "index_to_name.json": json.dumps({str(i): name for i, name in enumerate(LABELS)}),
+        },
+    )
+    vocab = io.BytesIO()
+    torch.save(VOCAB, vocab)
+    example = (torch.tensor([1, 2]), torch.tensor([0]))
+    archives.write_mar(
+        models / "text.mar",
+        {
+            "MAR-INF/MANIFEST.json": archives.manifest(
+                "text", "text_classifier", serializedFile="text.pt"
+            ),
+            "text.pt": traced(text_classifier, example),
+            "source_vocab.pt": vocab.getvalue(),
+            "index_to_name.json": json.dumps(dict(enumerate(SENTIMENTS))),
         },
     )
     return root

@@ -18,7 +18,7 @@ import pytest
 import tritonclient.http as triton
 
 from tests.server.server_procs import Launcher, Served
-from tests.server.torchserve.conftest import LABELS
+from tests.server.torchserve.conftest import LABELS, SENTIMENTS, VOCAB
 
 pytestmark = pytest.mark.e2e
 
@@ -61,6 +61,7 @@ def test_ts_api_lists_the_snapshot_models_and_pings(served: Served) -> None:
         "linear": "linear.mar",
         "boom": "boom.mar",
         "images": "images.mar",
+        "text": "text.mar",
     }
     (described,) = httpx.get(f"{served.url}/models/doubler").json()
     assert (described["batchSize"], described["maxBatchDelay"]) == (8, 300)
@@ -200,3 +201,24 @@ def test_built_in_image_classifier_over_every_envelope(served: Served, image_net
     import json
 
     assert list(json.loads(output["data"][0])) == [label for label, _ in top]
+
+
+def test_built_in_text_classifier(served: Served, text_classifier: Any) -> None:
+    import torch
+
+    # "Hello, <b>World</b>!" cleaned and lowered is "hello world": its tokens and bigram.
+    ids = [VOCAB["hello"], VOCAB["world"], VOCAB["hello world"]]
+    with torch.no_grad():
+        logits = text_classifier(torch.tensor(ids), torch.tensor([0]))
+    expected = dict(zip(SENTIMENTS, torch.softmax(logits, dim=-1)[0].tolist(), strict=True))
+    text = "Hello, <b>World</b>!"
+    v1 = httpx.post(f"{served.url}/v1/models/text:predict", json={"instances": [{"data": text}]})
+    ts = httpx.post(
+        f"{served.url}/predictions/text",
+        content=text.encode(),
+        headers={"content-type": "text/plain"},
+    )
+    for answer in (v1, ts):
+        assert answer.status_code == 200, answer.text
+    for scores in (v1.json()["predictions"][0], ts.json()):
+        assert scores == pytest.approx(expected, abs=1e-6)

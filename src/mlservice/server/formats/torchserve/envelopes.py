@@ -153,6 +153,7 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+# A status a handler may choose, to the error class that names it best.
 _BY_STATUS: dict[int, type[MLServiceError]] = {
     404: NotFound,
     413: PayloadTooLarge,
@@ -162,7 +163,10 @@ _BY_STATUS: dict[int, type[MLServiceError]] = {
 
 
 def status_error(status: int, message: str, *, model: str) -> MLServiceError:
-    """The error of a status a handler chose; statuses without their own class round to
-    400 (client errors) or 500."""
+    """The error answering a status a handler chose: the nearest class of the error tree,
+    carrying the exact status (a 422 stays 422)."""
     cls = _BY_STATUS.get(status) or (InvalidInput if 400 <= status < 500 else InferenceError)
-    return cls(f"Model {model}: {message}")
+    error = cls(f"Model {model}: {message}")
+    if 400 <= status < 600:
+        error.status_code = status
+    return error

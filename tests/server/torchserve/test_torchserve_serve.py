@@ -25,7 +25,9 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def served(launcher: Launcher, store: Path) -> Iterator[Served]:
-    server = launcher.start(store, name="ignored-for-a-store")
+    # TorchServe's own ts, installed in the dev environment (without torchvision and captum,
+    # so the default would pick ours: test_torchserve_compat.py covers that one).
+    server = launcher.start(store, name="ignored-for-a-store", env={"MLS_TORCHSERVE_TS": "real"})
     yield server
     server.stop()
 
@@ -141,7 +143,7 @@ def test_base_handler_subclass_runs_base_inference_on_its_weights(
         expected = linear_net(torch.tensor(rows)).tolist()
     predictions = answer.json()["predictions"]
     assert np.allclose([p["y"] for p in predictions], expected, atol=1e-6)
-    # TorchServe is installed in the dev environment, so the handler got its BaseHandler.
+    # MLS_TORCHSERVE_TS=real: the handler got TorchServe's BaseHandler, with our context.
     assert {p["base"] for p in predictions} == {"ts.torch_handler.base_handler"}
 
 

@@ -33,7 +33,7 @@ def install_objects(
     runtimes: Sequence[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     """In apply order: namespace, account, RBAC, operator, runtimes (given, as manifests)."""
-    objects = [
+    objects: list[dict[str, Any]] = [
         {
             "apiVersion": "v1",
             "kind": "Namespace",
@@ -77,7 +77,7 @@ def rules(*, kserve_kinds: bool) -> list[dict[str, Any]]:
     modes, Events, and what kopf reads to find its resources."""
     ours = ["mlservices", "simplemlservices", "mlserviceruntimes"]
     found = [
-        {"apiGroups": [GROUP], "resources": ours, "verbs": _WATCH + ["patch", "update"]},
+        {"apiGroups": [GROUP], "resources": ours, "verbs": [*_WATCH, "patch", "update"]},
         {
             "apiGroups": [GROUP],
             "resources": [f"{r}/status" for r in ours],
@@ -103,7 +103,7 @@ def rules(*, kserve_kinds: bool) -> list[dict[str, Any]]:
     if kserve_kinds:
         kinds = ["inferenceservices", "servingruntimes", "clusterservingruntimes"]
         found += [
-            {"apiGroups": [KSERVE_GROUP], "resources": kinds, "verbs": _WATCH + ["patch"]},
+            {"apiGroups": [KSERVE_GROUP], "resources": kinds, "verbs": [*_WATCH, "patch"]},
             {
                 "apiGroups": [KSERVE_GROUP],
                 "resources": ["inferenceservices/status"],

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from mlservice.engine.kube.workload import Component, Workload
 from mlservice.engine.revision import ModelSource
+from mlservice.errors import NotRenderable
 from mlservice.naming import REVISION_LABEL
 
 STORAGE_INITIALIZER: Final = "storage-initializer"
@@ -85,7 +86,7 @@ def pod_template(
     if not declared:
         user["ports"] = [{"containerPort": served}]
     model = revision.model
-    if model is not None and model.uri:
+    if model is not None and (model.uri or model.storage):
         if mount_claims and model.uri.startswith("pvc://"):
             _mount_claim(spec, user, model)
         else:
@@ -174,7 +175,7 @@ def _storage_initializer(
             override["path"] = storage.path
         if override:
             env.append({"name": "STORAGE_OVERRIDE_CONFIG", "value": json.dumps(override)})
-    uri = model.uri
+    uri = model.uri or _storage_uri(model)
     init: dict[str, Any] = {
         "name": STORAGE_INITIALIZER,
         "image": image,
@@ -185,6 +186,21 @@ def _storage_initializer(
         init["env"] = env
     spec["initContainers"] = [init, *spec.get("initContainers", [])]
     _mount_model(user, MODEL_VOLUME, model.mount_path, sub_path=None)
+
+
+def _storage_uri(model: ModelSource) -> str:
+    """KServe's `storage` without a URI: the bucket is in the `storage-config` entry, which
+    render does not read, unless `parameters` name it."""
+    storage = model.storage
+    assert storage is not None
+    bucket = dict(storage.parameters).get("bucket")
+    if not bucket:
+        raise NotRenderable(
+            f"storage key {storage.key or 'default'!r} names its bucket only inside the "
+            f"{storage.secret} Secret, which render does not read; set "
+            "storage.parameters.bucket or a storageUri."
+        )
+    return f"s3://{bucket}/{storage.path.strip('/')}"
 
 
 def _mount_claim(spec: dict[str, Any], user: dict[str, Any], model: ModelSource) -> None:

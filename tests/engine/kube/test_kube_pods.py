@@ -279,3 +279,25 @@ def test_render_object_gives_one_parents_children_only() -> None:
         "multi-releases-canary"
     }
     assert "app.kubernetes.io/managed-by" not in children[0]["metadata"]["labels"]
+
+
+def test_kserve_server_images_run_their_own_entrypoint() -> None:
+    """Locally `kserve/sklearnserver` is stood in for by `mls serve --format sklearn`; on a
+    cluster the image runs as KServe runs it. The runtime naming mlservice's server image
+    (`kserve-onnxserver`) runs the image rendered with."""
+    objects = example("kserve/sklearn-iris-pvc.yaml", image="reg.test/mls:3")
+    server = container(pod_of(one(objects, "Configuration")), "kserve-container")
+    assert server["image"] == "kserve/sklearnserver:latest"
+    assert "command" not in server
+    assert "--model_dir=/mnt/models" in server["args"]
+    assert "--http_port=8080" in server["args"]
+    isvc = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "digits"},
+        "spec": {"predictor": {"onnx": {"storageUri": "pvc://data/onnx"}}},
+    }
+    onnx = render([isvc], image="reg.test/mls:3")
+    server = container(pod_of(one(onnx, "Configuration")), "kserve-container")
+    assert server["image"] == "reg.test/mls:3"
+    assert server["command"] == ["mls", "serve"]

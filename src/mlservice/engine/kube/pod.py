@@ -21,6 +21,7 @@ from mlservice.engine.kube.workload import Component, Workload
 from mlservice.engine.revision import ModelSource
 from mlservice.errors import NotRenderable
 from mlservice.naming import REVISION_LABEL
+from mlservice.runtime.kserve_container import LOCAL_COMMANDS, image_repository
 
 STORAGE_INITIALIZER: Final = "storage-initializer"
 AGENT_CONTAINER: Final = "agent"
@@ -36,6 +37,8 @@ AGENT_PORT: Final = 9081
 T9K_SCHEDULER: Final = "t9k-scheduler"
 QUEUE_LABEL: Final = "scheduler.tensorstack.dev/queue"
 SERVING_CONTAINERS: Final = ("user-container", "kserve-container")
+OWN_IMAGE: Final = "mlservice/mls"
+"""The image repository KServe runtimes name for `mls serve` (`kserve-onnxserver`)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ def pod_template(
     grpc = GRPC_PORT if served != GRPC_PORT else GRPC_PORT + 1
     identity = _identity(component, workload)
     for container in containers:
+        _native_entrypoint(container, image=image)
         container.setdefault("image", image)
         _substitute_ports(container, served=served, grpc=grpc)
     user = containers[main]
@@ -129,6 +133,21 @@ def _identity(component: Component, workload: Workload) -> list[dict[str, Any]]:
         {"name": "MLS_COMPONENT", "value": revision.component},
         {"name": "MLS_RELEASE", "value": revision.release},
     ]
+
+
+def _native_entrypoint(container: dict[str, Any], *, image: str) -> None:
+    """Undo the local stand-in for a KServe server image: `mls up` runs `mls serve --format
+    sklearn` where `kserve/sklearnserver` has no command; a cluster runs the image's own
+    entrypoint with the same flags. mlservice's own server image becomes `image`."""
+    named = container.get("image")
+    repository = image_repository(named) if isinstance(named, str) else ""
+    local = LOCAL_COMMANDS.get(repository)
+    if local is None or tuple(container.get("command") or ()) != local:
+        return
+    if repository == OWN_IMAGE:
+        container["image"] = image
+    else:
+        del container["command"]
 
 
 def _substitute_ports(container: dict[str, Any], *, served: int, grpc: int) -> None:

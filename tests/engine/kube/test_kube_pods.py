@@ -278,7 +278,7 @@ def test_render_object_gives_one_parents_children_only() -> None:
     assert {o["metadata"]["labels"]["serving.mlservice.dev/service"] for o in children} == {
         "multi-releases-canary"
     }
-    assert "app.kubernetes.io/managed-by" not in children[0]["metadata"]["labels"]
+    assert all(o["metadata"]["labels"]["app.kubernetes.io/managed-by"] for o in children)
 
 
 def test_kserve_server_images_run_their_own_entrypoint() -> None:

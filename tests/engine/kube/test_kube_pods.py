@@ -42,7 +42,7 @@ def test_a_model_is_fetched_by_the_storage_initializer_into_the_runtimes_path() 
     uri = "pvc://tutorial/tutorial-examples/deployment/pvc/mlservice-torch/"
     assert init["args"] == ["storage-init", uri, "/mnt/models"]
     assert init["image"] == "mlservice:latest"
-    assert {"name": "mls-pvc-tutorial", "mountPath": "/mnt/pvc/tutorial", "readOnly": True} in (
+    assert {"name": "mls-pvc-tutorial", "mountPath": "/mnt/pvc", "readOnly": True} in (
         init["volumeMounts"]
     )
     user = container(pod, "user-container")
@@ -61,7 +61,7 @@ def test_s3_credentials_are_mounted_from_the_secret_never_copied() -> None:
         "secretName": "s3-security",
         "items": [{"key": ".s3cfg", "path": ".s3cfg"}],
     }
-    assert {"name": "S3CMD_CONFIG", "value": "/etc/mlservice/s3/.s3cfg"} in init["env"]
+    assert {"name": "MLS_S3CFG", "value": "/etc/mlservice/s3/.s3cfg"} in init["env"]
 
 
 def test_ports_are_fixed_on_a_cluster() -> None:
@@ -112,6 +112,8 @@ def test_a_kserve_batcher_and_logger_go_to_the_agent() -> None:
     config = one(objects, "Configuration", "iris-predictor")
     agent = container(pod_of(config), "agent")
     assert agent["args"][5:] == [
+        "--kind",
+        "kserve",
         "--logger-url",
         "http://sink.test/",
         "--logger-mode",

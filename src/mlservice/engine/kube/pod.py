@@ -3,10 +3,10 @@
 What the local engine resolves on this machine becomes objects here: the model is fetched by
 an init container `storage-initializer` (`mls storage-init URI /mnt/models`) into an emptyDir
 the server mounts at the runtime's path; a `pvc://` claim is mounted into that init container
-(at `/mnt/pvc/{claim}`), an S3 Secret too (never its values); the loopback ports the local
-engine hands out become fixed ones (`$(PORT)` -> 8080, `$(GRPC_PORT)` -> 8081, written out
-because Knative reserves the `PORT` variable); a logger or batcher adds the `mls agent`
-container in front of the server, which then owns the pod's served port.
+(at `/mnt/pvc`, as KServe does), an S3 Secret's `.s3cfg` too (never its values); the loopback
+ports the local engine hands out become fixed ones (`$(PORT)` -> 8080, `$(GRPC_PORT)` ->
+8081, written out because Knative reserves the `PORT` variable); a logger or batcher adds the
+`mls agent` container in front of the server, which then owns the pod's served port.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ AGENT_CONTAINER: Final = "agent"
 MODEL_VOLUME: Final = "mls-model"
 INIT_MODEL_PATH: Final = "/mnt/models"
 PVC_ROOT: Final = "/mnt/pvc"
+"""Where the init container sees a `pvc://CLAIM/PATH` URI's claim (`mls storage-init`'s
+`--claim-root` default, KServe's mount point)."""
 S3CFG_VOLUME: Final = "mls-s3cfg"
 S3CFG_DIR: Final = "/etc/mlservice/s3"
 S3CFG_KEY: Final = ".s3cfg"
@@ -103,7 +105,7 @@ def pod_template(
         user.pop("ports", None)  # one container serves the pod: the agent
         if knative:
             user.pop("readinessProbe", None)  # Knative probes the serving container only
-        agent = _agent(component, upstream=served, port=port, image=image)
+        agent = _agent(component, workload, upstream=served, port=port, image=image)
         agent["env"] = identity
         containers.append(agent)
     if workload.queue is not None:
@@ -124,7 +126,8 @@ def _serving_index(containers: list[dict[str, Any]]) -> int:
 
 
 def _identity(component: Component, workload: Workload) -> list[dict[str, Any]]:
-    """Who the pod serves, as the local engine tells its replicas (and the agent its events)."""
+    """Who the pod serves, as the local engine tells its replicas (the agent reads
+    `MLS_SERVICE`, `MLS_NAMESPACE`, `MLS_COMPONENT`, `MLS_RELEASE` for its events)."""
     revision = component.revision
     return [
         {"name": "MLS_KIND", "value": workload.kind.lower()},
@@ -175,14 +178,14 @@ def _storage_initializer(
         volumes.append(
             {"name": name, "persistentVolumeClaim": {"claimName": claim, "readOnly": True}}
         )
-        mounts.append({"name": name, "mountPath": f"{PVC_ROOT}/{claim}", "readOnly": True})
+        mounts.append({"name": name, "mountPath": PVC_ROOT, "readOnly": True})
     if model.secret is not None:
         items = [{"key": S3CFG_KEY, "path": S3CFG_KEY}]
         volumes.append(
             {"name": S3CFG_VOLUME, "secret": {"secretName": model.secret, "items": items}}
         )
         mounts.append({"name": S3CFG_VOLUME, "mountPath": S3CFG_DIR, "readOnly": True})
-        env.append({"name": "S3CMD_CONFIG", "value": f"{S3CFG_DIR}/{S3CFG_KEY}"})
+        env.append({"name": "MLS_S3CFG", "value": f"{S3CFG_DIR}/{S3CFG_KEY}"})
     if model.storage is not None:
         # KServe's storage-initializer reads the `storage-config` entry and its overrides.
         storage = model.storage
@@ -240,8 +243,12 @@ def _mount_model(user: dict[str, Any], volume: str, path: str, *, sub_path: str 
     user["env"] = [*user.get("env", []), {"name": "MODEL_DIR", "value": path}]
 
 
-def _agent(component: Component, *, upstream: int, port: int, image: str) -> dict[str, Any]:
+def _agent(
+    component: Component, workload: Workload, *, upstream: int, port: int, image: str
+) -> dict[str, Any]:
     args = ["agent", "--upstream", f"127.0.0.1:{upstream}", "--port", str(port)]
+    if workload.kind == "InferenceService":
+        args += ["--kind", "kserve"]  # KServe's event types and extensions
     logger = component.logger
     if logger is not None:
         for url in logger.urls:

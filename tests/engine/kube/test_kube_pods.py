@@ -110,6 +110,8 @@ def test_a_kserve_batcher_and_logger_go_to_the_agent() -> None:
     }
     objects = render_object(isvc, options=RenderOptions())
     config = one(objects, "Configuration", "iris-predictor")
+    server = container(pod_of(config), "kserve-container")
+    assert not [a for a in server["args"] if "batch" in a]  # KServe's server takes no such flag
     agent = container(pod_of(config), "agent")
     assert agent["args"][5:] == [
         "--kind",

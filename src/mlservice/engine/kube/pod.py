@@ -39,6 +39,7 @@ AGENT_PORT: Final = 9081
 T9K_SCHEDULER: Final = "t9k-scheduler"
 QUEUE_LABEL: Final = "scheduler.tensorstack.dev/queue"
 SERVING_CONTAINERS: Final = ("user-container", "kserve-container")
+_MLS_SERVE_BATCH_FLAGS: Final = ("--max-batch-size=", "--max-batch-delay-ms=")
 OWN_IMAGE: Final = "mlservice/mls"
 """The image repository KServe runtimes name for `mls serve` (`kserve-onnxserver`)."""
 
@@ -149,8 +150,12 @@ def _native_entrypoint(container: dict[str, Any], *, image: str) -> None:
         return
     if repository == OWN_IMAGE:
         container["image"] = image
-    else:
-        del container["command"]
+        return
+    del container["command"]
+    # `mls serve`'s own batching flags (a batcher's, controller/kserve_pod.py): KServe's
+    # server does not take them; its batching is the agent's.
+    args = container.get("args") or []
+    container["args"] = [a for a in args if not a.startswith(_MLS_SERVE_BATCH_FLAGS)]
 
 
 def _substitute_ports(container: dict[str, Any], *, served: int, grpc: int) -> None:

@@ -9,6 +9,7 @@ import yaml
 from mlservice.controller.offline import render
 from tests.engine.kube.kube_helpers import EXAMPLES, documents
 from tests.support.cli import mls
+from tests.support.paths import REPO
 
 
 def test_render_prints_what_the_renderer_returns() -> None:
@@ -86,3 +87,20 @@ def test_crds_and_install_print_yaml() -> None:
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args == ["operator", "--all-namespaces", "--mode", "standard", "--kserve-kinds"]
     assert any(o["kind"] == "ClusterServingRuntime" for o in objects)
+
+
+def test_the_render_commands_in_the_docs_run(tmp_path: Path) -> None:
+    text = (REPO / "docs" / "kubernetes.md").read_text()
+    lines = [
+        line.split()
+        for line in text.splitlines()
+        if line.startswith("mls kube render -f examples/") and "|" not in line
+    ]
+    assert len(lines) == 3
+    out = tmp_path / "rendered"
+    for argv in lines:
+        if "--output-dir" in argv:
+            argv[argv.index("--output-dir") + 1] = str(out)
+        done = mls(*argv[1:], cwd=REPO)
+        assert done.returncode == 0, (argv, done.stderr)
+    assert len(list(out.iterdir())) > 10

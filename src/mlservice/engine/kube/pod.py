@@ -38,6 +38,8 @@ GRPC_PORT: Final = 8081
 AGENT_PORT: Final = 9081
 T9K_SCHEDULER: Final = "t9k-scheduler"
 QUEUE_LABEL: Final = "scheduler.tensorstack.dev/queue"
+KSERVE_ISVC_LABEL: Final = "serving.kserve.io/inferenceservice"
+KSERVE_COMPONENT_LABEL: Final = "component"
 SERVING_CONTAINERS: Final = ("user-container", "kserve-container")
 _MLS_SERVE_BATCH_FLAGS: Final = ("--max-batch-size=", "--max-batch-delay-ms=")
 OWN_IMAGE: Final = "mlservice/mls"
@@ -115,6 +117,12 @@ def pod_template(
     labels.update(workload.labels)
     if workload.queue is not None:
         labels[QUEUE_LABEL] = workload.queue
+    if workload.kind == "InferenceService":
+        # KServe's own pod labels, so tools written for KServe select these pods too.
+        labels[KSERVE_ISVC_LABEL] = workload.name
+        labels[KSERVE_COMPONENT_LABEL] = (
+            "transformer" if revision.component == "transform" else "predictor"
+        )
     return PodTemplate(labels, dict(revision.annotations), spec, port)
 
 

@@ -23,6 +23,7 @@ COMMAND_MODULES: dict[str, str] = {
     "serve": "serve",
     "agent": "agent",
     "storage-init": "storage_init",
+    "kube": "kube",
 }
 
 

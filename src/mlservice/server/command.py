@@ -11,17 +11,24 @@ runtime YAML run `mls serve` unchanged: `--model_name`, `--model_dir` (for MODEL
 (and its older name `--protocol`); a KServe flag given wins over ours and over the environment.
 The flags that tune KServe's own server are accepted and ignored with a note
 (`config.KSERVE_NO_EFFECT`).
+
+`--model-repository DIR` serves one model per sub-folder of DIR (`server/repository/`); a
+MODEL_DIR laid out that way is served as a repository too, so a platform's modelUri may name one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
 from mlservice.errors import MLServiceError
+
+if TYPE_CHECKING:
+    from mlservice.server.repository.store import RepositoryConfig
 
 
 def _kserve(flag: str, meaning: str = "no effect here") -> Any:
@@ -36,7 +43,24 @@ def serve(
         help="Folder with one model file, or model.py; or a TorchServe .mar or model store.",
     ),
     name: str | None = typer.Option(
-        None, "--name", help="Serve the model under this name (required)."
+        None, "--name", help="Serve the model under this name (required without a repository)."
+    ),
+    model_repository: Path | None = typer.Option(
+        None,
+        "--model-repository",
+        help="Folder with one sub-folder per model (optional model-settings.json in each).",
+    ),
+    load_models: str = typer.Option(
+        "all",
+        "--load-models",
+        help="Repository models to load at start: all, none (each on its first request), "
+        "or names separated by commas.",
+    ),
+    max_models_memory: str | None = typer.Option(
+        None,
+        "--max-models-memory",
+        help="Memory the repository's loaded models may take (512Mi, 2G); past it the least "
+        "recently used are unloaded.",
     ),
     format: str | None = typer.Option(
         None,
@@ -91,9 +115,14 @@ def serve(
     from mlservice.server.runner import run
 
     name = model_name or name
-    if name is None:
+    repository = _repository(model_repository, load_models, max_models_memory, format)
+    if repository is not None:
+        name = name or repository.root.name
+        folder = model_dir or model_dir_flag or repository.root
+    elif name is None:
         raise typer.BadParameter("missing (or KServe's --model_name)", param_hint="'--name'")
-    folder = _model_folder(model_dir, model_dir_flag)
+    else:
+        folder = _model_folder(model_dir, model_dir_flag)
     port = port if http_port is None else http_port
     grpc_port = grpc_port if grpc_port_flag is None else grpc_port_flag
     if enable_grpc is not None and not _kserve_bool("--enable_grpc", enable_grpc):
@@ -133,8 +162,14 @@ def serve(
         predictor=predictor,
         release=release or None,
     )
+    if repository is not None and repository.root != folder:
+        _fail(
+            f"MODEL_DIR {folder} and --model-repository {repository.root} name different folders."
+        )
+    if repository is not None and predictor is not None:
+        repository = dataclasses.replace(repository, predictor=predictor)
     try:
-        code = run(config)
+        code = run(config, repository)
     except MLServiceError as exc:
         _fail(exc.message)
     raise typer.Exit(code)
@@ -155,6 +190,25 @@ def _model_folder(positional: Path | None, flag: Path | None) -> Path:
     if folder is None:
         raise typer.BadParameter("missing (or KServe's --model_dir)", param_hint="'MODEL_DIR'")
     return folder
+
+
+def _repository(
+    root: Path | None, load_models: str, max_memory: str | None, format: str | None
+) -> RepositoryConfig | None:
+    from mlservice.server.repository.memory import parse_bytes
+    from mlservice.server.repository.store import RepositoryConfig, parse_load_models
+
+    if root is None:
+        if max_memory is not None or load_models != "all":
+            _fail("--load-models and --max-models-memory need --model-repository.")
+        return None
+    try:
+        limit = None if max_memory is None else parse_bytes(max_memory, field="--max-models-memory")
+    except MLServiceError as exc:
+        _fail(exc.message)
+    return RepositoryConfig(
+        root, load_at_start=parse_load_models(load_models), max_memory=limit, format=format
+    )
 
 
 def _kserve_bool(flag: str, text: str) -> bool:

@@ -8,6 +8,10 @@ ones on the event loop, and `predict` goes through the batcher when batching is 
 A model may carry `serving` (a `Serving`): names it also answers to, its own batch settings
 (used when the server's `--max-batch-size` is off) and a time limit per request. TorchServe
 archives use it for their `config.properties` settings.
+
+With a model repository attached (`mls serve --model-repository`), models come and go while the
+server runs: a request for a repository model that is not loaded (lazy, or evicted by the memory
+budget) loads it first, and every request marks its model as used for the LRU order.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlservice._version import __version__
 from mlservice.errors import InferenceError, MLServiceError, ModelNotFound, Unavailable
@@ -28,6 +32,9 @@ from mlservice.server.batching import Batcher
 from mlservice.server.executor import InferenceThread
 from mlservice.server.metrics import ServerMetrics
 from mlservice.server.types import ModelMetadata
+
+if TYPE_CHECKING:
+    from mlservice.server.repository.store import ModelRepository
 
 Headers = Mapping[str, str]
 log = logging.getLogger("mlservice.server")
@@ -104,6 +111,8 @@ class DataPlane:
         self._thread = InferenceThread()
         self._models: dict[str, _Entry] = {}
         self._aliases: dict[str, str] = {}
+        self.repository: ModelRepository | None = None
+        """Set by the repository that loads models into this data plane, if any."""
 
     # -- registry and health --------------------------------------------------------------
     def register(self, model: Model) -> None:
@@ -132,20 +141,37 @@ class DataPlane:
             if alias not in self._models:
                 self._aliases[alias] = model.name
 
+    async def unregister(self, name: str) -> Model | None:
+        """Stop serving `name` (requests in flight finish); the model it served, if any."""
+        entry = self._models.pop(name, None)
+        if entry is None:
+            return None
+        for alias in [a for a, target in self._aliases.items() if target == name]:
+            del self._aliases[alias]
+        entry.model.ready = False
+        await entry.model.aclose()
+        return entry.model
+
     @property
     def model_names(self) -> list[str]:
         return list(self._models)
 
     def serves(self, name: str) -> bool:
-        return name in self._models or name in self._aliases
+        if name in self._models or name in self._aliases:
+            return True
+        return self.repository is not None and self.repository.knows(name)
 
     def live(self) -> bool:
         return True
 
     def ready(self) -> bool:
+        if self.repository is not None:
+            return self.repository.started
         return bool(self._models) and all(e.model.ready for e in self._models.values())
 
     def model_ready(self, name: str, version: str | None = None) -> bool:
+        if self._unloaded(name):
+            return False
         return bool(self._entry(name, version).model.ready)
 
     def server_metadata(self) -> dict[str, Any]:
@@ -165,9 +191,17 @@ class DataPlane:
     def model(self, name: str, version: str | None = None) -> Model:
         return self._entry(name, version).model
 
+    def _unloaded(self, name: str) -> bool:
+        """A repository model that is not loaded now."""
+        if name in self._models or name in self._aliases:
+            return False
+        return self.repository is not None and self.repository.knows(name)
+
     def _entry(self, name: str, version: str | None = None) -> _Entry:
         entry = self._models.get(name) or self._models.get(self._aliases.get(name, ""))
         if entry is None:
+            if self._unloaded(name):
+                raise Unavailable(f"Model {name} is not loaded.")
             raise ModelNotFound(f"Model {name} is not served here.")
         declared = entry.model.version
         if version is not None and declared is not None and version != declared:
@@ -177,7 +211,10 @@ class DataPlane:
     # -- lifecycle ------------------------------------------------------------------------
     async def load(self, name: str) -> bool:
         """Load on the inference thread (or the loop, when async); record the time it took."""
-        model = self._entry(name).model
+        return await self.load_model(self._entry(name).model)
+
+    async def load_model(self, model: Model) -> bool:
+        """`load` for a model that need not be registered yet (a repository registers it after)."""
         if model.ready:  # a KServe-style model that loads itself in __init__
             return True
         started = time.perf_counter()
@@ -186,7 +223,7 @@ class DataPlane:
         else:
             result = await self._thread.submit(model.load)
         model.ready = result is not False
-        self.metrics.observe_load(name, time.perf_counter() - started)
+        self.metrics.observe_load(model.name, time.perf_counter() - started)
         return model.ready
 
     async def stop(self) -> None:
@@ -199,6 +236,8 @@ class DataPlane:
         self, name: str, payload: Any, headers: Headers, *, version: str | None = None
     ) -> Any:
         """preprocess -> predict (batched when on) -> postprocess, for one request."""
+        if self.repository is not None:
+            await self.repository.acquire(name)
         entry = self._ready_entry(name, version)
         if entry.timeout is None:
             return await self._infer(entry, payload, headers)
@@ -224,6 +263,8 @@ class DataPlane:
         return result
 
     async def explain(self, name: str, payload: Any, headers: Headers) -> Any:
+        if self.repository is not None:
+            await self.repository.acquire(name)
         entry = self._ready_entry(name, None)
         if entry.pre is not None:
             payload = await self._run(entry, entry.pre, payload, headers)

@@ -2,6 +2,9 @@
 
 Detection and import of the model happen before the port is bound, so a bad model folder fails
 fast with a clear message; weights load after the server listens, so probes see 503 meanwhile.
+
+A model repository (`--model-repository`, or a MODEL_DIR whose sub-folders hold the models)
+serves through the same data plane: the repository registers each model when it loads it.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ import sys
 
 import uvicorn
 
-from mlservice.errors import Unavailable
+from mlservice.errors import InvalidInput, Unavailable
 from mlservice.model import Model
 from mlservice.server.config import ServerConfig
 from mlservice.server.dataplane import BatchSettings, DataPlane
 from mlservice.server.formats import BuildOptions, build_models, detect
+from mlservice.server.repository.store import ModelRepository, RepositoryConfig, is_repository
 from mlservice.server.rest.app import Service, build_app
 from mlservice.server.rest.handler import RestSettings
 from mlservice.server.rest.protocol import LimitedHttpToolsProtocol
@@ -25,9 +29,15 @@ from mlservice.server.rest.protocol import LimitedHttpToolsProtocol
 log = logging.getLogger("mlservice.server")
 
 
-def run(config: ServerConfig) -> int:
+def run(config: ServerConfig, repository: RepositoryConfig | None = None) -> int:
     """Serve until stopped; the exit code is non-zero when the model failed to load."""
     setup_logging()
+    if repository is None and is_repository(config.model_dir):
+        repository = RepositoryConfig(
+            config.model_dir, format=config.format, predictor=config.predictor
+        )
+    if repository is not None:
+        return serve_repository(repository, config)
     if config.workers > 1:
         from mlservice.server.workers import supervise
 
@@ -40,12 +50,33 @@ def run(config: ServerConfig) -> int:
 
 def serve_models(models: list[Model], config: ServerConfig, *, label: str) -> int:
     """Serve already-built models in this process (`model_dir` and `format` are not used)."""
+    dataplane = _dataplane(config)
+    for model in models:
+        dataplane.register(model)
+    return _serve(dataplane, config, label=label)
+
+
+def serve_repository(repository: RepositoryConfig, config: ServerConfig) -> int:
+    """Serve the models of a repository folder, loading and unloading them as asked."""
+    if config.workers > 1:
+        # Each worker would hold its own models, and a load would reach only one of them.
+        raise InvalidInput("A model repository is served by one process: drop --workers.")
+    dataplane = _dataplane(config)
+    store = ModelRepository(repository, dataplane, on_started=freeze_heap)
+    label = f"repository {repository.root} ({len(store.index())} models)"
+    return _serve(dataplane, config, label=label, extra=[store.running])
+
+
+def _dataplane(config: ServerConfig) -> DataPlane:
     batching = None
     if config.batching:
         batching = BatchSettings(config.max_batch_size, config.max_batch_delay_ms / 1000.0)
-    dataplane = DataPlane(batching=batching)
-    for model in models:
-        dataplane.register(model)
+    return DataPlane(batching=batching)
+
+
+def _serve(
+    dataplane: DataPlane, config: ServerConfig, *, label: str, extra: list[Service] | None = None
+) -> int:
     sock = bind_socket(config.host, config.port, reuse_port=config.reuse_port)
     failures: list[BaseException] = []
 
@@ -59,7 +90,7 @@ def serve_models(models: list[Model], config: ServerConfig, *, label: str) -> in
         settings,
         on_fatal=on_fatal,
         on_loaded=freeze_heap,
-        services=services(config, dataplane),
+        services=[*services(config, dataplane), *(extra or [])],
     )
     server = uvicorn.Server(
         uvicorn.Config(

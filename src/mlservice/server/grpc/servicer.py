@@ -12,12 +12,13 @@ import time
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
-from mlservice.errors import InferenceError, InvalidInput, MLServiceError, NotFound, Unavailable
+from mlservice.errors import InferenceError, MLServiceError
 from mlservice.server import context as request_context
 from mlservice.server.dataplane import DataPlane
 from mlservice.server.forward import RELEASE_HEADER
 from mlservice.server.grpc.generated import inference_pb2 as pb
 from mlservice.server.grpc.messages import as_response, decode_request, encode_response
+from mlservice.server.grpc.repository import RepositoryServicer
 from mlservice.server.grpc.status import code_of
 
 log = logging.getLogger("mlservice.server")
@@ -26,8 +27,10 @@ T = TypeVar("T")
 PROTOCOL = "grpc"
 
 
-class InferenceServicer:
-    """Registered with `add_GRPCInferenceServiceServicer_to_server`; method names are the RPCs'."""
+class InferenceServicer(RepositoryServicer):
+    """Registered with `add_GRPCInferenceServiceServicer_to_server`; method names are the RPCs'.
+
+    The repository RPCs come from `RepositoryServicer` (grpc/repository.py)."""
 
     def __init__(self, dataplane: DataPlane, *, release: str | None = None) -> None:
         self.dataplane = dataplane
@@ -103,68 +106,11 @@ class InferenceServicer:
             context.set_trailing_metadata(((RELEASE_HEADER, release),))
         return encode_response(response, infer_request, raw=bool(request.raw_input_contents))
 
-    # -- model repository: the models this server was started with ---------------------------
-    async def RepositoryIndex(self, request: pb.RepositoryIndexRequest, context: Context) -> Any:
-        def answer() -> pb.RepositoryIndexResponse:
-            _check_repository(request.repository_name)
-            reply = pb.RepositoryIndexResponse()
-            for name in self.dataplane.model_names:
-                model = self.dataplane.model(name)
-                if request.ready and not model.ready:
-                    continue
-                reply.models.add(
-                    name=name,
-                    version=model.version or "",
-                    state="READY" if model.ready else "UNAVAILABLE",
-                    reason="" if model.ready else "not loaded, or unloaded",
-                )
-            return reply
-
-        return await _answer(context, answer)
-
-    async def RepositoryModelLoad(
-        self, request: pb.RepositoryModelLoadRequest, context: Context
-    ) -> Any:
-        name = request.model_name
-        try:
-            _check_repository(request.repository_name)
-            if request.parameters:
-                keys = ", ".join(sorted(request.parameters))
-                raise InvalidInput(f"Model {name} cannot be loaded with parameters ({keys}).")
-            if not await self.dataplane.load(name):
-                raise Unavailable(f"Model {name} loaded but reports not ready.")
-        except MLServiceError as exc:
-            await _abort(context, exc)
-        except Exception as exc:
-            log.warning("model %s failed to load", name, exc_info=exc)
-            await _abort(context, InferenceError(f"Model {name} failed to load: {exc}."))
-        return pb.RepositoryModelLoadResponse()
-
-    async def RepositoryModelUnload(
-        self, request: pb.RepositoryModelUnloadRequest, context: Context
-    ) -> Any:
-        def answer() -> pb.RepositoryModelUnloadResponse:
-            _check_repository(request.repository_name)
-            # The Model API has no unload hook: the model stops serving (and the server stops
-            # being ready) until RepositoryModelLoad runs its load() again.
-            self.dataplane.model(request.model_name).ready = False
-            return pb.RepositoryModelUnloadResponse()
-
-        return await _answer(context, answer)
-
 
 def _infer_path(name: str, version: str | None) -> str:
     if version is None:
         return f"/v2/models/{name}/infer"
     return f"/v2/models/{name}/versions/{version}/infer"
-
-
-def _check_repository(repository: str) -> None:
-    if repository:
-        raise NotFound(
-            f"Repository {repository} is not served here; leave repository_name empty "
-            "for the models this server was started with."
-        )
 
 
 async def _answer(context: Context, build: Callable[[], T]) -> T:

@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from mlservice.server.dataplane import DataPlane
 from mlservice.server.rest.handler import RestSettings
+from mlservice.server.rest.repository import RepositoryApi
 from mlservice.server.rest.responses import json_response
 from mlservice.server.rest.torchserve import TorchServeApi, serves_archives
 from mlservice.server.rest.v1 import V1
@@ -53,6 +54,7 @@ def build_app(
     routes: list[BaseRoute] = [
         *sorted(v2.routes(), key=lambda r: not r.path.endswith("/infer")),
         *v1.routes(),
+        *RepositoryApi(dataplane).routes(),
         Route("/metrics", metrics, methods=["GET"]),
     ]
     if serves_archives(dataplane):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mlservice.errors import ModelFormatError
+from mlservice.errors import InvalidInput, ModelFormatError
 from mlservice.server.dataplane import BatchSettings
 from mlservice.server.repository.memory import parse_bytes
 
@@ -72,7 +72,10 @@ class ModelSettings(BaseModel):
     def memory_bytes(self, label: str) -> int | None:
         if self.memory is None:
             return None
-        return parse_bytes(self.memory, field=f"{label}: memory")
+        try:
+            return parse_bytes(self.memory, field=f"{label}: memory")
+        except InvalidInput as exc:
+            raise ModelFormatError(exc.message) from None
 
 
 def read_settings(folder: Path) -> ModelSettings:

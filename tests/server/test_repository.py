@@ -31,7 +31,7 @@ def make_repository(root: Path, iris: tuple[Any, Any], names: tuple[str, ...]) -
 
     for label, name in enumerate(names):
         folder = root / name
-        folder.mkdir()
+        folder.mkdir(parents=True)
         model = DummyClassifier(strategy="constant", constant=label).fit(*iris)
         joblib.dump(model, folder / "model.joblib")
         settings = {"memory": "40Mi", "parameters": {"version": "1"}}

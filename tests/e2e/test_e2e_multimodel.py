@@ -15,6 +15,7 @@ import pytest
 from mlservice.cli.background import UpProcess
 from tests.e2e.e2e_helpers import V2_ROW, mlservice_yaml, wait_for
 from tests.server.test_repository import make_repository
+from tests.support.polling import wait_until
 from tests.support.up import apply
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -49,3 +50,69 @@ def test_two_models_of_one_repository_answer_by_name_through_the_gateway(
         assert client.post("/v2/models/gamma/infer", json=V2_ROW).status_code == 404
         index = client.post("/v2/repository/index").json()
         assert [(m["name"], m["state"]) for m in index] == [("alpha", "READY"), ("beta", "READY")]
+
+
+def is_ready(obj: dict[str, Any]) -> bool:
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def test_a_trainedmodel_is_loaded_into_running_replicas_without_a_restart(
+    up: UpProcess, namespace: str, iris: tuple[Any, Any]
+) -> None:
+    volume = up.home.volume(namespace)
+    make_repository(volume / "repo", iris, ("alpha",))
+    make_repository(volume / "extra", iris, ("zero", "one", "two"))  # "two" answers 2
+    apply(up, sklearn_isvc("shop", f"pvc://{namespace}/repo/"), namespace)
+    wait_for(up, "shop", namespace, is_ready, kind="isvc", timeout=60)
+    (pidfile,) = (up.home.replicas / namespace / "shop-predictor-00001").glob(
+        "*/kserve-container.pid"
+    )
+    pid = json.loads(pidfile.read_text())["pid"]
+    gateway = json.loads(up.home.endpoints.read_text())["gateway"]
+    client = httpx.Client(
+        base_url=gateway, timeout=30, headers={"Host": f"shop.{namespace}.localhost"}
+    )
+    with client:
+        assert client.post("/v2/models/gamma/infer", json=V2_ROW).status_code == 404
+
+        apply(up, trained_model("gamma", "shop", f"pvc://{namespace}/extra/two/"), namespace)
+        tm = wait_for(up, "gamma", namespace, is_ready, kind="trainedmodel", timeout=30)
+        assert tm["status"]["url"].endswith("/v1/models/gamma:predict")
+        assert tm["status"]["url"].startswith(f"http://shop.{namespace}.localhost")
+        answer = client.post("/v2/models/gamma/infer", json=V2_ROW)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["outputs"][0]["data"] == [2]
+        assert client.post("/v2/models/alpha/infer", json=V2_ROW).status_code == 200
+        assert json.loads(pidfile.read_text())["pid"] == pid  # the same process serves it
+
+        with up.client() as api:
+            api.delete("trainedmodel", "gamma", namespace=namespace)
+
+        def gone() -> bool:
+            return client.post("/v2/models/gamma/infer", json=V2_ROW).status_code == 404
+
+        wait_until(gone, timeout=20, message="the TrainedModel's model to be unloaded")
+        assert not (volume / "repo" / "gamma").exists()
+        assert json.loads(pidfile.read_text())["pid"] == pid
+
+
+def sklearn_isvc(name: str, uri: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": name},
+        "spec": {"predictor": {"sklearn": {"storageUri": uri}}},
+    }
+
+
+def trained_model(name: str, isvc: str, uri: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "serving.kserve.io/v1alpha1",
+        "kind": "TrainedModel",
+        "metadata": {"name": name},
+        "spec": {
+            "inferenceService": isvc,
+            "model": {"storageUri": uri, "framework": "sklearn", "memory": "64Mi"},
+        },
+    }

@@ -15,6 +15,7 @@ from mlservice.controller.inferenceservice import InferenceServiceReconciler
 from mlservice.controller.mlservice import MLServiceReconciler
 from mlservice.controller.routing import ServiceRoutes
 from mlservice.controller.simple import SimpleMLServiceReconciler
+from mlservice.controller.trainedmodel import TrainedModelReconciler
 from mlservice.resources.kinds import GROUP, KSERVE_GROUP
 from mlservice.store import Key
 
@@ -65,4 +66,7 @@ KINDS: tuple[Registration, ...] = (
             *_KSERVE_POD_INPUTS,
         ),
     ),
+    # Its parent's changes do not wake it (a reconciled kind's events go to its own
+    # reconciler): it checks again while the InferenceService is not ready.
+    Registration(KSERVE_GROUP, "TrainedModel", TrainedModelReconciler),
 )

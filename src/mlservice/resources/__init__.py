@@ -17,6 +17,7 @@ from mlservice.resources.secret import S3Config, Secret
 from mlservice.resources.serviceaccount import ServiceAccount
 from mlservice.resources.servingruntime import ClusterServingRuntime, ServingRuntime
 from mlservice.resources.simplemlservice import SimpleMLService
+from mlservice.resources.trainedmodel import TrainedModel
 from mlservice.resources.validation import MODELS, Resource, parse, parse_as, validate_object
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "ServingRuntime",
     "SimpleMLService",
     "SupportedModelFormat",
+    "TrainedModel",
     "Transformer",
     "parse",
     "parse_as",

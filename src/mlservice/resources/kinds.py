@@ -95,6 +95,7 @@ KINDS: tuple[KindInfo, ...] = (
         namespaced=False,
         status_subresource=False,
     ),
+    KindInfo("TrainedModel", KSERVE_GROUP, "v1alpha1", "trainedmodels", "trainedmodel", ("tm",)),
 )
 
 

@@ -24,6 +24,7 @@ from mlservice.resources.secret import Secret
 from mlservice.resources.serviceaccount import ServiceAccount
 from mlservice.resources.servingruntime import ClusterServingRuntime, ServingRuntime
 from mlservice.resources.simplemlservice import SimpleMLService
+from mlservice.resources.trainedmodel import TrainedModel
 
 Resource = (
     MLService
@@ -36,6 +37,7 @@ Resource = (
     | InferenceService
     | ServingRuntime
     | ClusterServingRuntime
+    | TrainedModel
 )
 R = TypeVar("R", bound=Envelope)
 
@@ -50,6 +52,7 @@ MODELS: dict[str, type[Envelope]] = {
     "InferenceService": InferenceService,
     "ServingRuntime": ServingRuntime,
     "ClusterServingRuntime": ClusterServingRuntime,
+    "TrainedModel": TrainedModel,
 }
 
 

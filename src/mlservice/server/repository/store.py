@@ -183,6 +183,7 @@ class ModelRepository:
             if slot.state == READY:
                 await self._unload(slot, reason="api")
             slot.reason = "unloaded"
+        self.scan()  # a model whose folder is gone is forgotten once unloaded
 
     def _slot(self, name: str) -> _Slot:
         if name not in self._slots:

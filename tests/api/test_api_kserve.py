@@ -168,9 +168,20 @@ def test_discovery_lists_kserves_group_and_resources(api: AppClient) -> None:
     assert "categories" not in main  # KServe's CRDs declare none
 
     runtimes = {r["name"]: r for r in api.get(V1ALPHA1).json()["resources"]}
-    assert set(runtimes) == {"servingruntimes", "clusterservingruntimes"}
+    assert set(runtimes) == {
+        "servingruntimes",
+        "clusterservingruntimes",
+        "trainedmodels",
+        "trainedmodels/status",
+    }
     assert runtimes["servingruntimes"]["namespaced"] is True
     assert runtimes["clusterservingruntimes"]["namespaced"] is False
+    trained = runtimes["trainedmodels"]
+    assert (trained["kind"], trained["shortNames"], trained["namespaced"]) == (
+        "TrainedModel",
+        ["tm"],
+        True,
+    )
 
 
 def test_openapi_documents_the_kserve_operations(api: AppClient) -> None:

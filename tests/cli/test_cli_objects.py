@@ -139,7 +139,8 @@ def test_an_unknown_kind_is_named_with_its_file(mls, namespace: str, tmp_path: P
     )
     kinds = (
         "MLService, SimpleMLService, MLServiceRuntime, Secret, PersistentVolumeClaim, "
-        "ServiceAccount, Event, InferenceService, ServingRuntime, ClusterServingRuntime, TrainedModel"
+        "ServiceAccount, Event, InferenceService, ServingRuntime, ClusterServingRuntime, "
+        "TrainedModel"
     )
     applied = mls("apply", "-f", str(manifest), "-n", namespace)
     assert applied.returncode == 1

@@ -109,3 +109,18 @@ async def test_a_folder_the_repository_already_has_is_never_replaced(
     assert ready(world)["reason"] == "LoadFailed"
     assert "exists in pvc://models/ and is not a TrainedModel's" in ready(world)["message"]
     assert calls == []
+
+
+async def test_a_model_inside_the_repository_itself_is_refused(
+    world: World, calls: list[tuple[str, str, str]]
+) -> None:
+    world.apply(isvc())
+    await world.settle()
+    world.mark_ready("shop-predictor-00001")
+    await world.settle()
+    world.apply(trained(uri="pvc://models/"))
+    await world.settle()
+    assert ready(world)["reason"] == "LoadFailed"
+    assert "holds the InferenceService's model folder" in ready(world)["message"]
+    assert not (world.home.volume("models") / "gamma").exists()
+    assert calls == []

@@ -165,6 +165,11 @@ class TrainedModelReconciler:
                 f"Model folder {tm.name} exists in {parent_uri} and is not a TrainedModel's."
             )
         source = fetch_model(tm.spec.model.storage_uri, home=self.ctx.home)
+        if repository.resolve().is_relative_to(source.resolve()):  # a copy into itself
+            raise StorageError(
+                f"The TrainedModel's storageUri {tm.spec.model.storage_uri} holds the "
+                f"InferenceService's model folder {parent_uri}; name the model's own folder."
+            )
         staging = repository / f".{tm.name}.staging"
         shutil.rmtree(staging, ignore_errors=True)
         if source.is_dir():

@@ -2,12 +2,14 @@
 
 One thread, not a pool: most model libraries parallelise internally, and one consumer lets the
 batcher hand it whole batches. Results come back with `call_soon_threadsafe`, the cheapest
-cross-thread wakeup asyncio offers.
+cross-thread wakeup asyncio offers; a caller on a thread of its own (gRPC's handlers) waits
+with `call` instead, so its request never passes through the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import queue
 import threading
@@ -15,7 +17,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-_Job = tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any], asyncio.AbstractEventLoop]
+_Job = (
+    tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any], asyncio.AbstractEventLoop]
+    | tuple[Callable[..., Any], tuple[Any, ...], concurrent.futures.Future[Any], None]
+)
 
 
 class InferenceThread:
@@ -31,6 +36,13 @@ class InferenceThread:
         self._jobs.put((fn, args, future, loop))
         return future
 
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(*args)` on the inference thread and wait for it: from another thread, never
+        from the event loop's (it would block) nor the inference thread's (it would deadlock)."""
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._jobs.put((fn, args, future, None))
+        return future.result()
+
     def stop(self, timeout: float = 5.0) -> None:
         self._jobs.put(None)
         self._thread.join(timeout)
@@ -39,11 +51,14 @@ class InferenceThread:
         while (job := self._jobs.get()) is not None:
             fn, args, future, loop = job
             try:
-                result = fn(*args)
+                value, failed = fn(*args), False
             except BaseException as exc:  # handed to the awaiting request, not swallowed
-                _deliver(loop, future.set_exception, future, exc)
+                value, failed = exc, True
+            setter = future.set_exception if failed else future.set_result
+            if isinstance(future, asyncio.Future) and loop is not None:
+                _deliver(loop, setter, future, value)
             else:
-                _deliver(loop, future.set_result, future, result)
+                setter(value)
 
 
 def _deliver(

@@ -9,7 +9,6 @@ with `call` instead, so its request never passes through the event loop.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import queue
 import threading
@@ -17,9 +16,38 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+class _Waiter:
+    """A blocked caller's slot: a bare lock, the cheapest wait CPython has (a
+    concurrent.futures.Future builds a Condition and waiter locks per call)."""
+
+    __slots__ = ("_failed", "_lock", "_value")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self._value: Any = None
+        self._failed = False
+
+    def set_result(self, value: Any) -> None:
+        self._value = value
+        self._lock.release()
+
+    def set_exception(self, exc: BaseException) -> None:
+        self._value, self._failed = exc, True
+        self._lock.release()
+
+    def result(self) -> Any:
+        self._lock.acquire()
+        if self._failed:
+            raise self._value
+        return self._value
+
+
 _Job = (
     tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any], asyncio.AbstractEventLoop]
-    | tuple[Callable[..., Any], tuple[Any, ...], concurrent.futures.Future[Any], None]
+    | tuple[Callable[..., Any], tuple[Any, ...], _Waiter, None]
 )
 
 
@@ -39,9 +67,10 @@ class InferenceThread:
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` on the inference thread and wait for it: from another thread, never
         from the event loop's (it would block) nor the inference thread's (it would deadlock)."""
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._jobs.put((fn, args, future, None))
-        return future.result()
+        waiter = _Waiter()
+        self._jobs.put((fn, args, waiter, None))
+        result: T = waiter.result()
+        return result
 
     def stop(self, timeout: float = 5.0) -> None:
         self._jobs.put(None)

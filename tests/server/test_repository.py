@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
+import tritonclient.grpc as triton_grpc
 import tritonclient.http as triton_http
 from tritonclient.utils import InferenceServerException
 
@@ -163,7 +165,11 @@ def test_memory_budget_evicts_the_least_recently_used_and_reloads_on_request(
     assert states(http) == {"a": "READY", "b": "READY", "c": "UNAVAILABLE"}
     evicted_before = metric(repo.metrics(), 'mls_model_unloads_total{model="b",reason="evicted"}')
     assert answer(http, "b") == 1
-    assert answer(http, "a") == 0  # b is now the least recently used
+    with repo.client() as client:  # a gRPC call marks its model used too
+        row = triton_grpc.InferInput("x", [1, 4], "FP64")
+        row.set_data_from_numpy(np.array([ROW]))
+        assert client.infer("a", [row]).as_numpy("predict").tolist() == [0]
+    # b is now the least recently used
     assert answer(http, "c") == 2  # loaded on demand: 3 x 40Mi do not fit in 100Mi
     assert states(http) == {"a": "READY", "b": "UNAVAILABLE", "c": "READY"}
     (entry_b,) = [e for e in http.post("/v2/repository/index").json() if e["name"] == "b"]

@@ -124,3 +124,50 @@ def test_lazy_models_load_on_first_request_and_too_big_is_refused(
         await dataplane.stop()
 
     asyncio.run(scenario())
+
+
+def _serve(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[Any, list[Any]]:
+    import typer
+    from typer.testing import CliRunner
+
+    from mlservice.server import runner
+    from mlservice.server.command import serve
+
+    seen: list[Any] = []
+
+    def record(config: Any, repository: Any = None) -> int:
+        seen.append((config, repository))
+        return 0
+
+    monkeypatch.setattr(runner, "run", record)
+    app = typer.Typer(add_completion=False)
+    app.command(name="serve")(serve)
+    env = {"PORT": None, "GRPC_PORT": None, "PREDICTOR_HOST": None, "MLS_RELEASE": None}
+    return CliRunner().invoke(app, list(args), env=env), seen
+
+
+def test_repository_flags_reach_the_runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    result, seen = _serve(
+        monkeypatch, "--model-repository", str(tmp_path), "--load-models", "a,b",
+        "--max-models-memory", "1Gi", "--format", "sklearn",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    ((config, repository),) = seen
+    assert repository == RepositoryConfig(
+        tmp_path, load_at_start=("a", "b"), max_memory=2**30, format="sklearn"
+    )
+    assert config.model_dir == tmp_path  # no --name needed
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(("x", "--name", "m", "--max-models-memory", "1G"), "need --model-repository"),
+     (("--model-repository", ".", "--max-models-memory", "lots"), "not a size in bytes")],
+)  # fmt: skip
+def test_repository_flags_are_checked(
+    monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], message: str
+) -> None:
+    result, seen = _serve(monkeypatch, *args)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert seen == []

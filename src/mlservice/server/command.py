@@ -169,7 +169,7 @@ def serve(
     if repository is not None and predictor is not None:
         repository = dataclasses.replace(repository, predictor=predictor)
     try:
-        code = run(config, repository)
+        code = run(config) if repository is None else run(config, repository)
     except MLServiceError as exc:
         _fail(exc.message)
     raise typer.Exit(code)

@@ -16,7 +16,7 @@ from mlservice.cli.background import UpProcess
 from tests.e2e.e2e_helpers import V2_ROW, mlservice_yaml, wait_for
 from tests.server.test_repository import make_repository
 from tests.support.polling import wait_until
-from tests.support.up import apply
+from tests.support.up import apply, mls_on
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -80,6 +80,9 @@ def test_a_trainedmodel_is_loaded_into_running_replicas_without_a_restart(
         tm = wait_for(up, "gamma", namespace, is_ready, kind="trainedmodel", timeout=30)
         assert tm["status"]["url"].endswith("/v1/models/gamma:predict")
         assert tm["status"]["url"].startswith(f"http://shop.{namespace}.localhost")
+        listed = mls_on(up, "get", "tm", "-n", namespace).stdout.splitlines()
+        assert listed[0].split() == ["NAME", "URL", "READY", "AGE"]
+        assert listed[1].split()[:3] == ["gamma", tm["status"]["url"], "True"]
         answer = client.post("/v2/models/gamma/infer", json=V2_ROW)
         assert answer.status_code == 200, answer.text
         assert answer.json()["outputs"][0]["data"] == [2]

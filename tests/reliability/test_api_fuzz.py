@@ -46,6 +46,12 @@ SPECS: dict[str, dict[str, Any]] = {
     "InferenceService": {"spec": {"predictor": {"sklearn": {"storageUri": "pvc://m/"}}}},
     "ServingRuntime": {"spec": {"containers": [CONTAINER]}},
     "ClusterServingRuntime": {"spec": {"containers": [CONTAINER]}},
+    "TrainedModel": {
+        "spec": {
+            "inferenceService": TARGET,
+            "model": {"storageUri": "pvc://m/", "framework": "sklearn", "memory": "1Mi"},
+        }
+    },
 }
 
 

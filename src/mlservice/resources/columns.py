@@ -165,6 +165,12 @@ COLUMNS: dict[str, list[Column]] = {
     ],
     "ServingRuntime": _RUNTIME_COLUMNS,
     "ClusterServingRuntime": _RUNTIME_COLUMNS,
+    # KServe's TrainedModel printer columns.
+    "TrainedModel": [
+        Column("URL", lambda o: get_field(o, "status", "url")),
+        Column("READY", lambda o: _condition(o, "Ready")),
+        AGE,
+    ],
     "PersistentVolumeClaim": [
         Column("STATUS", lambda o: get_field(o, "status", "phase")),
         Column("CAPACITY", lambda o: get_field(o, "spec", "resources", "requests", "storage")),

@@ -1,0 +1,140 @@
+"""One parent's reconciliation: render, adopt, apply what changed, write status back.
+
+Each child carries an annotation with the hash of what was rendered for it, so a reconcile
+that renders the same object again (a resume, a runtime change that does not touch this
+service) writes nothing and posts no Event. A render error is the parent's state, not a
+failure of the operator: it becomes `Ready` False with the error's reason and message and is
+tried again only when the input changes; an API error is retried with kopf's backoff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, cast
+
+import kopf
+
+from mlservice.engine.kube.operator.api import Api, ApiFailure
+from mlservice.engine.kube.operator.observe import Observation, Problem, observe
+from mlservice.engine.kube.operator.wiring import Body, Wiring
+from mlservice.errors import InvalidInput
+from mlservice.naming import LABEL_PREFIX
+
+APPLIED: Final = LABEL_PREFIX + "applied-hash"
+RETRY_DELAY: Final = 10.0  # kopf's backoff for API errors, seconds
+
+Indices = Mapping[str, Any]  # kopf's handler kwargs: every index by its id
+Lookup = Callable[[Body, Indices], list[Body]]
+
+
+class Reconciler:
+    def __init__(
+        self,
+        *,
+        api: Api,
+        wiring: Wiring,
+        children_of: Lookup,
+        runtimes_for: Lookup,
+    ) -> None:
+        self._api = api
+        self._wiring = wiring
+        self._children_of = children_of
+        self._runtimes_for = runtimes_for
+
+    def reconcile(self, parent: Body, indices: Indices) -> dict[str, Any] | None:
+        """Render the parent's children and apply the changed ones; returns the merge patch
+        of its status (None when unchanged) for the caller to write."""
+        try:
+            desired = self._wiring.render(parent, runtimes=self._runtimes_for(parent, indices))
+        except InvalidInput as err:
+            problem = Problem(render_reason(err.reason), err.message)
+            kopf.warn(_body(parent), reason=problem.reason, message=problem.message)
+            return self._status_patch(parent, problem)
+        current = {_ref(child): child for child in self._children_of(parent, indices)}
+        kopf.adopt(desired, owner=_body(parent))
+        for child in desired:
+            digest = _digest(child)
+            child["metadata"].setdefault("annotations", {})[APPLIED] = digest
+            old = current.get(_ref(child))
+            if old is not None and _annotations(old).get(APPLIED) == digest:
+                continue
+            what = f"{child['kind']} {child['metadata']['name']}"
+            try:
+                self._api.apply(child)
+            except ApiFailure as failure:
+                raise kopf.TemporaryError(f"{what}: {failure}", delay=RETRY_DELAY) from failure
+            reason = "Created" if old is None else "Updated"
+            kopf.info(_body(parent), reason=reason, message=what)
+        return self._status_patch(parent, observe(self._children_of(parent, indices)))
+
+    def refresh(self, parent: Body, indices: Indices) -> None:
+        """Write the parent's status from what its children report now."""
+        self.write_status(
+            parent, self._status_patch(parent, observe(self._children_of(parent, indices)))
+        )
+
+    def write_status(self, parent: Body, patch: Mapping[str, Any] | None) -> None:
+        if patch is None:
+            return
+        try:
+            self._api.patch_status(parent, patch)
+        except ApiFailure as failure:
+            if failure.status == 404:
+                return  # the parent is gone; its children go with it
+            raise kopf.TemporaryError(f"status: {failure}", delay=RETRY_DELAY) from failure
+
+    def _status_patch(self, parent: Body, seen: Observation | Problem) -> dict[str, Any] | None:
+        status = self._wiring.status(parent, seen)
+        previous = parent.get("status") or {}
+        return merge_patch(previous, status) if status != previous else None
+
+
+def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch (RFC 7386) that turns `old` into `new`: keys `new` lacks are
+    nulled, so a field the status no longer has goes away."""
+    patch: dict[str, Any] = {key: None for key in old if key not in new}
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(value, Mapping) and isinstance(before, Mapping):
+            if value != before:
+                patch[key] = merge_patch(before, value)
+        elif value != before or key not in old:
+            patch[key] = value
+    return patch
+
+
+def render_reason(reason: str) -> str:
+    """Our errors' generic reasons say nothing about the manifest: the controllers call that
+    `InvalidSpec`, and so does the operator."""
+    return reason if reason not in ("BadRequest", "InternalError") else "InvalidSpec"
+
+
+def owner_uid(child: Body) -> str | None:
+    """The uid of the child's controller (its parent), if any."""
+    refs = (child.get("metadata") or {}).get("ownerReferences") or ()
+    return next((str(r["uid"]) for r in refs if r.get("controller") and r.get("uid")), None)
+
+
+def flatten(stores: Iterable[Iterable[Body]]) -> list[Body]:
+    return [body for store in stores for body in store]
+
+
+def _body(obj: Body) -> kopf.Body:
+    """kopf's view of an object; handlers get one, indices hold plain dicts."""
+    return obj if isinstance(obj, kopf.Body) else kopf.Body(cast(kopf.RawBody, dict(obj)))
+
+
+def _ref(obj: Body) -> tuple[str, str, str]:
+    return (str(obj.get("apiVersion")), str(obj.get("kind")), str(obj["metadata"]["name"]))
+
+
+def _annotations(obj: Body) -> Mapping[str, str]:
+    return (obj.get("metadata") or {}).get("annotations") or {}
+
+
+def _digest(child: Mapping[str, Any]) -> str:
+    """The hash of what was rendered (before the operator adds its annotation)."""
+    text = json.dumps(child, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -11,6 +11,7 @@
      |    |         +-- RuntimeDisabled      400  (the named runtime is disabled)
      |    +-- UnsafePath                400  (a path that would leave its folder)
      |    +-- BadValue                  400  (an annotation's value out of its range)
+     |    +-- NotRenderable             400  (a manifest the chosen Kubernetes mode cannot run)
      +-- Unauthorized                   401
      +-- NotFound                       404
      |    +-- ModelNotFound             404
@@ -246,3 +247,10 @@ class BadValue(InvalidInput):
     "<key> ..."."""
 
     reason = "BadValue"
+
+
+class NotRenderable(InvalidInput):
+    """A manifest that the chosen Kubernetes mode cannot express (`mls kube render`); the
+    message names the field."""
+
+    reason = "NotRenderable"

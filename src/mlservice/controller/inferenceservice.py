@@ -17,6 +17,7 @@ With `serving.kserve.io/enable-tag-routing: "true"`, `latest-{name}-predictor...
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -60,12 +61,6 @@ class _Service:
     tracks: dict[ComponentKey, Track] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    plan: Plan | Failure
-    invalid: ModelFailure | None = None  # the spec itself cannot be served (modelStatus)
-
-
 class InferenceServiceReconciler:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -85,7 +80,7 @@ class InferenceServiceReconciler:
         state = self._services.setdefault(key, _Service())
         predictor = isvc.spec.predictor
         track = self._track(state, key, obj, kserve_predictor_key(), "predictor")
-        outcome = self._predictor_plan(isvc, obj)
+        outcome = predictor_outcome(isvc, obj, runtimes=self._runtimes(isvc))
         canary = predictor.canary_traffic_percent
         hold = canary is not None and canary != 100
         delay = await self._step(track, predictor, outcome.plan, hold=hold)
@@ -94,7 +89,13 @@ class InferenceServiceReconciler:
         transformer = isvc.spec.transformer
         if transformer is not None:
             chain = self._track(state, key, obj, kserve_transformer_key(), "transformer")
-            later = await self._step(chain, transformer, self._transformer_plan(isvc))
+            later = await self._step(
+                chain,
+                transformer,
+                transformer_plan(
+                    isvc, predictor_host=self.ctx.hosts.predictor(isvc.name, isvc.namespace)
+                ),
+            )
             delay = min((d for d in (delay, later) if d is not None), default=None)
             transformer_view = await chain.view()
         elif kserve_transformer_key() in state.tracks:
@@ -157,104 +158,12 @@ class InferenceServiceReconciler:
             )
         return delay
 
-    def _predictor_plan(self, isvc: InferenceService, obj: Obj) -> _Outcome:
-        predictor = isvc.spec.predictor
-        model = None if predictor.is_custom else predictor.effective_model()
-        source = None
-        try:
-            if model is None:
-                pod = custom_pod(predictor)
-            else:
-                uri = model.storage_uri
-                scheme = unsupported_scheme(uri) if uri else None
-                if scheme is not None:
-                    message = (
-                        f"storageUri {uri}: the {scheme}:// scheme cannot be fetched here; "
-                        "use pvc://, s3://, http(s):// or file://."
-                    )
-                    failure = ModelFailure("InvalidPredictorSpec", message)
-                    return _Outcome(Failure("UnsupportedStorageUri", message), failure)
-                runtime = self._runtime(isvc, model.model_format.name, obj)
-                pod = model_pod(predictor, model, runtime, metadata=obj["metadata"])
-                source = model_source(predictor, model, mount_path=MODEL_MOUNT_PATH)
-            rendered = self._rendered(isvc, predictor, pod)
-        except KServeSelectionError as err:
-            invalid = ModelFailure(err.reason, err.failure_message or err.message)
-            return _Outcome(Failure(err.reason, err.message), invalid)
-        except MLServiceError as err:
-            return _Outcome(Failure(_reason(err), err.message))
-        return _Outcome(
-            plan_of(
-                rendered,
-                kind=KIND,
-                namespace=isvc.namespace,
-                service=isvc.name,
-                component=kserve_predictor_key(),
-                model=source,
-            )
-        )
-
-    def _transformer_plan(self, isvc: InferenceService) -> Plan | Failure:
-        transformer = isvc.spec.transformer
-        assert transformer is not None
-        try:
-            pod = transformer_pod(transformer, name=isvc.name)
-            rendered = self._rendered(isvc, transformer, pod, role="transform")
-        except MLServiceError as err:
-            return Failure(_reason(err), err.message)
-        return plan_of(
-            rendered,
-            kind=KIND,
-            namespace=isvc.namespace,
-            service=isvc.name,
-            component=kserve_transformer_key(),
-            predictor_host=self.ctx.hosts.predictor(isvc.name, isvc.namespace),
-        )
-
-    def _rendered(
-        self,
-        isvc: InferenceService,
-        component: ComponentSpec,
-        pod: dict[str, Any],
-        *,
-        role: str = "predict",
-    ) -> RenderedReplica:
-        try:
-            typed = PodSpec.model_validate(pod)
-        except ValueError as err:
-            raise InvalidInput(f"The merged pod spec is invalid: {err}") from None
-        rendered = render_pod(typed, component=role)
-        annotations = autoscaling_annotations(
-            component, metadata_annotations=isvc.metadata.annotations
-        )
-        labels = {**rendered.labels, **(component.labels or {})}
-        return replace(rendered, annotations=annotations, labels=labels)
-
-    def _runtime(self, isvc: InferenceService, model_format: str, obj: Obj) -> SelectedRuntime:
-        model = isvc.spec.predictor.effective_model()
-        assert model is not None
-        manifests: dict[tuple[bool, str], Obj] = {}
-        local: list[RuntimeCandidate] = []
-        cluster: list[RuntimeCandidate] = []
+    def _runtimes(self, isvc: InferenceService) -> list[Obj]:
         scopes = [
             Scope(KSERVE_GROUP, NAMESPACE_KIND, isvc.namespace),
             Scope(KSERVE_GROUP, CLUSTER_KIND, None),
         ]
-        for scope in scopes:
-            for item in self.ctx.store.list(scope).items:
-                candidate = RuntimeCandidate.from_manifest(item)
-                manifests[(candidate.cluster, candidate.name)] = item
-                (cluster if candidate.cluster else local).append(candidate)
-        chosen = select_runtime(
-            model_format,
-            version=model.model_format.version,
-            protocol_version=model.protocol_version,
-            runtime=model.runtime,
-            namespace_runtimes=local,
-            cluster_runtimes=cluster,
-            multi_node="workerSpec" in (obj.get("spec") or {}).get("predictor", {}),
-        )
-        return SelectedRuntime(chosen, manifests[(chosen.cluster, chosen.name)])
+        return [item for scope in scopes for item in self.ctx.store.list(scope).items]
 
     def _routes(
         self, isvc: InferenceService, view: TrackView, transformer: TrackView | None
@@ -301,6 +210,116 @@ class InferenceServiceReconciler:
             canary_percent=split.percent if split else 0,
             tags=tags,
         )
+
+
+@dataclass(frozen=True)
+class PredictorOutcome:
+    plan: Plan | Failure
+    invalid: ModelFailure | None = None  # the spec itself cannot be served (modelStatus)
+
+
+def predictor_outcome(
+    isvc: InferenceService, obj: Obj, *, runtimes: Sequence[Obj]
+) -> PredictorOutcome:
+    """What the predictor runs, choosing among `runtimes` (ServingRuntime and
+    ClusterServingRuntime manifests) as KServe does."""
+    predictor = isvc.spec.predictor
+    model = None if predictor.is_custom else predictor.effective_model()
+    source = None
+    try:
+        if model is None:
+            pod = custom_pod(predictor)
+        else:
+            uri = model.storage_uri
+            scheme = unsupported_scheme(uri) if uri else None
+            if scheme is not None:
+                message = (
+                    f"storageUri {uri}: the {scheme}:// scheme cannot be fetched here; "
+                    "use pvc://, s3://, http(s):// or file://."
+                )
+                failure = ModelFailure("InvalidPredictorSpec", message)
+                return PredictorOutcome(Failure("UnsupportedStorageUri", message), failure)
+            runtime = _runtime(isvc, model.model_format.name, obj, runtimes)
+            pod = model_pod(predictor, model, runtime, metadata=obj["metadata"])
+            source = model_source(predictor, model, mount_path=MODEL_MOUNT_PATH)
+        rendered = _rendered(isvc, predictor, pod)
+    except KServeSelectionError as err:
+        invalid = ModelFailure(err.reason, err.failure_message or err.message)
+        return PredictorOutcome(Failure(err.reason, err.message), invalid)
+    except MLServiceError as err:
+        return PredictorOutcome(Failure(_reason(err), err.message))
+    return PredictorOutcome(
+        plan_of(
+            rendered,
+            kind=KIND,
+            namespace=isvc.namespace,
+            service=isvc.name,
+            component=kserve_predictor_key(),
+            model=source,
+        )
+    )
+
+
+def transformer_plan(isvc: InferenceService, *, predictor_host: str) -> Plan | Failure:
+    """What the transformer runs; it forwards to `predictor_host`."""
+    transformer = isvc.spec.transformer
+    assert transformer is not None
+    try:
+        pod = transformer_pod(transformer, name=isvc.name)
+        rendered = _rendered(isvc, transformer, pod, role="transform")
+    except MLServiceError as err:
+        return Failure(_reason(err), err.message)
+    return plan_of(
+        rendered,
+        kind=KIND,
+        namespace=isvc.namespace,
+        service=isvc.name,
+        component=kserve_transformer_key(),
+        predictor_host=predictor_host,
+    )
+
+
+def _rendered(
+    isvc: InferenceService,
+    component: ComponentSpec,
+    pod: dict[str, Any],
+    *,
+    role: str = "predict",
+) -> RenderedReplica:
+    try:
+        typed = PodSpec.model_validate(pod)
+    except ValueError as err:
+        raise InvalidInput(f"The merged pod spec is invalid: {err}") from None
+    rendered = render_pod(typed, component=role)
+    annotations = autoscaling_annotations(component, metadata_annotations=isvc.metadata.annotations)
+    labels = {**rendered.labels, **(component.labels or {})}
+    return replace(rendered, annotations=annotations, labels=labels)
+
+
+def _runtime(
+    isvc: InferenceService, model_format: str, obj: Obj, runtimes: Sequence[Obj]
+) -> SelectedRuntime:
+    model = isvc.spec.predictor.effective_model()
+    assert model is not None
+    manifests: dict[tuple[bool, str], Obj] = {}
+    local: list[RuntimeCandidate] = []
+    cluster: list[RuntimeCandidate] = []
+    for item in runtimes:
+        candidate = RuntimeCandidate.from_manifest(item)
+        if not candidate.cluster and item["metadata"].get("namespace") != isvc.namespace:
+            continue
+        manifests[(candidate.cluster, candidate.name)] = item
+        (cluster if candidate.cluster else local).append(candidate)
+    chosen = select_runtime(
+        model_format,
+        version=model.model_format.version,
+        protocol_version=model.protocol_version,
+        runtime=model.runtime,
+        namespace_runtimes=local,
+        cluster_runtimes=cluster,
+        multi_node="workerSpec" in (obj.get("spec") or {}).get("predictor", {}),
+    )
+    return SelectedRuntime(chosen, manifests[(chosen.cluster, chosen.name)])
 
 
 def _settings(component: ComponentSpec) -> Settings:

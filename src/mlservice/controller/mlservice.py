@@ -69,7 +69,7 @@ class MLServiceReconciler:
                 max_replicas=predictor.max_replicas,
                 paused=paused,
             )
-            outcome = self._predictor_plan(service, release, runtimes)
+            outcome = predictor_plan(service, release, runtimes)
             delays.append(await track.step(outcome, scale=scale))
             if isinstance(outcome, Plan):
                 self.ctx.autoscale(
@@ -121,7 +121,9 @@ class MLServiceReconciler:
             max_replicas=transformer.max_replicas,
             paused=service.spec.paused,
         )
-        outcome = self._transformer_plan(service)
+        outcome = transformer_plan(
+            service, predictor_host=self.ctx.hosts.predictor(service.name, service.namespace)
+        )
         await track.step(outcome, scale=scale)
         if isinstance(outcome, Plan):
             self.ctx.autoscale(
@@ -138,42 +140,6 @@ class MLServiceReconciler:
             wanted.add(transformer_key())
         for component in [c for c in state.tracks if c not in wanted]:
             await state.tracks.pop(component).stop()
-
-    def _predictor_plan(
-        self, service: MLService, release: Release, runtimes: list[MLServiceRuntime]
-    ) -> Plan | Failure:
-        ns, model = service.namespace, release.predictor.model
-        try:
-            runtime = select_runtime(model, namespace=ns, runtimes=runtimes)
-            rendered = render_replica(service=service, release=release, runtime=runtime)
-        except MLServiceError as err:
-            return Failure(_reason(err), err.message)
-        s3 = release.predictor.storage.s3_storage if release.predictor.storage else None
-        uri = model.model_uri
-        secret = s3.secret_name if s3 and uri and uri.startswith("s3://") else None
-        return plan_of(
-            rendered,
-            kind=KIND,
-            namespace=ns,
-            service=service.name,
-            component=ComponentKey("predict", release.name),
-            model=ModelSource(uri, secret) if uri else None,
-            requires=required_programs(runtime),
-        )
-
-    def _transformer_plan(self, service: MLService) -> Plan | Failure:
-        try:
-            rendered = render_transformer(service)
-        except MLServiceError as err:
-            return Failure(_reason(err), err.message)
-        return plan_of(
-            rendered,
-            kind=KIND,
-            namespace=service.namespace,
-            service=service.name,
-            component=transformer_key(),
-            predictor_host=self.ctx.hosts.predictor(service.name, service.namespace),
-        )
 
     def _routes(
         self, service: MLService, views: dict[str, TrackView], transformer: TrackView | None
@@ -221,6 +187,46 @@ class MLServiceReconciler:
             canary_percent=spec.canary_traffic_percent or 0,
             paused=paused,
         )
+
+
+def predictor_plan(
+    service: MLService, release: Release, runtimes: list[MLServiceRuntime]
+) -> Plan | Failure:
+    """What a release's predictor runs: its runtime's rendered pod as a revision plan."""
+    ns, model = service.namespace, release.predictor.model
+    try:
+        runtime = select_runtime(model, namespace=ns, runtimes=runtimes)
+        rendered = render_replica(service=service, release=release, runtime=runtime)
+    except MLServiceError as err:
+        return Failure(_reason(err), err.message)
+    s3 = release.predictor.storage.s3_storage if release.predictor.storage else None
+    uri = model.model_uri
+    secret = s3.secret_name if s3 and uri and uri.startswith("s3://") else None
+    return plan_of(
+        rendered,
+        kind=KIND,
+        namespace=ns,
+        service=service.name,
+        component=ComponentKey("predict", release.name),
+        model=ModelSource(uri, secret) if uri else None,
+        requires=required_programs(runtime),
+    )
+
+
+def transformer_plan(service: MLService, *, predictor_host: str) -> Plan | Failure:
+    """What the transformer runs; it forwards to `predictor_host`."""
+    try:
+        rendered = render_transformer(service)
+    except MLServiceError as err:
+        return Failure(_reason(err), err.message)
+    return plan_of(
+        rendered,
+        kind=KIND,
+        namespace=service.namespace,
+        service=service.name,
+        component=transformer_key(),
+        predictor_host=predictor_host,
+    )
 
 
 def _reason(err: MLServiceError) -> str:

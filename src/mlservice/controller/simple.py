@@ -57,7 +57,7 @@ class SimpleMLServiceReconciler:
         scale = replica_count(
             wanted=svc.spec.replicas, min_replicas=0, max_replicas=None, cap=self.ctx.max_replicas
         )
-        delay = await track.step(self._plan(svc), scale=scale)
+        delay = await track.step(simple_plan(svc), scale=scale)
         view = await track.view()
         self.ctx.write_status(obj, self._status(svc, view, obj.get("status")))
         revision = routed_revision(
@@ -83,25 +83,6 @@ class SimpleMLServiceReconciler:
             await track.stop()
         self.routes.pop(key, None)
         self.ctx.events.forget(Involved(API_VERSION, KIND, key.namespace, key.name))
-
-    def _plan(self, svc: SimpleMLService) -> Plan | Failure:
-        source = model_source(svc)
-        mount = source.mount_path if source else MODEL_PATH
-        try:
-            pod, required = pod_spec(svc, mount=mount)
-            resources = _framework_resources(svc)
-            rendered = render_pod(pod, component="predict", resources=resources)
-        except MLServiceError as err:
-            return Failure("InvalidSpec", err.message)
-        return plan_of(
-            rendered,
-            kind=KIND,
-            namespace=svc.namespace,
-            service=svc.name,
-            component=COMPONENT,
-            model=source,
-            requires=required,
-        )
 
     def _status(
         self, svc: SimpleMLService, view: TrackView, previous: dict[str, Any] | None
@@ -132,6 +113,27 @@ class SimpleMLServiceReconciler:
             **component_status(view, state),
             "ready": ready,
         }
+
+
+def simple_plan(svc: SimpleMLService) -> Plan | Failure:
+    """What the service runs: its framework's or its custom pod, as a revision plan."""
+    source = model_source(svc)
+    mount = source.mount_path if source else MODEL_PATH
+    try:
+        pod, required = pod_spec(svc, mount=mount)
+        resources = _framework_resources(svc)
+        rendered = render_pod(pod, component="predict", resources=resources)
+    except MLServiceError as err:
+        return Failure("InvalidSpec", err.message)
+    return plan_of(
+        rendered,
+        kind=KIND,
+        namespace=svc.namespace,
+        service=svc.name,
+        component=COMPONENT,
+        model=source,
+        requires=required,
+    )
 
 
 def model_source(svc: SimpleMLService) -> ModelSource | None:

@@ -149,6 +149,10 @@ class KubeMock:
         )
         response.raise_for_status()
 
+    def received(self) -> int:
+        """How many requests the emulator has received so far."""
+        return len(list(self.handler or ()))
+
     def watched(self, plural: str) -> bool:
         """Whether a client has opened a watch on `plural` (kopf has started on it)."""
         requests = list(self.handler or ())

@@ -80,6 +80,10 @@ class Api:
         collection = path.rsplit("/", 1)[0]
         return self._call("POST", collection, obj, "application/json", {})
 
+    def get(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """The object as the API server holds it now."""
+        return self._call("GET", object_path(obj), None, "application/json", {})
+
     def patch_status(self, obj: Mapping[str, Any], status: Mapping[str, Any]) -> None:
         """`status` is a JSON merge patch of the object's status."""
         path = object_path(obj, subresource="status")
@@ -89,7 +93,7 @@ class Api:
         self,
         method: str,
         path: str,
-        body: Mapping[str, Any],
+        body: Mapping[str, Any] | None,
         content_type: str,
         query: Mapping[str, str],
     ) -> dict[str, Any]:
@@ -100,7 +104,11 @@ class Api:
         )
         try:
             response = self._client.call_api(
-                method, url, header_params=headers, body=dict(body), _request_timeout=TIMEOUT
+                method,
+                url,
+                header_params=headers,
+                body=None if body is None else dict(body),
+                _request_timeout=TIMEOUT,
             )
             data: bytes = response.read()  # type: ignore[no-untyped-call]
         except kubernetes.client.ApiException as err:

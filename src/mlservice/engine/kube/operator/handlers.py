@@ -4,9 +4,9 @@ Parents (MLService, SimpleMLService; InferenceService with the KServe kinds) are
 create, update and resume. Runtimes are indexed by namespace and name; a runtime's change
 (created, updated, deleted) reconciles every parent its namespace can see (a built-in
 namespace's runtimes serve every namespace): the children hash tells which ones really change.
-Children are indexed by their controller's uid, and any event on one rewrites its parent's
-status. No handler runs on deletion, so kopf adds no finalizer: ownership lets the cluster's
-garbage collector remove the children.
+Children are kept by their controller's uid (`children.py` says why not in a kopf index), and
+any event on one rewrites its parent's status. No handler runs on deletion, so kopf adds no
+finalizer: ownership lets the cluster's garbage collector remove the children.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import Any, Final
 import kopf
 
 from mlservice.engine.kube.operator.api import Api
-from mlservice.engine.kube.operator.reconcile import Indices, Reconciler, flatten, owner_uid
+from mlservice.engine.kube.operator.children import Children
+from mlservice.engine.kube.operator.reconcile import Indices, Reconciler, flatten
 from mlservice.engine.kube.operator.wiring import Body, Mode, Settings, Wiring
 from mlservice.naming import LABEL_PREFIX, SERVICE_LABEL
 from mlservice.runtime.select import BUILTIN_NAMESPACE
@@ -87,10 +88,6 @@ class Kinds:
             children=CHILDREN[settings.mode],
         )
 
-    def children_of(self, parent: Body, indices: Indices) -> list[Body]:
-        uid = parent["metadata"].get("uid")
-        return flatten(indices[_id("children", r)].get(uid, ()) for r in self.children)
-
     def runtimes_for(self, parent: Body, indices: Indices) -> list[Body]:
         """The runtimes the parent may select: its namespace's, the built-in namespace's and
         the cluster-scoped ones (the renderer's selection orders them)."""
@@ -105,19 +102,19 @@ class Kinds:
 
 def build_registry(*, api: Api, wiring: Wiring, settings: Settings) -> kopf.OperatorRegistry:
     kinds = Kinds.of(settings)
+    children = Children()
     reconciler = Reconciler(
-        api=api, wiring=wiring, children_of=kinds.children_of, runtimes_for=kinds.runtimes_for
+        api=api,
+        wiring=wiring,
+        children_of=lambda parent, _: children.of(str(parent["metadata"].get("uid") or "")),
+        runtimes_for=kinds.runtimes_for,
     )
     registry = kopf.OperatorRegistry()
     kopf.on.login(registry=registry)(kopf.login_via_client)
     kopf.on.startup(registry=registry)(_configure)
 
-    def on_parent(body: kopf.Body, patch: kopf.Patch, **indices: Any) -> None:
-        # The status goes out with kopf's own patch: one write, so the next event already
-        # shows the handled spec.
-        status = reconciler.reconcile(body, indices)
-        if status is not None:
-            patch["status"] = status
+    def on_parent(body: kopf.Body, **indices: Any) -> None:
+        reconciler.reconcile(body, indices)
 
     def on_runtime(body: kopf.Body, type: str | None, **indices: Any) -> None:
         if type is None:
@@ -125,10 +122,10 @@ def build_registry(*, api: Api, wiring: Wiring, settings: Settings) -> kopf.Oper
         namespace = body.metadata.namespace
         for parent in kinds.every_parent(indices):
             if namespace in (None, BUILTIN_NAMESPACE, parent["metadata"].get("namespace")):
-                reconciler.write_status(parent, reconciler.reconcile(parent, indices))
+                reconciler.reconcile(parent, indices)
 
-    def on_child(body: kopf.Body, **indices: Any) -> None:
-        uid = owner_uid(body)
+    def on_child(body: kopf.Body, type: str | None, **indices: Any) -> None:
+        uid = children.seen(dict(body), gone=type == "DELETED")
         for r in kinds.parents:
             for parent in indices[_id("parents", r)].get(uid, ()):
                 reconciler.refresh(parent, indices)
@@ -144,7 +141,6 @@ def build_registry(*, api: Api, wiring: Wiring, settings: Settings) -> kopf.Oper
         )
     owned = {SERVICE_LABEL: kopf.PRESENT}
     for r in kinds.children:
-        _index(registry, "children", r, _by_owner, labels=owned)
         kopf.on.event(
             r.group, r.version, r.plural, id=f"status.{r.key}", labels=owned, registry=registry
         )(on_child)
@@ -181,8 +177,3 @@ def _by_uid(body: kopf.Body, **_: Any) -> dict[Any, Body] | None:
 
 def _by_namespace(body: kopf.Body, **_: Any) -> dict[Any, Body]:
     return {body.metadata.namespace: dict(body)}
-
-
-def _by_owner(body: kopf.Body, **_: Any) -> dict[Any, Body] | None:
-    uid = owner_uid(body)
-    return {uid: dict(body)} if uid else None

@@ -59,7 +59,7 @@ class Observation:
 
 def observe(children: Iterable[Mapping[str, Any]]) -> Observation:
     components: dict[ComponentId, Component] = {}
-    ingress: Ingress | None = None
+    routes: list[Ingress] = []
     for child in children:
         kind, api = child.get("kind"), str(child.get("apiVersion", ""))
         labels = _labels(child)
@@ -68,12 +68,25 @@ def observe(children: Iterable[Mapping[str, Any]]) -> Observation:
         if api.startswith("serving.knative.dev/") and kind in ("Configuration", "Service"):
             components[key] = _knative_component(status)
         elif api.startswith("serving.knative.dev/") and kind == "Route":
-            ingress = _knative_route(status)
+            routes.append(_knative_route(status))
         elif kind == "Deployment":
             components[key] = _deployment(child, status)
         elif kind == "HTTPRoute":
-            ingress = _http_route(status)
-    return Observation(components, ingress)
+            routes.append(_http_route(status))
+    return Observation(components, _combined(routes))
+
+
+def _combined(routes: list[Ingress]) -> Ingress | None:
+    """Standard mode routes the split and each release by an HTTPRoute of its own: traffic
+    flows once every one is accepted."""
+    if not routes:
+        return None
+    blocking = next((r for r in routes if not r.ready), None)
+    urls = next((r for r in routes if r.url), routes[0])
+    tags = {tag: url for r in routes for tag, url in r.tag_urls.items()}
+    if blocking is not None:
+        return Ingress(False, blocking.problem, urls.url, tags)
+    return Ingress(True, None, urls.url, tags)
 
 
 def _labels(child: Mapping[str, Any]) -> dict[str, str]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, cast
 
 import kopf
 
 from mlservice.engine.kube.operator.api import Api, ApiFailure
-from mlservice.engine.kube.operator.observe import Observation, Problem, observe
+from mlservice.engine.kube.operator.observe import Problem, observe
 from mlservice.engine.kube.operator.wiring import Body, Wiring
 from mlservice.errors import InvalidInput
 from mlservice.naming import LABEL_PREFIX
@@ -30,6 +31,9 @@ Lookup = Callable[[Body, Indices], list[Body]]
 
 
 class Reconciler:
+    """Thread-safe: kopf runs sync handlers in a pool, one object at a time but several
+    objects at once, and children of one parent report concurrently."""
+
     def __init__(
         self,
         *,
@@ -42,16 +46,26 @@ class Reconciler:
         self._wiring = wiring
         self._children_of = children_of
         self._runtimes_for = runtimes_for
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        # Why a parent's current spec cannot be rendered, by uid, with that spec's digest:
+        # its children's events must not paper over it until the input changes.
+        self._failed: dict[str, tuple[str, Problem]] = {}
 
-    def reconcile(self, parent: Body, indices: Indices) -> dict[str, Any] | None:
-        """Render the parent's children and apply the changed ones; returns the merge patch
-        of its status (None when unchanged) for the caller to write."""
+    def reconcile(self, parent: Body, indices: Indices) -> None:
+        """Render the parent's children, apply the changed ones, then write its status."""
+        uid, spec = _uid(parent), _digest(parent.get("spec") or {})
         try:
             desired = self._wiring.render(parent, runtimes=self._runtimes_for(parent, indices))
         except InvalidInput as err:
             problem = Problem(render_reason(err.reason), err.message)
+            with self._guard:
+                self._failed[uid] = (spec, problem)
             kopf.warn(_body(parent), reason=problem.reason, message=problem.message)
-            return self._status_patch(parent, problem)
+            self.refresh(parent, indices)
+            return
+        with self._guard:
+            self._failed.pop(uid, None)
         current = {_ref(child): child for child in self._children_of(parent, indices)}
         kopf.adopt(desired, owner=_body(parent))
         for child in desired:
@@ -67,28 +81,36 @@ class Reconciler:
                 raise kopf.TemporaryError(f"{what}: {failure}", delay=RETRY_DELAY) from failure
             reason = "Created" if old is None else "Updated"
             kopf.info(_body(parent), reason=reason, message=what)
-        return self._status_patch(parent, observe(self._children_of(parent, indices)))
+        self.refresh(parent, indices)
 
     def refresh(self, parent: Body, indices: Indices) -> None:
-        """Write the parent's status from what its children report now."""
-        self.write_status(
-            parent, self._status_patch(parent, observe(self._children_of(parent, indices)))
-        )
+        """Write the parent's status from what its children report now (or from why it
+        cannot be rendered). One parent at a time, read fresh: whoever writes last has read
+        the newest children, and a stale copy of the parent never hides a needed write."""
+        with self._lock(_uid(parent)):
+            try:
+                fresh = self._api.get(parent)
+            except ApiFailure as failure:
+                if failure.status == 404:
+                    return  # the parent is gone; its children go with it
+                raise kopf.TemporaryError(f"read: {failure}", delay=RETRY_DELAY) from failure
+            with self._guard:
+                spec, problem = self._failed.get(_uid(fresh), ("", None))
+            failed = problem is not None and spec == _digest(fresh.get("spec") or {})
+            seen = problem if failed and problem else observe(self._children_of(fresh, indices))
+            status = self._wiring.status(fresh, seen)
+            previous = fresh.get("status") or {}
+            if status == previous:
+                return
+            try:
+                self._api.patch_status(fresh, merge_patch(previous, status))
+            except ApiFailure as failure:
+                if failure.status != 404:
+                    raise kopf.TemporaryError(f"status: {failure}", delay=RETRY_DELAY) from failure
 
-    def write_status(self, parent: Body, patch: Mapping[str, Any] | None) -> None:
-        if patch is None:
-            return
-        try:
-            self._api.patch_status(parent, patch)
-        except ApiFailure as failure:
-            if failure.status == 404:
-                return  # the parent is gone; its children go with it
-            raise kopf.TemporaryError(f"status: {failure}", delay=RETRY_DELAY) from failure
-
-    def _status_patch(self, parent: Body, seen: Observation | Problem) -> dict[str, Any] | None:
-        status = self._wiring.status(parent, seen)
-        previous = parent.get("status") or {}
-        return merge_patch(previous, status) if status != previous else None
+    def _lock(self, uid: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(uid, threading.Lock())
 
 
 def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
@@ -124,6 +146,10 @@ def flatten(stores: Iterable[Iterable[Body]]) -> list[Body]:
 def _body(obj: Body) -> kopf.Body:
     """kopf's view of an object; handlers get one, indices hold plain dicts."""
     return obj if isinstance(obj, kopf.Body) else kopf.Body(cast(kopf.RawBody, dict(obj)))
+
+
+def _uid(obj: Body) -> str:
+    return str((obj.get("metadata") or {}).get("uid") or "")
 
 
 def _ref(obj: Body) -> tuple[str, str, str]:

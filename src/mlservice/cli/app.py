@@ -21,6 +21,7 @@ COMMAND_MODULES: dict[str, str] = {
     "volume": "volume",
     "predict": "predict",
     "serve": "serve",
+    "kube": "kube",
     "operator": "operator",
 }
 

@@ -11,4 +11,5 @@ MANAGER: Final = "mlservice"
 
 
 def object_meta(workload: Workload, name: str) -> dict[str, Any]:
-    return {"name": name, "namespace": workload.namespace, "labels": dict(workload.labels)}
+    labels = {**workload.labels, MANAGED_BY: MANAGER}
+    return {"name": name, "namespace": workload.namespace, "labels": labels}

@@ -3,10 +3,10 @@
 What the local engine resolves on this machine becomes objects here: the model is fetched by
 an init container `storage-initializer` (`mls storage-init URI /mnt/models`) into an emptyDir
 the server mounts at the runtime's path; a `pvc://` claim is mounted into that init container
-(at `/mnt/pvc/{claim}`), an S3 Secret too (never its values); the loopback ports the local
-engine hands out become fixed ones (`$(PORT)` -> 8080, `$(GRPC_PORT)` -> 8081, written out
-because Knative reserves the `PORT` variable); a logger or batcher adds the `mls agent`
-container in front of the server, which then owns the pod's served port.
+(at `/mnt/pvc`, as KServe does), an S3 Secret's `.s3cfg` too (never its values); the loopback
+ports the local engine hands out become fixed ones (`$(PORT)` -> 8080, `$(GRPC_PORT)` ->
+8081, written out because Knative reserves the `PORT` variable); a logger or batcher adds the
+`mls agent` container in front of the server, which then owns the pod's served port.
 """
 
 from __future__ import annotations
@@ -19,13 +19,17 @@ from typing import Any, Final
 
 from mlservice.engine.kube.workload import Component, Workload
 from mlservice.engine.revision import ModelSource
+from mlservice.errors import NotRenderable
 from mlservice.naming import REVISION_LABEL
+from mlservice.runtime.kserve_container import LOCAL_COMMANDS, image_repository
 
 STORAGE_INITIALIZER: Final = "storage-initializer"
 AGENT_CONTAINER: Final = "agent"
 MODEL_VOLUME: Final = "mls-model"
 INIT_MODEL_PATH: Final = "/mnt/models"
 PVC_ROOT: Final = "/mnt/pvc"
+"""Where the init container sees a `pvc://CLAIM/PATH` URI's claim (`mls storage-init`'s
+`--claim-root` default, KServe's mount point)."""
 S3CFG_VOLUME: Final = "mls-s3cfg"
 S3CFG_DIR: Final = "/etc/mlservice/s3"
 S3CFG_KEY: Final = ".s3cfg"
@@ -35,6 +39,9 @@ AGENT_PORT: Final = 9081
 T9K_SCHEDULER: Final = "t9k-scheduler"
 QUEUE_LABEL: Final = "scheduler.tensorstack.dev/queue"
 SERVING_CONTAINERS: Final = ("user-container", "kserve-container")
+_MLS_SERVE_BATCH_FLAGS: Final = ("--max-batch-size=", "--max-batch-delay-ms=")
+OWN_IMAGE: Final = "mlservice/mls"
+"""The image repository KServe runtimes name for `mls serve` (`kserve-onnxserver`)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,7 @@ def pod_template(
     grpc = GRPC_PORT if served != GRPC_PORT else GRPC_PORT + 1
     identity = _identity(component, workload)
     for container in containers:
+        _native_entrypoint(container, image=image)
         container.setdefault("image", image)
         _substitute_ports(container, served=served, grpc=grpc)
     user = containers[main]
@@ -85,7 +93,7 @@ def pod_template(
     if not declared:
         user["ports"] = [{"containerPort": served}]
     model = revision.model
-    if model is not None and model.uri:
+    if model is not None and (model.uri or model.storage):
         if mount_claims and model.uri.startswith("pvc://"):
             _mount_claim(spec, user, model)
         else:
@@ -98,7 +106,7 @@ def pod_template(
         user.pop("ports", None)  # one container serves the pod: the agent
         if knative:
             user.pop("readinessProbe", None)  # Knative probes the serving container only
-        agent = _agent(component, upstream=served, port=port, image=image)
+        agent = _agent(component, workload, upstream=served, port=port, image=image)
         agent["env"] = identity
         containers.append(agent)
     if workload.queue is not None:
@@ -119,7 +127,8 @@ def _serving_index(containers: list[dict[str, Any]]) -> int:
 
 
 def _identity(component: Component, workload: Workload) -> list[dict[str, Any]]:
-    """Who the pod serves, as the local engine tells its replicas (and the agent its events)."""
+    """Who the pod serves, as the local engine tells its replicas (the agent reads
+    `MLS_SERVICE`, `MLS_NAMESPACE`, `MLS_COMPONENT`, `MLS_RELEASE` for its events)."""
     revision = component.revision
     return [
         {"name": "MLS_KIND", "value": workload.kind.lower()},
@@ -128,6 +137,25 @@ def _identity(component: Component, workload: Workload) -> list[dict[str, Any]]:
         {"name": "MLS_COMPONENT", "value": revision.component},
         {"name": "MLS_RELEASE", "value": revision.release},
     ]
+
+
+def _native_entrypoint(container: dict[str, Any], *, image: str) -> None:
+    """Undo the local stand-in for a KServe server image: `mls up` runs `mls serve --format
+    sklearn` where `kserve/sklearnserver` has no command; a cluster runs the image's own
+    entrypoint with the same flags. mlservice's own server image becomes `image`."""
+    named = container.get("image")
+    repository = image_repository(named) if isinstance(named, str) else ""
+    local = LOCAL_COMMANDS.get(repository)
+    if local is None or tuple(container.get("command") or ()) != local:
+        return
+    if repository == OWN_IMAGE:
+        container["image"] = image
+        return
+    del container["command"]
+    # `mls serve`'s own batching flags (a batcher's, controller/kserve_pod.py): KServe's
+    # server does not take them; its batching is the agent's.
+    args = container.get("args") or []
+    container["args"] = [a for a in args if not a.startswith(_MLS_SERVE_BATCH_FLAGS)]
 
 
 def _substitute_ports(container: dict[str, Any], *, served: int, grpc: int) -> None:
@@ -155,14 +183,14 @@ def _storage_initializer(
         volumes.append(
             {"name": name, "persistentVolumeClaim": {"claimName": claim, "readOnly": True}}
         )
-        mounts.append({"name": name, "mountPath": f"{PVC_ROOT}/{claim}", "readOnly": True})
+        mounts.append({"name": name, "mountPath": PVC_ROOT, "readOnly": True})
     if model.secret is not None:
         items = [{"key": S3CFG_KEY, "path": S3CFG_KEY}]
         volumes.append(
             {"name": S3CFG_VOLUME, "secret": {"secretName": model.secret, "items": items}}
         )
         mounts.append({"name": S3CFG_VOLUME, "mountPath": S3CFG_DIR, "readOnly": True})
-        env.append({"name": "S3CMD_CONFIG", "value": f"{S3CFG_DIR}/{S3CFG_KEY}"})
+        env.append({"name": "MLS_S3CFG", "value": f"{S3CFG_DIR}/{S3CFG_KEY}"})
     if model.storage is not None:
         # KServe's storage-initializer reads the `storage-config` entry and its overrides.
         storage = model.storage
@@ -174,7 +202,7 @@ def _storage_initializer(
             override["path"] = storage.path
         if override:
             env.append({"name": "STORAGE_OVERRIDE_CONFIG", "value": json.dumps(override)})
-    uri = model.uri
+    uri = model.uri or _storage_uri(model)
     init: dict[str, Any] = {
         "name": STORAGE_INITIALIZER,
         "image": image,
@@ -185,6 +213,21 @@ def _storage_initializer(
         init["env"] = env
     spec["initContainers"] = [init, *spec.get("initContainers", [])]
     _mount_model(user, MODEL_VOLUME, model.mount_path, sub_path=None)
+
+
+def _storage_uri(model: ModelSource) -> str:
+    """KServe's `storage` without a URI: the bucket is in the `storage-config` entry, which
+    render does not read, unless `parameters` name it."""
+    storage = model.storage
+    assert storage is not None
+    bucket = dict(storage.parameters).get("bucket")
+    if not bucket:
+        raise NotRenderable(
+            f"storage key {storage.key or 'default'!r} names its bucket only inside the "
+            f"{storage.secret} Secret, which render does not read; set "
+            "storage.parameters.bucket or a storageUri."
+        )
+    return f"s3://{bucket}/{storage.path.strip('/')}"
 
 
 def _mount_claim(spec: dict[str, Any], user: dict[str, Any], model: ModelSource) -> None:
@@ -205,8 +248,12 @@ def _mount_model(user: dict[str, Any], volume: str, path: str, *, sub_path: str 
     user["env"] = [*user.get("env", []), {"name": "MODEL_DIR", "value": path}]
 
 
-def _agent(component: Component, *, upstream: int, port: int, image: str) -> dict[str, Any]:
+def _agent(
+    component: Component, workload: Workload, *, upstream: int, port: int, image: str
+) -> dict[str, Any]:
     args = ["agent", "--upstream", f"127.0.0.1:{upstream}", "--port", str(port)]
+    if workload.kind == "InferenceService":
+        args += ["--kind", "kserve"]  # KServe's event types and extensions
     logger = component.logger
     if logger is not None:
         for url in logger.urls:

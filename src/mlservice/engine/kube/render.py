@@ -75,8 +75,6 @@ def render_workloads(
     objects = [_passed(obj) for obj in kept]
     for workload in sorted(workloads, key=lambda w: (w.namespace, w.kind, w.name)):
         objects += render_workload(workload, options)
-    for obj in objects:
-        obj["metadata"].setdefault("labels", {})[MANAGED_BY] = MANAGER
     return objects
 
 
@@ -94,7 +92,7 @@ def knative_features(objects: Sequence[Mapping[str, Any]]) -> list[str]:
 def _passed(obj: Mapping[str, Any]) -> dict[str, Any]:
     out = {key: value for key, value in obj.items() if key != "status"}
     metadata = dict(out.get("metadata") or {})
-    metadata["labels"] = dict(metadata.get("labels") or {})
+    metadata["labels"] = {**(metadata.get("labels") or {}), MANAGED_BY: MANAGER}
     out["metadata"] = metadata
     return out
 

@@ -1,24 +1,18 @@
-"""What the operator wrote to the emulator, held against the schemas the render tests use:
-built-in kinds with `kubernetes-validate` (strict, Kubernetes 1.33), Knative Serving's and
-Gateway API's kinds with their CRDs' openAPIV3Schema (read-only test data in
-`../shared/schemas/` beside the checkout, or `$MLS_SCHEMAS`; skipped when absent)."""
+"""What the operator wrote to the emulator, held against the schemas the render tests use
+(`tests/engine/kube/kube_helpers.py`): built-in kinds with `kubernetes-validate` (strict,
+Kubernetes 1.33), Knative Serving's and Gateway API's kinds with their CRDs' schemas made
+strict (skipped when the shared schemas are absent) and Knative's cloudcoil models."""
 
 from __future__ import annotations
 
-import os
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 import kmock
 import kubernetes_validate
-import pytest
-import yaml
+from cloudcoil.models.knative_serving.serving import v1 as knative
 
-from tests.support.paths import REPO
+from tests.engine.kube.kube_helpers import check_schema, crd_schema
 
-SCHEMAS = Path(os.environ.get("MLS_SCHEMAS") or REPO.parent / "shared" / "schemas")
 CRD_FILES = {
     ("serving.knative.dev/v1", "Configuration"): "knative-serving/configuration.yaml",
     ("serving.knative.dev/v1", "Route"): "knative-serving/route.yaml",
@@ -45,17 +39,12 @@ def written(handler: kmock.KubernetesEmulator | None, *, since: int = 0) -> list
 
 
 def assert_valid(obj: dict[str, Any]) -> None:
-    key = (obj["apiVersion"], obj["kind"])
-    if key in CRD_FILES:
-        if not SCHEMAS.is_dir():
-            pytest.skip(f"CRD schemas not found in {SCHEMAS}")
-        _validator(CRD_FILES[key], obj["apiVersion"].rsplit("/", 1)[1]).validate(obj)
-    else:
+    api_version, kind = obj["apiVersion"], obj["kind"]
+    if (api_version, kind) not in CRD_FILES:
         kubernetes_validate.validate(obj, KUBERNETES, strict=True)
-
-
-@cache
-def _validator(file: str, version: str) -> jsonschema.Draft7Validator:
-    crd = yaml.load((SCHEMAS / file).read_text(), Loader=yaml.CSafeLoader)
-    served = next(v for v in crd["spec"]["versions"] if v["name"] == version)
-    return jsonschema.Draft7Validator(served["schema"]["openAPIV3Schema"])
+        return
+    schema = crd_schema(CRD_FILES[(api_version, kind)], kind, api_version.rsplit("/", 1)[1])
+    check_schema(obj, schema)
+    if api_version == "serving.knative.dev/v1":
+        model = getattr(knative, kind).model_validate(obj, strict=True)
+        assert model.model_dump(by_alias=True, exclude_unset=True, mode="json") == obj

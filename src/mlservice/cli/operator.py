@@ -17,7 +17,9 @@ from typing import Annotated, Any
 import typer
 
 from mlservice.controller.conditions import Condition, conditions_json, rfc3339
+from mlservice.controller.kserve_status import ModelFailure, isvc_status
 from mlservice.controller.offline import render_object
+from mlservice.controller.simple import simple_status
 from mlservice.controller.status import mlservice_status
 from mlservice.controller.track import Failure, TrackView
 from mlservice.engine import ReplicaId, ReplicaState, RevisionId
@@ -35,7 +37,7 @@ from mlservice.engine.kube.operator import (
 from mlservice.engine.kube.render import DEFAULT_DOMAIN, DEFAULT_IMAGE
 from mlservice.errors import InvalidInput
 from mlservice.naming import Hosts
-from mlservice.resources import MLService, parse
+from mlservice.resources import InferenceService, MLService, SimpleMLService, parse
 
 Body = Mapping[str, Any]
 FIRST_REVISION = Failure("Deploying", "Waiting for the first revision.")
@@ -101,9 +103,14 @@ def status_of(
         return _failed(parent, problem, previous=previous, now=now)
     if isinstance(obj, MLService):
         return _mlservice(obj, seen, hosts=hosts, previous=previous, now=now)
+    if isinstance(obj, SimpleMLService):
+        view = track_view(seen, ("predict", None), obj.namespace)
+        return simple_status(obj, view, hosts=hosts, previous=previous, now=now)
+    if isinstance(obj, InferenceService):
+        return _inferenceservice(obj, seen, hosts=hosts, previous=previous, now=now)
     if isinstance(seen, Problem):
         return _failed(parent, seen, previous=previous, now=now)
-    return dict(previous)
+    return dict(previous)  # not a kind the operator writes status for
 
 
 def _mlservice(
@@ -117,6 +124,44 @@ def _mlservice(
     )
     if isinstance(seen, Observation):
         _routed(status, seen, previous=previous, now=now)
+    return status
+
+
+def _inferenceservice(
+    isvc: InferenceService,
+    seen: Observation | Problem,
+    *,
+    hosts: Hosts,
+    previous: Body,
+    now: str,
+) -> dict[str, Any]:
+    ns, spec = isvc.namespace, isvc.spec
+    predictor = track_view(seen, ("predict", None), ns)
+    transformer = track_view(seen, ("transform", None), ns) if spec.transformer else None
+    status = isvc_status(
+        name=isvc.name,
+        namespace=ns,
+        generation=isvc.metadata.generation,
+        predictor=predictor,
+        transformer=transformer,
+        explainer=spec.explainer is not None,
+        invalid=ModelFailure(seen.reason, seen.message) if isinstance(seen, Problem) else None,
+        canary=spec.predictor.canary_traffic_percent,
+        hosts=hosts,
+        previous=previous,
+        now=now,
+    )
+    if isinstance(seen, Observation):
+        found = seen.components.get(("transform", None))
+        route = (seen.ingress or Ingress(False)).url
+        if route:
+            status["components"]["predictor"]["url"] = route
+        own = found.url if found is not None and found.url else route
+        if found is not None and found.url and "transformer" in status["components"]:
+            status["components"]["transformer"]["url"] = found.url
+        if own:
+            status["url"] = own
+            status["address"] = {"url": own}
     return status
 
 

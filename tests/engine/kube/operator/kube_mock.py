@@ -149,6 +149,10 @@ class KubeMock:
         )
         response.raise_for_status()
 
+    def delete(self, api_version: str, plural: str, namespace: str | None, name: str) -> None:
+        response = self.client.delete(path(api_version, plural, namespace, name))
+        response.raise_for_status()
+
     def received(self) -> int:
         """How many requests the emulator has received so far."""
         return len(list(self.handler or ()))

@@ -266,3 +266,19 @@ def test_a_render_error_is_a_condition_and_the_operator_goes_on(
             "the error condition replaced",
             log,
         )
+
+
+def test_a_child_deleted_by_hand_is_written_again(kube: KubeMock, tmp_path: Path) -> None:
+    with operator(kube, tmp_path) as log:
+        kube.create(mlservice("solo", release("v1")))
+        first = eventually(
+            lambda: kube.get(KNATIVE, "configurations", NS, "solo-predict-v1"), "the child", log
+        )
+        kube.delete(KNATIVE, "configurations", NS, "solo-predict-v1")
+        again = eventually(
+            lambda: kube.get(KNATIVE, "configurations", NS, "solo-predict-v1"),
+            "the Configuration written again",
+            log,
+        )
+    assert again["spec"] == first["spec"]
+    assert again["metadata"]["ownerReferences"] == first["metadata"]["ownerReferences"]

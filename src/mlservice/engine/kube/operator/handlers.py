@@ -5,13 +5,13 @@ create, update and resume. Runtimes are indexed by namespace and name; a runtime
 (created, updated, deleted) reconciles every parent its namespace can see (a built-in
 namespace's runtimes serve every namespace): the children hash tells which ones really change.
 Children are kept by their controller's uid (`children.py` says why not in a kopf index), and
-any event on one rewrites its parent's status. No handler runs on deletion, so kopf adds no
+any event on one rewrites its parent's status; a child deleted while its parent lives is
+written again. No handler runs on deletion, so kopf adds no
 finalizer: ownership lets the cluster's garbage collector remove the children.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -125,10 +125,14 @@ def build_registry(*, api: Api, wiring: Wiring, settings: Settings) -> kopf.Oper
                 reconciler.reconcile(parent, indices)
 
     def on_child(body: kopf.Body, type: str | None, **indices: Any) -> None:
-        uid = children.seen(dict(body), gone=type == "DELETED")
+        gone = type == "DELETED"
+        uid = children.seen(dict(body), gone=gone)
         for r in kinds.parents:
             for parent in indices[_id("parents", r)].get(uid, ()):
-                reconciler.refresh(parent, indices)
+                if gone:
+                    reconciler.repair(parent, indices)  # deleted by hand: put it back
+                else:
+                    reconciler.refresh(parent, indices)
 
     for r in kinds.parents:
         _index(registry, "parents", r, _by_uid)
@@ -152,7 +156,6 @@ def _configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=STATE_PREFIX, key="last-handled-configuration"
     )
-    settings.posting.level = logging.INFO
 
 
 def _id(role: str, r: Resource) -> str:

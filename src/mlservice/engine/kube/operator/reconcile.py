@@ -83,6 +83,18 @@ class Reconciler:
             kopf.info(_body(parent), reason=reason, message=what)
         self.refresh(parent, indices)
 
+    def repair(self, parent: Body, indices: Indices) -> None:
+        """Reconcile the parent as the API server holds it now, unless it is gone or going
+        (its children are then being collected, not lost)."""
+        try:
+            fresh = self._api.get(parent)
+        except ApiFailure as failure:
+            if failure.status == 404:
+                return
+            raise kopf.TemporaryError(f"read: {failure}", delay=RETRY_DELAY) from failure
+        if not (fresh.get("metadata") or {}).get("deletionTimestamp"):
+            self.reconcile(fresh, indices)
+
     def refresh(self, parent: Body, indices: Indices) -> None:
         """Write the parent's status from what its children report now (or from why it
         cannot be rendered). One parent at a time, read fresh: whoever writes last has read

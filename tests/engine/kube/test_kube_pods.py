@@ -128,6 +128,9 @@ def test_a_kserve_batcher_and_logger_go_to_the_agent() -> None:
     annotations = config["spec"]["template"]["metadata"]["annotations"]
     assert annotations["autoscaling.knative.dev/min-scale"] == "2"
     assert annotations["autoscaling.knative.dev/max-scale"] == "4"
+    labels = config["spec"]["template"]["metadata"]["labels"]
+    assert labels["serving.kserve.io/inferenceservice"] == "iris"
+    assert labels["component"] == "predictor"
     route = one(objects, "Route", "iris")
     assert route["spec"]["traffic"] == [
         {"configurationName": "iris-predictor", "latestRevision": True, "percent": 100}

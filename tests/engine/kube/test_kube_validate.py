@@ -14,6 +14,7 @@ from cloudcoil.models.knative_serving.serving import v1 as knative
 from mlservice.controller.offline import render
 from mlservice.engine.kube.crds import crds
 from mlservice.engine.kube.install import install_objects
+from mlservice.resources.columns import cli_columns
 from mlservice.runtime import builtin, kserve
 from tests.engine.kube.kube_helpers import (
     EXAMPLES,
@@ -112,11 +113,18 @@ def assert_structural(node: Any, path: str) -> None:
         assert_structural(node["additionalProperties"], f"{path}{{}}")
 
 
-def test_our_crds_name_the_status_subresource_and_the_columns_mls_get_prints() -> None:
+@pytest.mark.parametrize("kind", list(OUR_CRDS))
+def test_our_crds_print_the_columns_mls_get_prints(kind: str) -> None:
+    (version,) = OUR_CRDS[kind]["spec"]["versions"]
+    columns = version["additionalPrinterColumns"]
+    ours = cli_columns(kind, wide=True)[1:]  # NAME is kubectl's own
+    assert [c["name"].upper() for c in columns] == [c.header for c in ours]
+    assert [c.get("priority", 0) for c in columns] == [int(c.wide_only) for c in ours]
+
+
+def test_our_crds_name_the_status_subresource() -> None:
     (version,) = OUR_CRDS["MLService"]["spec"]["versions"]
     assert version["subresources"] == {"status": {}}
-    columns = [c["name"] for c in version["additionalPrinterColumns"]]
-    assert columns == ["Ready", "URL", "Default", "Canary", "Age"]
     (runtime,) = OUR_CRDS["ServingRuntime"]["spec"]["versions"]
     assert "subresources" not in runtime  # as KServe's CRD declares none
     assert [c["metadata"]["name"] for c in crds()] == [

@@ -21,43 +21,60 @@ ANY: Final = {"x-kubernetes-preserve-unknown-fields": True}
 """Any JSON value: structural schemas allow an untyped node only with this marker."""
 _DROPPED: Final = frozenset({"title", "default", "examples", "discriminator", "$schema"})
 
-# `mls get`'s columns as JSONPaths (resources/columns.py computes some of them in Python:
-# the closest field stands in).
-PRINTER_COLUMNS: Final[dict[str, list[tuple[str, str, str]]]] = {
+# `mls get`'s columns (resources/columns.py) as JSONPaths; where mls computes a cell in Python
+# (CANARY's percent, RELEASES' replica counts, GENERATION's pair) the closest field stands in.
+# The fourth item is the priority: 1 shows with `-o wide` only, as `mls get -o wide`.
+PRINTER_COLUMNS: Final[dict[str, list[tuple[str, str, str, int]]]] = {
     "MLService": [
-        ("Ready", "string", ".status.ready"),
-        ("URL", "string", ".status.address.url"),
-        ("Default", "string", ".spec.default"),
-        ("Canary", "string", ".spec.canary"),
-        ("Age", "date", ".metadata.creationTimestamp"),
+        ("Ready", "string", ".status.ready", 0),
+        ("URL", "string", ".status.address.url", 0),
+        ("Default", "string", ".spec.default", 0),
+        ("Canary", "string", ".spec.canary", 0),
+        ("Age", "date", ".metadata.creationTimestamp", 0),
+        ("Releases", "string", ".status.releases[*].name", 1),
+        ("Generation", "integer", ".status.observedGeneration", 1),
     ],
     "SimpleMLService": [
-        ("Ready", "string", ".status.ready"),
-        ("DNS", "string", ".status.address.dns"),
-        ("Replicas", "integer", ".spec.replicas"),
-        ("Age", "date", ".metadata.creationTimestamp"),
+        ("Ready", "string", ".status.ready", 0),
+        ("DNS", "string", ".status.address.dns", 0),
+        ("Replicas", "integer", ".spec.replicas", 0),
+        ("Age", "date", ".metadata.creationTimestamp", 0),
+        ("Generation", "integer", ".status.observedGeneration", 1),
     ],
     "MLServiceRuntime": [
-        ("Enabled", "boolean", ".spec.enabled"),
-        ("Formats", "string", ".spec.supportedModelFormats[*].name"),
-        ("Age", "date", ".metadata.creationTimestamp"),
+        ("Enabled", "boolean", ".spec.enabled", 0),
+        ("Formats", "string", ".spec.supportedModelFormats[*].name", 0),
+        ("Age", "date", ".metadata.creationTimestamp", 0),
     ],
     "InferenceService": [
-        ("URL", "string", ".status.url"),
-        ("Ready", "string", '.status.conditions[?(@.type=="Ready")].status'),
-        ("Prev", "integer", '.status.components.predictor.traffic[?(@.tag=="prev")].percent'),
+        ("URL", "string", ".status.url", 0),
+        ("Ready", "string", '.status.conditions[?(@.type=="Ready")].status', 0),
+        ("Prev", "integer", '.status.components.predictor.traffic[?(@.tag=="prev")].percent', 0),
         (
             "Latest",
             "integer",
             ".status.components.predictor.traffic[?(@.latestRevision==true)].percent",
+            0,
         ),
-        ("Age", "date", ".metadata.creationTimestamp"),
+        (
+            "PrevRolledoutRevision",
+            "string",
+            '.status.components.predictor.traffic[?(@.tag=="prev")].revisionName',
+            1,
+        ),
+        (
+            "LatestReadyRevision",
+            "string",
+            ".status.components.predictor.traffic[?(@.latestRevision==true)].revisionName",
+            1,
+        ),
+        ("Age", "date", ".metadata.creationTimestamp", 0),
     ],
     "ServingRuntime": [
-        ("Disabled", "boolean", ".spec.disabled"),
-        ("ModelType", "string", ".spec.supportedModelFormats[*].name"),
-        ("Containers", "string", ".spec.containers[*].name"),
-        ("Age", "date", ".metadata.creationTimestamp"),
+        ("Disabled", "boolean", ".spec.disabled", 0),
+        ("ModelType", "string", ".spec.supportedModelFormats[*].name", 0),
+        ("Containers", "string", ".spec.containers[*].name", 0),
+        ("Age", "date", ".metadata.creationTimestamp", 0),
     ],
 }
 PRINTER_COLUMNS["ClusterServingRuntime"] = PRINTER_COLUMNS["ServingRuntime"]
@@ -90,8 +107,8 @@ def crd(kind: KindInfo) -> dict[str, Any]:
         "storage": True,
         "schema": {"openAPIV3Schema": object_schema(kind)},
         "additionalPrinterColumns": [
-            {"name": name, "type": type_, "jsonPath": path}
-            for name, type_, path in PRINTER_COLUMNS.get(kind.kind, [])
+            {"name": name, "type": type_, "jsonPath": path, **({"priority": 1} if wide else {})}
+            for name, type_, path, wide in PRINTER_COLUMNS.get(kind.kind, [])
         ],
     }
     if kind.status_subresource:

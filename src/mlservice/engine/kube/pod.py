@@ -38,6 +38,8 @@ GRPC_PORT: Final = 8081
 AGENT_PORT: Final = 9081
 T9K_SCHEDULER: Final = "t9k-scheduler"
 QUEUE_LABEL: Final = "scheduler.tensorstack.dev/queue"
+KSERVE_ISVC_LABEL: Final = "serving.kserve.io/inferenceservice"
+KSERVE_COMPONENT_LABEL: Final = "component"
 SERVING_CONTAINERS: Final = ("user-container", "kserve-container")
 _MLS_SERVE_BATCH_FLAGS: Final = ("--max-batch-size=", "--max-batch-delay-ms=")
 OWN_IMAGE: Final = "mlservice/mls"
@@ -73,17 +75,15 @@ def pod_template(
     revision = component.revision
     spec = copy.deepcopy(dict(revision.pod_spec))
     containers: list[dict[str, Any]] = spec["containers"]
-    main = _serving_index(containers)
-    declared = containers[main].get("ports") or []
+    user = containers[_serving_index(containers)]
+    declared = user.get("ports") or []
     served = int(declared[0]["containerPort"]) if declared else SERVING_PORT
     grpc = GRPC_PORT if served != GRPC_PORT else GRPC_PORT + 1
-    identity = _identity(component, workload)
     for container in containers:
         _native_entrypoint(container, image=image)
         container.setdefault("image", image)
         _substitute_ports(container, served=served, grpc=grpc)
-    user = containers[main]
-    user["env"] = [*user.get("env", []), *identity]
+    user["env"] = [*user.get("env", []), *_identity(component, workload)]
     if revision.predictor_host:
         host = revision.predictor_host
         user["env"] += [
@@ -92,30 +92,53 @@ def pod_template(
         ]
     if not declared:
         user["ports"] = [{"containerPort": served}]
-    model = revision.model
-    if model is not None and (model.uri or model.storage):
-        if mount_claims and model.uri.startswith("pvc://"):
-            _mount_claim(spec, user, model)
-        else:
-            _storage_initializer(spec, user, model, image=image)
-    if model is not None and model.service_account and model.service_account != "default":
-        spec["serviceAccountName"] = model.service_account
+    _model(spec, user, revision.model, image=image, mount_claims=mount_claims)
     port = served
     if component.needs_agent:
         port = AGENT_PORT if served != AGENT_PORT else AGENT_PORT + 1
         user.pop("ports", None)  # one container serves the pod: the agent
         if knative:
             user.pop("readinessProbe", None)  # Knative probes the serving container only
-        agent = _agent(component, workload, upstream=served, port=port, image=image)
-        agent["env"] = identity
-        containers.append(agent)
+        containers.append(_agent(component, workload, upstream=served, port=port, image=image))
     if workload.queue is not None:
         spec["schedulerName"] = T9K_SCHEDULER
+    return PodTemplate(_labels(component, workload), dict(revision.annotations), spec, port)
+
+
+def _model(
+    spec: dict[str, Any],
+    user: dict[str, Any],
+    model: ModelSource | None,
+    *,
+    image: str,
+    mount_claims: bool,
+) -> None:
+    if model is None:
+        return
+    if model.uri or model.storage:
+        if mount_claims and model.uri.startswith("pvc://"):
+            _mount_claim(spec, user, model)
+        else:
+            _storage_initializer(spec, user, model, image=image)
+    if model.service_account and model.service_account != "default":
+        spec["serviceAccountName"] = model.service_account
+
+
+def _labels(component: Component, workload: Workload) -> dict[str, str]:
+    """The revision's labels (its name left to the engine: Knative's or the ReplicaSet's),
+    the owner labels, the scheduler's queue, and KServe's for an InferenceService."""
+    revision = component.revision
     labels = {k: v for k, v in revision.labels.items() if k != REVISION_LABEL}
     labels.update(workload.labels)
     if workload.queue is not None:
         labels[QUEUE_LABEL] = workload.queue
-    return PodTemplate(labels, dict(revision.annotations), spec, port)
+    if workload.kind == "InferenceService":
+        # KServe's own pod labels, so tools written for KServe select these pods too.
+        labels[KSERVE_ISVC_LABEL] = workload.name
+        labels[KSERVE_COMPONENT_LABEL] = (
+            "transformer" if revision.component == "transform" else "predictor"
+        )
+    return labels
 
 
 def _serving_index(containers: list[dict[str, Any]]) -> int:
@@ -268,6 +291,7 @@ def _agent(
         "image": image,
         "args": args,
         "ports": [{"containerPort": port}],
+        "env": _identity(component, workload),
     }
 
 

@@ -224,10 +224,21 @@ def test_a_runtime_update_rolls_every_service_that_uses_it(kube: KubeMock, tmp_p
                 f"{name}'s Configuration with the new template",
                 log,
             )
-    after = kube.get(KNATIVE, "configurations", NS, "gamma-predict-v1")
-    assert after == before  # a service on another runtime is left alone
-    rolled = {o["metadata"]["name"] for o in written(kube.handler, since=mark)}
-    assert rolled == {"alpha-predict-v1", "beta-predict-v1"}
+        rolled = {o["metadata"]["name"] for o in written(kube.handler, since=mark)}
+        assert rolled == {"alpha-predict-v1", "beta-predict-v1"}
+        assert kube.get(KNATIVE, "configurations", NS, "gamma-predict-v1") == before
+
+        kube.delete(OURS, "mlserviceruntimes", NS, "torchscript")
+
+        def refused(name: str) -> bool:
+            found = condition(kube.get(OURS, "mlservices", NS, name), "Ready") or {}
+            return found.get("reason") == "NotRenderable" and "torchscript" in found["message"]
+
+        for name in ("alpha", "beta"):
+            eventually(lambda n=name: refused(n), f"{name} refused once its runtime is gone", log)
+        assert (condition(kube.get(OURS, "mlservices", NS, "gamma"), "Ready") or {}).get(
+            "reason"
+        ) != "NotRenderable"
 
 
 def test_a_render_error_is_a_condition_and_the_operator_goes_on(

@@ -104,7 +104,7 @@ def status_of(
     if isinstance(obj, MLService):
         return _mlservice(obj, seen, hosts=hosts, previous=previous, now=now)
     if isinstance(obj, SimpleMLService):
-        view = track_view(seen, ("predict", None), obj.namespace)
+        view = track_view(seen, ("predict", None), namespace=obj.namespace)
         return simple_status(obj, view, hosts=hosts, previous=previous, now=now)
     if isinstance(obj, InferenceService):
         return _inferenceservice(obj, seen, hosts=hosts, previous=previous, now=now)
@@ -117,8 +117,12 @@ def _mlservice(
     svc: MLService, seen: Observation | Problem, *, hosts: Hosts, previous: Body, now: str
 ) -> dict[str, Any]:
     ns = svc.namespace
-    releases = {r.name: track_view(seen, ("predict", r.name), ns) for r in svc.spec.releases}
-    transformer = track_view(seen, ("transform", None), ns) if svc.spec.transformer else None
+    releases = {
+        r.name: track_view(seen, ("predict", r.name), namespace=ns) for r in svc.spec.releases
+    }
+    transformer = (
+        track_view(seen, ("transform", None), namespace=ns) if svc.spec.transformer else None
+    )
     status = mlservice_status(
         svc, releases=releases, transformer=transformer, hosts=hosts, previous=previous, now=now
     )
@@ -136,8 +140,8 @@ def _inferenceservice(
     now: str,
 ) -> dict[str, Any]:
     ns, spec = isvc.namespace, isvc.spec
-    predictor = track_view(seen, ("predict", None), ns)
-    transformer = track_view(seen, ("transform", None), ns) if spec.transformer else None
+    predictor = track_view(seen, ("predict", None), namespace=ns)
+    transformer = track_view(seen, ("transform", None), namespace=ns) if spec.transformer else None
     status = isvc_status(
         name=isvc.name,
         namespace=ns,
@@ -166,7 +170,7 @@ def _inferenceservice(
 
 
 def track_view(
-    seen: Observation | Problem, key: tuple[str, str | None], namespace: str
+    seen: Observation | Problem, key: tuple[str, str | None], *, namespace: str
 ) -> TrackView:
     """What the status functions read about one component, from its child's facts."""
     if isinstance(seen, Problem):

@@ -73,26 +73,37 @@ class Api:
         path = object_path(obj)
         query = {"fieldManager": FIELD_MANAGER, "force": "true"}
         try:
-            return self._call("PATCH", path, obj, "application/apply-patch+yaml", query)
+            return self._call(
+                "PATCH", path, body=obj, content_type="application/apply-patch+yaml", query=query
+            )
         except ApiFailure as failure:
             if failure.status != 404:
                 raise
         collection = path.rsplit("/", 1)[0]
-        return self._call("POST", collection, obj, "application/json", {})
+        return self._call("POST", collection, body=obj, content_type="application/json", query={})
 
     def get(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         """The object as the API server holds it now."""
-        return self._call("GET", object_path(obj), None, "application/json", {})
+        return self._call(
+            "GET", object_path(obj), body=None, content_type="application/json", query={}
+        )
 
     def patch_status(self, obj: Mapping[str, Any], status: Mapping[str, Any]) -> None:
         """`status` is a JSON merge patch of the object's status."""
         path = object_path(obj, subresource="status")
-        self._call("PATCH", path, {"status": status}, "application/merge-patch+json", {})
+        self._call(
+            "PATCH",
+            path,
+            body={"status": status},
+            content_type="application/merge-patch+json",
+            query={},
+        )
 
     def _call(
         self,
         method: str,
         path: str,
+        *,
         body: Mapping[str, Any] | None,
         content_type: str,
         query: Mapping[str, str],

@@ -12,7 +12,7 @@ finalizer: ownership lets the cluster's garbage collector remove the children.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -135,11 +135,11 @@ def build_registry(*, api: Api, wiring: Wiring, settings: Settings) -> kopf.Oper
                     reconciler.refresh(parent, indices)
 
     for r in kinds.parents:
-        _index(registry, "parents", r, _by_uid)
+        _index(registry, r, role="parents", fn=_by_uid)
         for on in (kopf.on.create, kopf.on.update, kopf.on.resume):
             on(r.group, r.version, r.plural, id=f"reconcile.{r.key}", registry=registry)(on_parent)
     for r in kinds.runtimes:
-        _index(registry, "runtimes", r, _by_namespace)
+        _index(registry, r, role="runtimes", fn=_by_namespace)
         kopf.on.event(r.group, r.version, r.plural, id=f"rollout.{r.key}", registry=registry)(
             on_runtime
         )
@@ -163,14 +163,9 @@ def _id(role: str, r: Resource) -> str:
 
 
 def _index(
-    registry: kopf.OperatorRegistry,
-    role: str,
-    r: Resource,
-    fn: Any,
-    *,
-    labels: Mapping[str, Any] | None = None,
+    registry: kopf.OperatorRegistry, r: Resource, *, role: str, fn: Callable[..., Any]
 ) -> None:
-    kopf.index(r.group, r.version, r.plural, id=_id(role, r), labels=labels, registry=registry)(fn)
+    kopf.index(r.group, r.version, r.plural, id=_id(role, r), registry=registry)(fn)
 
 
 def _by_uid(body: kopf.Body, **_: Any) -> dict[Any, Body] | None:

@@ -3,8 +3,8 @@
 The emulator runs in its own thread's event loop (the dev env has no pytest-asyncio, and a
 sync test then reads and writes objects over HTTP as any client would). It is told which
 resources exist, as discovery on a cluster tells kopf: namespaces and events, our CRDs with
-their status subresource, and the kinds the operator writes (Knative Serving, apps/v1,
-autoscaling/v2, Gateway API). kmock stores objects as sent: no uid, resourceVersion,
+their status subresource, KServe's kinds, and the kinds the operator writes (Knative Serving,
+apps/v1, autoscaling/v2, Gateway API). kmock stores objects as sent: no uid, resourceVersion,
 generation or defaults, no garbage collector; a PATCH merges into the stored object.
 
 The operator is the real `mls operator` in a child process with a kubeconfig naming the
@@ -48,6 +48,14 @@ RESOURCES: tuple[tuple[str, str, bool, frozenset[str]], ...] = (
     ("apps/v1/deployments", "Deployment", True, STATUS),
     ("autoscaling/v2/horizontalpodautoscalers", "HorizontalPodAutoscaler", True, STATUS),
     ("gateway.networking.k8s.io/v1/httproutes", "HTTPRoute", True, STATUS),
+    ("serving.kserve.io/v1beta1/inferenceservices", "InferenceService", True, STATUS),
+    ("serving.kserve.io/v1alpha1/servingruntimes", "ServingRuntime", True, frozenset()),
+    (
+        "serving.kserve.io/v1alpha1/clusterservingruntimes",
+        "ClusterServingRuntime",
+        False,
+        frozenset(),
+    ),
 )
 VERBS = frozenset({"create", "delete", "get", "list", "patch", "update", "watch"})
 START_TIMEOUT = 20.0

@@ -166,6 +166,8 @@ def _inferenceservice(
         if own:
             status["url"] = own
             status["address"] = {"url": own}
+        held = ("IngressReady", "Ready")
+        _held(status, seen.ingress or Ingress(False), types=held, previous=previous, now=now)
     return status
 
 
@@ -224,16 +226,29 @@ def _routed(status: dict[str, Any], seen: Observation, *, previous: Body, now: s
     own = transformer.url if transformer is not None and transformer.url else ingress.url
     if own:
         status["address"] = {"url": own}
-    if ingress.ready or not status.get("ready"):
+    _held(status, ingress, types=("Ready",), previous=previous, now=now)
+
+
+def _held(
+    status: dict[str, Any],
+    ingress: Ingress,
+    *,
+    types: tuple[str, ...],
+    previous: Body,
+    now: str,
+) -> None:
+    """A status whose components are Ready is not, until its route (or every HTTPRoute) is:
+    conditions `types` turn False with the route's reason."""
+    conditions = status.get("conditions") or []
+    ready: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
+    if ingress.ready or ready.get("status") != "True":
         return
     problem = ingress.problem or Problem("IngressNotReady", "Waiting for the route to be ready.")
-    ready = Condition("Ready", False, problem.reason, problem.message)
-    before = previous.get("conditions")
-    replaced = conditions_json([ready], before, now=now)[0]
-    status["conditions"] = [
-        replaced if c.get("type") == "Ready" else c for c in status.get("conditions", ())
-    ]
-    status["ready"] = False
+    held = [Condition(t, False, problem.reason, problem.message) for t in types]
+    replaced = {c["type"]: c for c in conditions_json(held, previous.get("conditions"), now=now)}
+    status["conditions"] = [replaced.get(c.get("type"), c) for c in conditions]
+    if "ready" in status:
+        status["ready"] = False
 
 
 def _failed(parent: Body, problem: Problem, *, previous: Body, now: str) -> dict[str, Any]:

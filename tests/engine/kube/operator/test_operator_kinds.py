@@ -61,10 +61,10 @@ def test_a_simple_service_is_a_deployment_ready_with_its_replicas(
 ) -> None:
     with operator(kube, tmp_path) as log:
         kube.create(SIMPLE)
+        eventually(lambda: kube.get("v1", "services", NS, "mnist"), "the Service", log)
         deployment = eventually(
             lambda: kube.get("apps/v1", "deployments", NS, "mnist"), "the Deployment", log
         )
-        assert kube.get("v1", "services", NS, "mnist") is not None
         assert deployment["metadata"]["ownerReferences"][0]["uid"] == "uid-mnist"
         assert deployment["spec"]["replicas"] == 2
 
@@ -95,13 +95,12 @@ def test_an_inferenceservice_is_reconciled_only_with_kserve_kinds(
     assert "iris" not in str(written(kube.handler))
 
     with operator(kube, tmp_path, "--kserve-kinds") as log:
+        route = eventually(lambda: kube.get(KNATIVE, "routes", NS, "iris"), "the Route", log)
         config = eventually(
             lambda: kube.get(KNATIVE, "configurations", NS, "iris-predictor"),
             "the predictor's Configuration",
             log,
         )
-        route = kube.get(KNATIVE, "routes", NS, "iris")
-        assert route is not None
         for child in (config, route):
             assert child["metadata"]["ownerReferences"][0]["kind"] == "InferenceService"
         _ready(kube, config, "iris-predictor-00001")

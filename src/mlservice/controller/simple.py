@@ -10,6 +10,7 @@ the service reports `RuntimeUnavailable`. The serving container listens on the e
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 from mlservice.controller.conditions import Condition, conditions_json
@@ -22,7 +23,7 @@ from mlservice.controller.status import component_status, health
 from mlservice.controller.track import Failure, Plan, Track, TrackView
 from mlservice.engine import ModelSource
 from mlservice.errors import InvalidInput, MLServiceError, NotFound
-from mlservice.naming import ComponentKey
+from mlservice.naming import ComponentKey, Hosts
 from mlservice.resources import PodSpec, SimpleMLService, parse_as
 from mlservice.resources.kinds import API_VERSION
 from mlservice.resources.pod import USER_CONTAINER, ResourceRequirements
@@ -87,32 +88,43 @@ class SimpleMLServiceReconciler:
     def _status(
         self, svc: SimpleMLService, view: TrackView, previous: dict[str, Any] | None
     ) -> dict[str, Any]:
-        wanted, hosts = svc.spec.replicas, self.ctx.hosts
-        ready_count = view.ready_count()
-        state = health(view, paused=False)
-        ready = wanted > 0 and view.serving is not None and ready_count >= wanted
-        if ready:
-            ready_condition = Condition(
-                "Ready", True, "MinimumReplicasAvailable", f"{ready_count}/{wanted} replicas ready."
-            )
-        else:
-            reason = state.reason or ("NoReplicas" if wanted == 0 else "MinimumReplicasUnavailable")
-            message = state.message or f"{ready_count}/{wanted} replicas ready."
-            ready_condition = Condition("Ready", False, reason, message)
-        conditions = [downloaded(svc, view), ready_condition]
-        return {
-            "observedGeneration": svc.metadata.generation,
-            "address": {
-                "dns": hosts.simple(svc.name, svc.namespace),
-                "ports": [{"port": hosts.port, "protocol": "TCP"}],
-            },
-            "conditions": conditions_json(
-                conditions, (previous or {}).get("conditions"), now=self.ctx.now()
-            ),
-            "replicas": wanted,
-            **component_status(view, state),
-            "ready": ready,
-        }
+        return simple_status(svc, view, hosts=self.ctx.hosts, previous=previous, now=self.ctx.now())
+
+
+def simple_status(
+    svc: SimpleMLService,
+    view: TrackView,
+    *,
+    hosts: Hosts,
+    previous: Mapping[str, Any] | None,
+    now: str,
+) -> dict[str, Any]:
+    """A SimpleMLService's status, as a Deployment's: ready once `replicas` replicas are (pure:
+    the operator writes it from a Deployment's counts)."""
+    wanted = svc.spec.replicas
+    ready_count = view.ready_count()
+    state = health(view, paused=False)
+    ready = wanted > 0 and view.serving is not None and ready_count >= wanted
+    if ready:
+        ready_condition = Condition(
+            "Ready", True, "MinimumReplicasAvailable", f"{ready_count}/{wanted} replicas ready."
+        )
+    else:
+        reason = state.reason or ("NoReplicas" if wanted == 0 else "MinimumReplicasUnavailable")
+        message = state.message or f"{ready_count}/{wanted} replicas ready."
+        ready_condition = Condition("Ready", False, reason, message)
+    conditions = [downloaded(svc, view), ready_condition]
+    return {
+        "observedGeneration": svc.metadata.generation,
+        "address": {
+            "dns": hosts.simple(svc.name, svc.namespace),
+            "ports": [{"port": hosts.port, "protocol": "TCP"}],
+        },
+        "conditions": conditions_json(conditions, (previous or {}).get("conditions"), now=now),
+        "replicas": wanted,
+        **component_status(view, state),
+        "ready": ready,
+    }
 
 
 def simple_plan(svc: SimpleMLService) -> Plan | Failure:

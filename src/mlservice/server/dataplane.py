@@ -4,10 +4,16 @@ REST and gRPC adapters decode their wire format, call in here, and encode what c
 protocol detail lives below this line. A request runs `preprocess -> predict -> postprocess`;
 sync methods run on the inference thread (all three in one hop when nothing is batched), async
 ones on the event loop, and `predict` goes through the batcher when batching is on.
+
+A model may carry `serving` (a `Serving`): names it also answers to, its own batch settings
+(used when the server's `--max-batch-size` is off) and a time limit per request. TorchServe
+archives use it for their `config.properties` settings.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import inspect
 import logging
 import time
@@ -32,6 +38,21 @@ EXTENSIONS = ("binary_tensor_data",)
 class BatchSettings:
     max_size: int
     max_delay_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Serving:
+    """Per-model serving settings a model may carry as its `serving` attribute."""
+
+    aliases: tuple[str, ...] = ()
+    """Other names the model answers to (not listed among the served models)."""
+    batching: BatchSettings | None = None
+    """Batch settings of this model, used when the server's are off."""
+    timeout: float | None = None
+    """Seconds a request may take; past it the answer is 503 (the work is not interrupted)."""
+
+    def with_alias(self, name: str) -> Serving:
+        return dataclasses.replace(self, aliases=(*self.aliases, name))
 
 
 @dataclass(slots=True)
@@ -60,6 +81,7 @@ class _Entry:
     explain: _Stage
     post: _Stage | None
     batcher: Batcher | None = None
+    timeout: float | None = None
 
     @property
     def fused(self) -> bool:
@@ -81,6 +103,7 @@ class DataPlane:
         self._batching = batching
         self._thread = InferenceThread()
         self._models: dict[str, _Entry] = {}
+        self._aliases: dict[str, str] = {}
 
     # -- registry and health --------------------------------------------------------------
     def register(self, model: Model) -> None:
@@ -91,22 +114,30 @@ class DataPlane:
             explain=_must(_Stage.of(model, "explain")),
             post=_Stage.of(model, "postprocess"),
         )
-        if self._batching is not None:
+        serving = getattr(model, "serving", None)
+        if not isinstance(serving, Serving):
+            serving = Serving()
+        entry.timeout = serving.timeout
+        batching = self._batching or serving.batching
+        if batching is not None:
             name = model.name
             entry.batcher = Batcher(
                 lambda payload, headers: self._run(entry, entry.predict, payload, headers),
-                max_size=self._batching.max_size,
-                max_delay=self._batching.max_delay_seconds,
+                max_size=batching.max_size,
+                max_delay=batching.max_delay_seconds,
                 observe=lambda rows: self.metrics.observe_batch(name, rows),
             )
         self._models[model.name] = entry
+        for alias in serving.aliases:
+            if alias not in self._models:
+                self._aliases[alias] = model.name
 
     @property
     def model_names(self) -> list[str]:
         return list(self._models)
 
     def serves(self, name: str) -> bool:
-        return name in self._models
+        return name in self._models or name in self._aliases
 
     def live(self) -> bool:
         return True
@@ -135,7 +166,7 @@ class DataPlane:
         return self._entry(name, version).model
 
     def _entry(self, name: str, version: str | None = None) -> _Entry:
-        entry = self._models.get(name)
+        entry = self._models.get(name) or self._models.get(self._aliases.get(name, ""))
         if entry is None:
             raise ModelNotFound(f"Model {name} is not served here.")
         declared = entry.model.version
@@ -169,6 +200,16 @@ class DataPlane:
     ) -> Any:
         """preprocess -> predict (batched when on) -> postprocess, for one request."""
         entry = self._ready_entry(name, version)
+        if entry.timeout is None:
+            return await self._infer(entry, payload, headers)
+        try:
+            return await asyncio.wait_for(self._infer(entry, payload, headers), entry.timeout)
+        except TimeoutError:
+            raise Unavailable(
+                f"Model {entry.model.name} did not answer within {entry.timeout:g} seconds."
+            ) from None
+
+    async def _infer(self, entry: _Entry, payload: Any, headers: Headers) -> Any:
         if entry.fused:
             return await self._run_sync(entry, self._pipeline, entry, payload, headers)
         if entry.pre is not None:

@@ -17,7 +17,7 @@ from mlservice.errors import Unavailable
 from mlservice.model import Model
 from mlservice.server.config import ServerConfig
 from mlservice.server.dataplane import BatchSettings, DataPlane
-from mlservice.server.formats import BuildOptions, build_model, detect
+from mlservice.server.formats import BuildOptions, build_models, detect
 from mlservice.server.rest.app import Service, build_app
 from mlservice.server.rest.handler import RestSettings
 from mlservice.server.rest.protocol import LimitedHttpToolsProtocol
@@ -33,8 +33,9 @@ def run(config: ServerConfig) -> int:
 
         return supervise(config)
     detected = detect(config.model_dir, forced=config.format)
-    model = build_model(detected, BuildOptions(config.name, config.predictor))
-    return serve_models([model], config, label=f"{config.name} ({detected.format.name})")
+    models = build_models(detected, BuildOptions(config.name, config.predictor))
+    names = ", ".join(model.name for model in models)
+    return serve_models(models, config, label=f"{names} ({detected.format.name})")
 
 
 def serve_models(models: list[Model], config: ServerConfig, *, label: str) -> int:

@@ -1,4 +1,8 @@
-"""Which format a model folder holds, decided from its files before anything is imported."""
+"""Which format a model folder holds, decided from its files before anything is imported.
+
+A TorchServe store is recognised by its layout rather than by one file: a `.mar` file, a
+folder with `model-store/`, or a folder holding `*.mar` archives (see `torchserve/store.py`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from pathlib import Path
 
 from mlservice.errors import ModelFormatError
 from mlservice.model import Model
-from mlservice.server.formats import lightgbm, onnx, python, sklearn, torch, xgboost
+from mlservice.server.formats import lightgbm, onnx, python, sklearn, torch, torchserve, xgboost
 from mlservice.server.formats.base import BuildOptions, Format
 
 FORMATS: dict[str, Format] = {
@@ -19,6 +23,7 @@ FORMATS: dict[str, Format] = {
         lightgbm.FORMAT,
         onnx.FORMAT,
         torch.FORMAT,
+        torchserve.FORMAT,
     )
 }
 ALIASES = {"torch": "pytorch", "custom": "python", "scikit-learn": "sklearn"}
@@ -34,6 +39,8 @@ def detect(model_dir: Path, *, forced: str | None = None) -> Detected:
     """The format and file to load, or a ModelFormatError listing what was seen and supported."""
     if not model_dir.exists():
         raise ModelFormatError(f"Model path {model_dir} does not exist.")
+    if forced in (None, torchserve.NAME) and _torchserve_layout(model_dir):
+        return Detected(torchserve.FORMAT, model_dir)
     files = _files(model_dir)
     candidates = [FORMATS[_resolve(forced)]] if forced else list(FORMATS.values())
     claims = {f.name: [p for p in files if f.claims(p)] for f in candidates}
@@ -49,6 +56,18 @@ def detect(model_dir: Path, *, forced: str | None = None) -> Detected:
 
 def build_model(detected: Detected, options: BuildOptions) -> Model:
     return detected.format.build(detected.path, options)
+
+
+def build_models(detected: Detected, options: BuildOptions) -> list[Model]:
+    """Every model to serve: one, except for a TorchServe store holding several."""
+    if detected.format is torchserve.FORMAT:
+        return torchserve.build_all(detected.path, options)
+    return [build_model(detected, options)]
+
+
+def _torchserve_layout(model_dir: Path) -> bool:
+    # model.py is the code that loads whatever sits beside it, archives included.
+    return torchserve.store.is_store(model_dir) and not (model_dir / python.FILENAME).is_file()
 
 
 def _resolve(name: str) -> str:

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from mlservice.server.dataplane import DataPlane
 from mlservice.server.rest.handler import RestSettings
 from mlservice.server.rest.responses import json_response
+from mlservice.server.rest.torchserve import TorchServeApi, serves_archives
 from mlservice.server.rest.v1 import V1
 from mlservice.server.rest.v2 import V2
 
@@ -54,6 +55,8 @@ def build_app(
         *v1.routes(),
         Route("/metrics", metrics, methods=["GET"]),
     ]
+    if serves_archives(dataplane):
+        routes += TorchServeApi(dataplane, settings).routes()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -4,7 +4,7 @@ with preprocess / postprocess (BaseHandler's initialize loads `DigitsCNN` from `
 A request item's `data` (or `body`) may be a PNG (any size, made grayscale 8x8), its base64
 text (what KServe's V1 `{"instances": [{"data": "<base64>"}]}` carries), or JSON: 64 numbers
 0..16 (a flat row or 8x8), as sklearn's digits. Each answer is
-`{"digit": d, "probabilities": [10 floats]}`.
+`{"label": d, "probabilities": [10 floats]}`.
 """
 
 from __future__ import annotations
@@ -62,6 +62,6 @@ class DigitsHandler(BaseHandler):  # type: ignore[misc]
     def postprocess(self, data: torch.Tensor) -> list[dict[str, Any]]:
         probabilities = torch.softmax(data, dim=1)
         return [
-            {"digit": int(p.argmax()), "probabilities": [round(float(x), 6) for x in p]}
+            {"label": int(p.argmax()), "probabilities": [round(float(x), 6) for x in p]}
             for p in probabilities
         ]

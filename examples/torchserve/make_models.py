@@ -8,8 +8,9 @@ Two stores, each shaped as the reference's (`config/config.properties` + `model-
   built-in `text_classifier` handler, with `source_vocab.pt` and `index_to_name.json`.
 
 The archives are packed by the real `torch-model-archiver` (extra `torchserve`). DEST defaults
-to the volume `torchserve-claim` under the data dir ($MLS_HOME, else ~/.mlservice), where
-`pvc://torchserve-claim/digits` looks. Seeds are fixed: the same weights on every run.
+to `torchserve/` in the volume `tutorial` under the data dir ($MLS_HOME, else ~/.mlservice),
+where `pvc://tutorial/torchserve/digits` looks (examples/make_models.py runs this too). Seeds
+are fixed: the same weights on every run.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-VOLUME = "torchserve-claim"
+VOLUME = "tutorial"
+FOLDER = "torchserve"
 SEED = 0
 
 SENTENCES = (
@@ -207,12 +209,14 @@ def write_sentiment(dest: Path) -> Path:
 def default_dest() -> Path:
     from mlservice.home import Home
 
-    return Home.from_env(None).volume(VOLUME)
+    return Home.from_env(None).volume(VOLUME) / FOLDER
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dest", nargs="?", type=Path, help=f"default: the volume {VOLUME}")
+    parser.add_argument(
+        "dest", nargs="?", type=Path, help=f"default: {FOLDER}/ in the volume {VOLUME}"
+    )
     args = parser.parse_args()
     dest = args.dest or default_dest()
     write_digits(dest)

@@ -116,7 +116,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 
 def _digit(answer: Any) -> int:
     assert abs(sum(answer["probabilities"]) - 1) < 1e-3
-    return int(answer["digit"])
+    return int(answer["label"])
 
 
 @needs_java()

@@ -6,7 +6,8 @@
   `{"predictions": [...]}`. A body that is not a JSON object with `instances` (the reference's
   `curl -T 0.png`) is sent as it is, its one answer in `predictions`.
 - V2 `POST /v2/models/{m}/infer`: each element of the first input's `data` is one call; the
-  answers are output `predict` (numbers as FP64/INT64, anything else BYTES of JSON text).
+  answers are one output named as that input (numbers as FP64/INT64, anything else BYTES of
+  JSON text), as `mls serve` answers for a TorchServe model.
 - TorchServe's own `/predictions/{m}[/{v}]`, `/ping` and `/models` pass through.
 - Health: live once the adapter runs; ready once every model TorchServe lists has a READY
   worker (the replica's readiness probe asks `/v2/health/ready`).
@@ -140,7 +141,7 @@ async def predict_all(ts: TorchServe, model: str, items: Sequence[Any]) -> list[
     return list(await asyncio.gather(*calls))
 
 
-def v2_output(answers: list[Any]) -> dict[str, Any]:
+def v2_output(answers: list[Any], *, name: str = "predict") -> dict[str, Any]:
     if answers and all(isinstance(a, int) and not isinstance(a, bool) for a in answers):
         datatype, data = "INT64", answers
     elif answers and all(isinstance(a, int | float) and not isinstance(a, bool) for a in answers):
@@ -148,7 +149,7 @@ def v2_output(answers: list[Any]) -> dict[str, Any]:
     else:
         datatype = "BYTES"
         data = [a if isinstance(a, str) else json.dumps(a) for a in answers]
-    return {"name": "predict", "datatype": datatype, "shape": [len(answers)], "data": data}
+    return {"name": name, "datatype": datatype, "shape": [len(answers)], "data": data}
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -189,7 +190,8 @@ def app(ts: TorchServe) -> Starlette:
             answers = await predict_all(ts, model, items if isinstance(items, list) else [items])
         except UpstreamError as err:
             return _error(err.status, err.message)
-        out = {"model_name": model, "outputs": [v2_output(answers)]}
+        # Named as the input, as `mls serve` names a TorchServe model's output.
+        out = {"model_name": model, "outputs": [v2_output(answers, name=str(first.get("name")))]}
         if "id" in payload:
             out["id"] = payload["id"]
         return JSONResponse(out)

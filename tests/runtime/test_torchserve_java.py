@@ -1,23 +1,16 @@
-"""The real TorchServe runtime: its config.properties, and the adapter in front of a real
-TorchServe (one JVM for the module) serving the digits example's .mar over V1, V2 and
-TorchServe's own API, with token authorization on."""
+"""The real TorchServe runtime without a JVM: the config.properties it runs with, and the
+adapter's V1/V2/TorchServe API over a fake TorchServe that checks its tokens. The real one runs
+in tests/e2e/test_torchserve.py (one JVM), and answers there as the native server does."""
 
 from __future__ import annotations
 
-import base64
 import json
-import os
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from mlservice.runtime.torchserve.adapter import instance_body, v2_output
+from mlservice.runtime.torchserve.adapter import TorchServe, app, instance_body, v2_output
 from mlservice.runtime.torchserve.properties import (
     Ports,
     find_store,
@@ -26,9 +19,12 @@ from mlservice.runtime.torchserve.properties import (
     parse,
     render,
 )
-from tests.support.polling import wait_until
-from tests.support.ports import free_port
-from tests.support.torchserve import DIGIT_PNG, model_stores, needs_java
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
 
 PORTS = Ports(inference=1, management=2, metrics=3, grpc_inference=4, grpc_management=5, worker=6)
 
@@ -85,84 +81,130 @@ def test_instances_go_to_torchserve_as_its_envelope_would_give_them() -> None:
     assert v2_output([{"a": 1}])["data"] == ['{"a": 1}']
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    stores = model_stores(tmp_path_factory.mktemp("stores"))
-    work = tmp_path_factory.mktemp("replica")
-    port = free_port()
-    argv = [sys.executable, "-m", "mlservice.runtime.builtin.torchserve", "--port", str(port)]
-    argv += ["--grpc-port", str(free_port()), "--model-store", str(stores / "digits")]
-    argv += ["--name", "mnist"]
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    log = (work / "out.log").open("wb")
-    process = subprocess.Popen(argv, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+class FakeTorchServe:
+    """TorchServe's inference and management APIs as the adapter sees them, token checked."""
 
-    def ready() -> bool:
-        assert process.poll() is None, (work / "out.log").read_text()[-3000:]
-        try:
-            return httpx.get(f"{url}/v2/health/ready", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
+    def __init__(self, keys: Path) -> None:
+        keys.write_text(json.dumps({"inference": {"key": "inf"}, "management": {"key": "man"}}))
+        self.seen: list[tuple[str, str, bytes]] = []
 
-    try:
-        wait_until(ready, timeout=120, interval=0.5)
-        yield url, work
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
-        log.close()
-
-
-def _digit(answer: Any) -> int:
-    assert abs(sum(answer["probabilities"]) - 1) < 1e-3
-    return int(answer["label"])
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        api = "man" if request.url.port == 2 else "inf"
+        if request.headers.get("authorization") != f"Bearer {api}":
+            return httpx.Response(400, json={"code": 400, "message": "Token Authorization failed"})
+        path = request.url.path
+        if path == "/models":
+            return httpx.Response(200, json={"models": [{"modelName": "digits"}]})
+        if path == "/models/digits":
+            return httpx.Response(200, json=[{"workers": [{"status": "READY"}]}])
+        if path.startswith("/models/"):
+            return httpx.Response(404, json={"code": 404, "message": "Model not found"})
+        if path == "/ping":
+            return httpx.Response(200, json={"status": "Healthy"})
+        if path != "/predictions/digits":
+            return httpx.Response(404, json={"code": 404, "message": f"Model not found: {path}"})
+        body = request.content
+        self.seen.append((path, request.headers.get("content-type", ""), body))
+        if body == b"boom":
+            return httpx.Response(503, json={"code": 503, "message": "Prediction failed"})
+        return httpx.Response(200, text=json.dumps({"echo": body.decode()}, indent=2))
 
 
-@needs_java()
-def test_v1_instances_and_raw_bodies(served: tuple[str, Path]) -> None:
-    url, _ = served
-    png = DIGIT_PNG.read_bytes()
-    body = {"instances": [{"data": base64.b64encode(png).decode()}] * 2}
-    answers = httpx.post(f"{url}/v1/models/digits:predict", json=body, timeout=30).json()
-    assert [_digit(a) for a in answers["predictions"]] == [3, 3]
-    # The reference's `curl -T 0.png .../v1/models/mnist:predict` (a PUT), by the alias.
-    raw = httpx.put(f"{url}/v1/models/mnist:predict", content=png, timeout=30).json()
-    assert raw["predictions"] == answers["predictions"][:1]
+@pytest.fixture
+def adapter(tmp_path: Path) -> tuple[httpx.AsyncClient, FakeTorchServe]:
+    fake = FakeTorchServe(tmp_path / "key_file.json")
+    ts = TorchServe(
+        inference="http://127.0.0.1:1",
+        management="http://127.0.0.1:2",
+        key_file=tmp_path / "key_file.json",
+        alias="mnist",
+        client=httpx.AsyncClient(transport=httpx.MockTransport(fake)),
+    )
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app(ts)), base_url="http://adapter")
+    return client, fake
 
 
-@needs_java()
-def test_v2_and_torchserves_own_api(served: tuple[str, Path]) -> None:
-    url, _ = served
-    png = DIGIT_PNG.read_bytes()
-    text = base64.b64encode(png).decode()
-    tensor = {"name": "x", "datatype": "BYTES", "shape": [1], "data": [text]}
-    infer = httpx.post(
-        f"{url}/v2/models/digits/infer", json={"id": "7", "inputs": [tensor]}, timeout=30
-    ).json()
-    assert (infer["id"], infer["outputs"][0]["datatype"]) == ("7", "BYTES")
-    assert _digit(json.loads(infer["outputs"][0]["data"][0])) == 3
-    own = httpx.post(f"{url}/predictions/digits", content=png, timeout=30).json()
-    assert _digit(own) == 3
-    assert httpx.get(f"{url}/ping").json() == {"status": "Healthy"}
-    assert [m["modelName"] for m in httpx.get(f"{url}/models").json()["models"]] == ["digits"]
-    assert httpx.get(f"{url}/v2/models/digits/ready").status_code == 200
-    assert httpx.get(f"{url}/v2/models/nope/ready").status_code == 503
+@pytest.mark.anyio
+async def test_v1_instances_become_one_call_each_with_the_token(
+    adapter: tuple[httpx.AsyncClient, FakeTorchServe],
+) -> None:
+    client, fake = adapter
+    body = {"instances": [{"data": "aGk="}, [1, 2]]}
+    answer = await client.post("/v1/models/digits:predict", json=body)
+    assert answer.json() == {"predictions": [{"echo": "aGk="}, {"echo": "[1, 2]"}]}
+    assert sorted(fake.seen) == [
+        ("/predictions/digits", "application/json", b"[1, 2]"),
+        ("/predictions/digits", "text/plain; charset=utf-8", b"aGk="),
+    ]
+    # A raw body (the reference's `curl -T 0.png`, a PUT) is one call, by the alias too.
+    raw = await client.put("/v1/models/mnist:predict", content=b"\x89PNG")
+    assert raw.status_code == 404  # the alias names the one model only once it is ready
+    assert (await client.get("/v2/health/ready")).status_code == 200
+    raw = await client.put(
+        "/v1/models/mnist:predict", content=b"png", headers={"content-type": "image/png"}
+    )
+    assert raw.json() == {"predictions": [{"echo": "png"}]}
+    assert fake.seen[-1][1] == "image/png"
 
 
-@needs_java()
-def test_errors_keep_torchserves_status_and_token_auth_is_on(served: tuple[str, Path]) -> None:
-    url, work = served
-    bad = httpx.post(f"{url}/v1/models/digits:predict", json={"instances": [[1, 2]]}, timeout=30)
-    assert bad.status_code >= 400
-    assert bad.json()["error"]
-    missing = httpx.post(f"{url}/v1/models/nope:predict", json={"instances": [[1]]}, timeout=30)
+@pytest.mark.anyio
+async def test_v2_and_torchserves_own_api(
+    adapter: tuple[httpx.AsyncClient, FakeTorchServe],
+) -> None:
+    client, _ = adapter
+    tensor = {"name": "x", "datatype": "BYTES", "shape": [2], "data": ["a", "b"]}
+    infer = await client.post("/v2/models/digits/infer", json={"id": "7", "inputs": [tensor]})
+    assert infer.json() == {
+        "model_name": "digits",
+        "id": "7",
+        "outputs": [
+            {
+                "name": "x",
+                "datatype": "BYTES",
+                "shape": [2],
+                "data": ['{"echo": "a"}', '{"echo": "b"}'],
+            }
+        ],
+    }
+    rows = {"name": "x", "datatype": "FP32", "shape": [2, 2], "data": [1, 2, 3, 4]}
+    infer = await client.post("/v2/models/digits/infer", json={"inputs": [rows]})
+    assert infer.json()["outputs"][0]["data"] == ['{"echo": "[1, 2]"}', '{"echo": "[3, 4]"}']
+    own = await client.post("/predictions/digits", content=b"x")
+    assert own.json() == {"echo": "x"}
+    assert (await client.get("/ping")).json() == {"status": "Healthy"}
+    assert (await client.get("/models")).json() == {"models": [{"modelName": "digits"}]}
+    assert (await client.get("/v1/models")).json() == {"models": ["digits"]}
+    assert (await client.get("/v2/models/digits/ready")).status_code == 200
+    assert (await client.get("/v2/models/nope/ready")).status_code == 503
+
+
+@pytest.mark.anyio
+async def test_errors_keep_torchserves_status_and_message(
+    adapter: tuple[httpx.AsyncClient, FakeTorchServe],
+) -> None:
+    client, _ = adapter
+    failed = await client.post("/v1/models/digits:predict", json={"instances": ["boom"]})
+    assert (failed.status_code, failed.json()) == (503, {"error": "Prediction failed"})
+    missing = await client.post("/v1/models/nope:predict", json={"instances": [1]})
     assert missing.status_code == 404
     assert "nope" in missing.json()["error"]
-    settings = parse((work / "config.properties").read_text())
-    assert settings["disable_token_authorization"] == "false"
-    direct = httpx.post(
-        f"{settings['inference_address']}/predictions/digits", content=b"[]", timeout=30
+    bad = await client.post("/v2/models/digits/infer", json={"inputs": []})
+    assert bad.status_code == 400
+
+
+@pytest.mark.anyio
+async def test_without_its_key_file_torchserve_refuses_and_the_adapter_says_so(
+    tmp_path: Path,
+) -> None:
+    fake = FakeTorchServe(tmp_path / "keys.json")
+    ts = TorchServe(
+        inference="http://127.0.0.1:1",
+        management="http://127.0.0.1:2",
+        key_file=tmp_path / "absent.json",
+        client=httpx.AsyncClient(transport=httpx.MockTransport(fake)),
     )
-    assert direct.status_code == 400
-    assert "Token" in direct.json()["message"]
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app(ts)), base_url="http://adapter")
+    assert (await client.get("/v2/health/ready")).status_code == 503
+    refused = await client.post("/v1/models/digits:predict", json={"instances": [1]})
+    assert refused.status_code == 400
+    assert "Token" in refused.json()["error"]

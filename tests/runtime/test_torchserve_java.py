@@ -208,3 +208,22 @@ async def test_without_its_key_file_torchserve_refuses_and_the_adapter_says_so(
     refused = await client.post("/v1/models/digits:predict", json={"instances": [1]})
     assert refused.status_code == 400
     assert "Token" in refused.json()["error"]
+
+
+@pytest.mark.anyio
+async def test_a_torchserve_that_is_not_answering_is_503(tmp_path: Path) -> None:
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    ts = TorchServe(
+        inference="http://127.0.0.1:1",
+        management="http://127.0.0.1:2",
+        key_file=tmp_path / "absent.json",
+        client=httpx.AsyncClient(transport=httpx.MockTransport(down)),
+    )
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app(ts)), base_url="http://adapter")
+    answer = await client.post("/v1/models/digits:predict", json={"instances": [1]})
+    assert answer.status_code == 503
+    assert "not answering" in answer.json()["error"]
+    assert (await client.get("/ping")).status_code == 503
+    assert (await client.get("/v2/health/ready")).status_code == 503

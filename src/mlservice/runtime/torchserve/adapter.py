@@ -100,11 +100,14 @@ class TorchServe:
 
     async def predict(self, model: str, body: bytes, content_type: str) -> Any:
         """One TorchServe call; its answer (JSON decoded when it is JSON)."""
-        response = await self.client.post(
-            f"{self.inference}/predictions/{self.model(model)}",
-            content=body,
-            headers={**self.headers("inference"), "Content-Type": content_type},
-        )
+        try:
+            response = await self.client.post(
+                f"{self.inference}/predictions/{self.model(model)}",
+                content=body,
+                headers={**self.headers("inference"), "Content-Type": content_type},
+            )
+        except httpx.HTTPError as err:
+            raise UpstreamError(503, f"TorchServe is not answering: {err}") from None
         _raise_for(response)
         # TorchServe sends a handler's dict or list as JSON text, whatever its content type.
         try:

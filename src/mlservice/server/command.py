@@ -31,13 +31,17 @@ def _kserve(flag: str, meaning: str = "no effect here") -> Any:
 
 def serve(
     model_dir: Path | None = typer.Argument(
-        None, metavar="MODEL_DIR", help="Folder with one model file, or model.py."
+        None,
+        metavar="MODEL_DIR",
+        help="Folder with one model file, or model.py; or a TorchServe .mar or model store.",
     ),
     name: str | None = typer.Option(
         None, "--name", help="Serve the model under this name (required)."
     ),
     format: str | None = typer.Option(
-        None, "--format", help="sklearn|xgboost|lightgbm|onnx|pytorch|python (default: detect)."
+        None,
+        "--format",
+        help="sklearn|xgboost|lightgbm|onnx|pytorch|python|torchserve (default: detect).",
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
     port: int = typer.Option(8080, "--port", envvar="PORT", help="HTTP port (0: pick one)."),

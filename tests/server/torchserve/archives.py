@@ -77,6 +77,10 @@ def handle(data, context):
     if data is None:
         loaded.append(context.system_properties["model_dir"])
         return None
+    # both of TorchServe's metric APIs
+    context.metrics.add_counter("EchoRows", len(data))
+    metric = context.metrics.add_metric_to_cache("EchoSize", unit="count", dimension_names=["m"])
+    metric.add_or_update(len(data), dimension_values=["echo"])
     answers = []
     for i, row in enumerate(data):
         value = row.get("data") or row.get("body")

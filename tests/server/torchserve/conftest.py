@@ -113,7 +113,10 @@ def store(
     archives.write_mar(
         models / "echo.mar",
         {
-            "MAR-INF/MANIFEST.json": archives.manifest("echo-archive", "echo_handler.py"),
+            # torch-model-archiver's --extra-files; older manifests also list them as extensions
+            "MAR-INF/MANIFEST.json": archives.manifest(
+                "echo-archive", "echo_handler.py", extensions="helper.py"
+            ),
             "echo_handler.py": archives.FUNCTION_HANDLER,
             "helper.py": archives.HELPER,
         },

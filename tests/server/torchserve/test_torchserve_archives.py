@@ -95,3 +95,15 @@ def test_a_model_py_folder_is_not_a_store(tmp_path: Path) -> None:
     (tmp_path / "model.py").write_text("")
     assert detect(tmp_path).format.name == "python"
     assert detect(tmp_path / "m.mar").format.name == "torchserve"
+
+
+def test_a_handler_that_cannot_import_stops_the_server_with_its_error(tmp_path: Path) -> None:
+    files = {**GOOD, "h.py": "import not_shipped_anywhere\n"}
+    mar = archives.write_mar(tmp_path / "m.mar", files)
+    argv = [sys.executable, "-m", "mlservice", "serve", str(mar), "--name", "m", "--port", "0"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert (
+        "handler file h.py failed to import: ModuleNotFoundError: "
+        "No module named 'not_shipped_anywhere'" in done.stderr
+    )

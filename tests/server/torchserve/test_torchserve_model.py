@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +60,25 @@ def ask(dataplane: DataPlane, model: str, data: str) -> Any:
     return asyncio.run(main())
 
 
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    # Loading puts the archive's folder on sys.path, as TorchServe does: undone after the test.
+@pytest.fixture(autouse=True)
+def process_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Loading puts the archive's folder on sys.path (as TorchServe does) and may install our
+    `ts` import hook: both are undone after the test, `ts` modules included."""
     monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    saved = {name: module for name, module in sys.modules.items() if _is_ts(name)}
+    yield
+    for name in [name for name in sys.modules if _is_ts(name)]:
+        del sys.modules[name]
+    sys.modules.update(saved)
+
+
+def _is_ts(name: str) -> bool:
+    return name == "ts" or name.startswith("ts.")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
     files = {"MAR-INF/MANIFEST.json": archives.manifest("m", "h.py"), "h.py": HANDLER}
     archives.write_mar(tmp_path / "model-store" / "m.mar", files)
     snapshot = {"models": {"quick": {"1.0": {"marName": "m.mar", "responseTimeout": 1}}}}

@@ -25,7 +25,9 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def served(launcher: Launcher, store: Path) -> Iterator[Served]:
-    server = launcher.start(store, name="ignored-for-a-store")
+    # TorchServe's own ts, installed in the dev environment (without torchvision and captum,
+    # so the default would pick ours: test_torchserve_compat.py covers that one).
+    server = launcher.start(store, name="ignored-for-a-store", env={"MLS_TORCHSERVE_TS": "real"})
     yield server
     server.stop()
 
@@ -99,6 +101,11 @@ def test_raw_bodies_reach_the_handler_as_bytes(served: Served) -> None:
     )
     assert ts.status_code == 200, ts.text
     assert ts.json()["echo"] == "PLAIN"
+    form = httpx.post(
+        f"{served.url}/predictions/echo", data={"data": "field"}, files={"f": ("f.bin", b"\x00")}
+    )
+    assert form.status_code == 200, form.text
+    assert form.json()["echo"] == "FIELD"  # a form's text field arrives as str
 
 
 def test_ts_api_answers_with_the_status_the_handler_set(served: Served) -> None:
@@ -141,7 +148,7 @@ def test_base_handler_subclass_runs_base_inference_on_its_weights(
         expected = linear_net(torch.tensor(rows)).tolist()
     predictions = answer.json()["predictions"]
     assert np.allclose([p["y"] for p in predictions], expected, atol=1e-6)
-    # TorchServe is installed in the dev environment, so the handler got its BaseHandler.
+    # MLS_TORCHSERVE_TS=real: the handler got TorchServe's BaseHandler, with our context.
     assert {p["base"] for p in predictions} == {"ts.torch_handler.base_handler"}
 
 
@@ -187,13 +194,22 @@ def test_built_in_image_classifier_over_every_envelope(served: Served, image_net
     ts = httpx.post(
         f"{served.url}/predictions/images", content=image, headers={"content-type": "image/png"}
     )
+    # curl -F data=@kitten.png: the form's field is the row's "data"
+    form = httpx.post(
+        f"{served.url}/predictions/images", files={"data": ("c.png", image, "image/png")}
+    )
     v2 = httpx.post(
         f"{served.url}/v2/models/images/infer",
         json={"inputs": [{"name": "img", "shape": [1], "datatype": "BYTES", "data": [b64]}]},
     )
-    for answer in (v1, raw, ts, v2):
+    for answer in (v1, raw, ts, form, v2):
         assert answer.status_code == 200, answer.text
-    for scores in (v1.json()["predictions"][0], raw.json()["predictions"][0], ts.json()):
+    for scores in (
+        v1.json()["predictions"][0],
+        raw.json()["predictions"][0],
+        ts.json(),
+        form.json(),
+    ):
         assert list(scores) == [label for label, _ in top]
         assert np.allclose(list(scores.values()), [p for _, p in top], atol=1e-5)
     (output,) = v2.json()["outputs"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlservice.errors import ModelFormatError
+from mlservice.server.formats.torchserve.imports import OURS, REAL, choose
 from mlservice.server.formats.torchserve.properties import parse_properties, read_config
 from mlservice.server.formats.torchserve.store import is_store, wanted
 from tests.server.torchserve import archives
@@ -65,3 +66,26 @@ def test_snapshot_naming_an_absent_archive(tmp_path: Path) -> None:
     (tmp_path / "config.properties").write_text(f"model_snapshot={json.dumps(snapshot)}\n")
     with pytest.raises(ModelFormatError, match=r"has no archive 'gone\.mar'"):
         wanted(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("setting", "installed", "complete", "chosen"),
+    [
+        ("auto", True, True, REAL),
+        ("auto", True, False, OURS),  # TorchServe without torchvision/captum: ours
+        ("auto", False, False, OURS),
+        ("compat", True, True, OURS),
+        ("real", True, False, REAL),
+    ],
+)
+def test_which_ts_handlers_import(
+    setting: str, installed: bool, complete: bool, chosen: str
+) -> None:
+    assert choose(setting, installed=installed, complete=complete) == chosen
+
+
+def test_real_ts_required_but_absent_or_a_bad_setting() -> None:
+    with pytest.raises(ModelFormatError, match="TorchServe's ts package is not installed"):
+        choose("real", installed=False, complete=False)
+    with pytest.raises(ModelFormatError, match="'java' is not one of auto, real, compat"):
+        choose("java", installed=True, complete=True)

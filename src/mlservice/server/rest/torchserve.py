@@ -1,6 +1,7 @@
 """TorchServe's inference API on the server's port, for TorchServe clients.
 
-`POST|PUT /predictions/{model}[/{version}]` (the body is the handler's one row, the handler's
+`POST|PUT /predictions/{model}[/{version}]` (the body is the handler's one row, `{"body": ...}`,
+or with `multipart/form-data` (`curl -F data=@kitten.jpg`) one entry per field; the handler's
 answer is the response body, with the status and headers the handler set on its context),
 `GET /ping` (`{"status": "Healthy"}`), and `GET /models[/{model}]` answered as TorchServe's
 management API lists and describes models. Errors use TorchServe's shape:
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
+from email import policy
+from email.parser import BytesParser
 from typing import Any
 
 import orjson
@@ -19,7 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mlservice.errors import MLServiceError
+from mlservice.errors import InvalidInput, MLServiceError
 from mlservice.server import context
 from mlservice.server.dataplane import DataPlane
 from mlservice.server.formats.torchserve.envelopes import Answer, Call, plain
@@ -74,7 +77,7 @@ class TorchServeApi:
         token = context.current.set(context.RequestContext(request.url.path, PROTOCOL))
         try:
             body = await read_body(request, self.settings.max_body_bytes)
-            row = {"body": _decode(body, request.headers.get("content-type", ""))}
+            row = _row(body, request.headers.get("content-type", ""))
             answer = await self.dataplane.infer(name, Call([row]), request.headers, version=version)
             response = _answer(answer)
         except MLServiceError as exc:
@@ -91,6 +94,34 @@ class TorchServeApi:
             label, PROTOCOL, response.status_code, time.perf_counter() - started
         )
         return response
+
+
+def _row(body: bytes, content_type: str) -> dict[str, Any]:
+    if content_type.split(";", 1)[0].strip().lower() == "multipart/form-data":
+        return _form(body, content_type)
+    return {"body": _decode(body, content_type)}
+
+
+def _form(body: bytes, content_type: str) -> dict[str, Any]:
+    """Each field of a multipart form by name: files as bytes, other fields decoded as the
+    worker decodes a body of their content type (text when they have none)."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        raise InvalidInput("The multipart/form-data body has no parts.")
+    row: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            raise InvalidInput("A part of the multipart/form-data body has no field name.")
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        kind = part.get("content-type")
+        if part.get_filename() is not None:
+            row[name] = data if kind is None else _decode(data, str(kind))
+        else:
+            row[name] = _decode(data, str(kind or "text/plain"))
+    return row
 
 
 def _decode(body: bytes, content_type: str) -> Any:

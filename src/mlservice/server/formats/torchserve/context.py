@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger("mlservice.server.torchserve")
@@ -51,28 +50,59 @@ class RequestProcessor:
         return self._response_header.get(key)
 
 
-@dataclass(slots=True)
 class Metric:
-    name: str
-    value: float
-    unit: str
-    dimensions: list[str] = field(default_factory=list)
+    """One handler metric: the latest value (a counter's total) and its dimensions."""
+
+    def __init__(self, name: str, unit: str = "", dimension_names: list[str] | None = None) -> None:
+        self.name = name
+        self.unit = unit
+        self.dimension_names = list(dimension_names or [])
+        self.value = 0.0
+        self.dimension_values: list[str] = []
+
+    def add_or_update(
+        self, value: float, dimension_values: list[str] | None = None, request_id: Any = None
+    ) -> None:
+        self.value = float(value)
+        self.dimension_values = list(dimension_values or [])
+        log.debug("handler metric %s=%s%s", self.name, value, self.unit)
+
+    def update(self, value: float, request_id: Any = None, dimensions: Any = None) -> None:
+        self.add_or_update(value)
 
 
 class Metrics:
-    """`context.metrics`: what handlers record is kept (the latest per name) and logged at
-    debug level; TorchServe ships it to its metrics log, which `mls serve` does not have."""
+    """`context.metrics`, both of TorchServe's metric APIs (`add_time`, ... and
+    `add_metric_to_cache` / `get_metric` with `add_or_update`). Values are kept (the latest per
+    name, counters summed) and logged at debug level: TorchServe ships them to its metrics log,
+    which `mls serve` does not have."""
 
     def __init__(self) -> None:
-        self.latest: dict[str, Metric] = {}
+        self.cache: dict[str, Metric] = {}
         self.request_ids: Any = None
 
-    def add_metric(
-        self, name: str, value: float, unit: str = "", idx: Any = None, dimensions: Any = None
+    def add_metric_to_cache(
+        self, metric_name: str, unit: str = "", dimension_names: Any = None, **kwargs: Any
     ) -> Metric:
-        metric = Metric(name, float(value), unit, list(dimensions or []))
-        self.latest[name] = metric
-        log.debug("handler metric %s=%s%s", name, value, unit)
+        metric = self.cache.get(metric_name)
+        if metric is None:
+            metric = self.cache[metric_name] = Metric(metric_name, unit, dimension_names)
+        return metric
+
+    def get_metric(self, metric_name: str, *args: Any, **kwargs: Any) -> Metric:
+        return self.add_metric_to_cache(metric_name)
+
+    def add_metric(
+        self,
+        name: str,
+        value: float,
+        unit: str = "",
+        idx: Any = None,
+        dimensions: Any = None,
+        **kwargs: Any,
+    ) -> Metric:
+        metric = self.add_metric_to_cache(name, unit)
+        metric.add_or_update(value, dimensions)
         return metric
 
     def add_time(
@@ -89,15 +119,11 @@ class Metrics:
         return self.add_metric(name, value, "percent", idx, kwargs.get("dimensions"))
 
     def add_counter(self, name: str, value: float, idx: Any = None, **kwargs: Any) -> Metric:
-        previous = self.latest.get(name)
-        total = value + (previous.value if previous is not None else 0.0)
-        return self.add_metric(name, total, "count", idx, kwargs.get("dimensions"))
+        previous = self.cache[name].value if name in self.cache else 0.0
+        return self.add_metric(name, previous + value, "count", idx, kwargs.get("dimensions"))
 
     def add_error(self, name: str, value: Any, **kwargs: Any) -> None:
         log.warning("handler error metric %s: %s", name, value)
-
-    def get_metric(self, name: str, *args: Any, **kwargs: Any) -> Metric | None:
-        return self.latest.get(name)
 
 
 class Context:

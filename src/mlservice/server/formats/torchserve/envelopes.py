@@ -34,7 +34,7 @@ from mlservice.errors import (
     PayloadTooLarge,
     Unavailable,
 )
-from mlservice.server.types import InferRequest, InferResponse, ResponseOutput
+from mlservice.server.types import InferRequest, InferResponse, RequestInput, ResponseOutput
 
 V1, V2, TS = "v1", "v2", "torchserve"
 
@@ -68,20 +68,7 @@ def rows_of(payload: Any, headers: Mapping[str, str], *, model: str) -> list[Row
     if isinstance(payload, Call):
         return [Row(data, headers, TS) for data in payload.rows]
     if isinstance(payload, InferRequest):
-        return [
-            Row(
-                {
-                    "name": t.name,
-                    "shape": t.shape,
-                    "datatype": t.datatype,
-                    "data": _tensor(t.data, t.datatype),
-                },
-                headers,
-                V2,
-                t.name,
-            )
-            for t in payload.inputs
-        ]
+        return [_v2_row(tensor, headers) for tensor in payload.inputs]
     if isinstance(payload, dict) and "instances" in payload:
         instances = payload["instances"]
         if not isinstance(instances, list) or not instances:
@@ -90,6 +77,12 @@ def rows_of(payload: Any, headers: Mapping[str, str], *, model: str) -> list[Row
             )
         return [Row(i if isinstance(i, dict) else {"data": i}, headers, V1) for i in instances]
     return [Row({"body": payload}, headers, V1)]
+
+
+def _v2_row(tensor: RequestInput, headers: dict[str, str]) -> Row:
+    data = _tensor(tensor.data, tensor.datatype)
+    fields = {"name": tensor.name, "shape": tensor.shape, "datatype": tensor.datatype}
+    return Row({**fields, "data": data}, headers, V2, tensor.name)
 
 
 def _tensor(data: Any, datatype: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -143,22 +144,34 @@ def test_a_model_without_predict_answers_501() -> None:
 
 
 class Counting(Model):
+    """Its first predict waits for `gate`: an idle model runs a request at once, so the
+    others gather for the next call only while that one runs."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.gate = threading.Event()
+
     def predict(self, payload: Any, headers: Any = None) -> Any:
         assert isinstance(payload, InferRequest)
+        self.gate.wait(10)
         return InferResponse([ResponseOutput("n", np.full(payload.inputs[0].shape[0], 1))])
 
 
 def test_batching_through_the_app_observes_batch_sizes() -> None:
+    model = Counting("c")
+
     async def main() -> None:
-        async with serving(
-            Counting("c"), BatchSettings(max_size=64, max_delay_seconds=0.05)
-        ) as client:
-            answers = await asyncio.gather(
+        async with serving(model, BatchSettings(max_size=64, max_delay_seconds=0.05)) as client:
+            sent = asyncio.gather(
                 *(client.post("/v2/models/c/infer", json=V2_BODY) for _ in range(6))
             )
+            await asyncio.sleep(0.2)  # the first call holds the model; the rest are waiting
+            model.gate.set()
+            answers = await asyncio.wait_for(sent, 10)
             assert all(a.json()["outputs"][0]["data"] == [1, 1] for a in answers)
             metrics = (await client.get("/metrics")).text
             assert 'mls_batch_size_sum{model="c"} 12.0' in metrics
-            assert 'mls_batch_size_count{model="c"} 1.0' in metrics
+            # The first request alone, the five that arrived while it ran in one call.
+            assert 'mls_batch_size_count{model="c"} 2.0' in metrics
 
     asyncio.run(main())

@@ -1,8 +1,9 @@
 """Adaptive batching: concurrent requests merged along axis 0 into one `predict` call.
 
-A batch goes as soon as it holds `max_size` rows; when the model is idle, as soon as the
-requests that arrived together have been read (no added wait at low load); while a batch runs,
-new requests gather for the next call, and none waits longer than `max_delay` for it. Only
+An idle model runs a request at once, exactly as without batching: no wait, no extra loop turn
+or task, so a model at low load pays nothing for batching. While a call runs, new requests
+gather for the next one; a batch goes when the model is free again, as soon as it holds
+`max_size` rows, or after `max_delay`, whichever comes first. Only
 requests that can share a call are merged: V1 payloads that are exactly `{"instances": [...]}`,
 and V2 requests with the same input names, datatypes, trailing dimensions, parameters and
 requested outputs. Anything else runs alone, unchanged. A merged call refused as bad input
@@ -62,7 +63,7 @@ class Batcher:
     async def submit(self, payload: Any, headers: Headers) -> Any:
         """Predict `payload`, alone or merged with others; a merged call sees the first headers."""
         key, rows = batch_key(payload)
-        if key is None or rows >= self._max_size:
+        if key is None or rows >= self._max_size or self.idle:
             return await self._alone(payload, headers, rows)
         loop = asyncio.get_running_loop()
         pending = self._pending.get(key)
@@ -80,6 +81,11 @@ class Batcher:
         elif self._running == 0:
             self._flush_soon()
         return await future
+
+    @property
+    def idle(self) -> bool:
+        """No call running and none about to go: a request now has nobody to wait for."""
+        return self._running == 0 and not self._pending
 
     async def _alone(self, payload: Any, headers: Headers, rows: int) -> Any:
         self._observe(rows)

@@ -1,10 +1,14 @@
-"""The grpc.aio server of `mls serve --grpc-port`, run on uvicorn's loop beside REST."""
+"""The V2 gRPC server of `mls serve --grpc-port`, beside REST: grpc's thread-pool server, whose
+handlers reach the data plane on uvicorn's loop or the inference thread (`handlers.py` says why
+not grpc.aio)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +18,7 @@ from mlservice.errors import Unavailable
 from mlservice.server.config import ServerConfig
 from mlservice.server.dataplane import DataPlane
 from mlservice.server.grpc.generated import inference_pb2_grpc
+from mlservice.server.grpc.handlers import BlockingServicer
 from mlservice.server.grpc.servicer import InferenceServicer
 
 log = logging.getLogger("mlservice.server")
@@ -45,6 +50,9 @@ class GrpcSettings:
     """Ping a quiet connection this often; a peer that does not answer within
     `keepalive_timeout` is gone (a dead client does not keep its connection)."""
     keepalive_timeout: float = 20.0
+    handler_threads: int = 32
+    """Calls handled at once; more wait in grpc's queue. Calls waiting for a batch each hold
+    one, so this bounds how many gRPC requests one batch can gather."""
 
     @classmethod
     def from_config(cls, config: ServerConfig) -> GrpcSettings:
@@ -54,6 +62,7 @@ class GrpcSettings:
             max_message_bytes=config.max_body_bytes,
             reuse_port=config.reuse_port,
             release=config.release,
+            handler_threads=max(32, min(config.max_batch_size, 1024)),
         )
 
     @property
@@ -65,17 +74,25 @@ class GrpcSettings:
 @contextlib.asynccontextmanager
 async def serve_grpc(dataplane: DataPlane, settings: GrpcSettings) -> AsyncIterator[int]:
     """Serve V2 gRPC while the context is open; yields the port bound."""
-    server = grpc.aio.server(options=_options(settings))
+    pool = ThreadPoolExecutor(settings.handler_threads, thread_name_prefix="mls-grpc")
+    server = grpc.server(pool, options=_options(settings))
     servicer = InferenceServicer(dataplane, release=settings.release)
     register: Any = inference_pb2_grpc.add_GRPCInferenceServiceServicer_to_server  # untyped
-    register(servicer, server)
-    port = _bind(server, settings.address)
-    await server.start()
+    register(BlockingServicer(servicer, asyncio.get_running_loop()), server)
+    try:
+        port = _bind(server, settings.address)
+    except Unavailable:
+        pool.shutdown(wait=False)
+        raise
+    server.start()
     log.info("mls serve: V2 gRPC on %s:%d", settings.host, port)
     try:
         yield port
     finally:
-        await server.stop(settings.grace_seconds)
+        # Off the loop: calls finishing in the grace period may still need it.
+        stopped = server.stop(settings.grace_seconds)
+        await asyncio.to_thread(stopped.wait)
+        pool.shutdown(wait=False)
 
 
 def _options(settings: GrpcSettings) -> list[tuple[str, int]]:
@@ -94,7 +111,7 @@ def _options(settings: GrpcSettings) -> list[tuple[str, int]]:
     ]
 
 
-def _bind(server: grpc.aio.Server, address: str) -> int:
+def _bind(server: grpc.Server, address: str) -> int:
     # grpcio raises a RuntimeError that only points at its debug log; older ones returned 0.
     try:
         port = int(server.add_insecure_port(address))

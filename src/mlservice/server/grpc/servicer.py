@@ -7,6 +7,7 @@ REST would have answered, so one query covers both protocols.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from collections.abc import Callable
@@ -19,10 +20,12 @@ from mlservice.server.forward import RELEASE_HEADER
 from mlservice.server.grpc.generated import inference_pb2 as pb
 from mlservice.server.grpc.messages import as_response, decode_request, encode_response
 from mlservice.server.grpc.status import code_of
+from mlservice.server.types import InferRequest
 
 log = logging.getLogger("mlservice.server")
 Context = Any  # grpc.aio.ServicerContext; grpcio ships no type hints
 T = TypeVar("T")
+Headers = dict[str, str]
 PROTOCOL = "grpc"
 
 
@@ -66,42 +69,68 @@ class InferenceServicer:
     async def ModelInfer(self, request: pb.ModelInferRequest, context: Context) -> Any:
         started = time.perf_counter()
         name, version = request.model_name, request.model_version or None
-        # A transformer forwards over REST to the path a V2 REST call would have had.
-        ctx = request_context.RequestContext(_infer_path(name, version), "v2")
-        token = request_context.current.set(ctx)
+        ctx, token = _enter(name, version)
         failure: MLServiceError | None = None
         try:
-            reply = await self._infer(request, context, ctx)
-        except MLServiceError as exc:
-            failure = exc
+            infer_request, headers = _decode(request, context)
+            result = await self.dataplane.infer(name, infer_request, headers, version=version)
+            reply = self._reply(request, context, ctx, infer_request, result)
         except Exception as exc:
-            log.exception("internal error serving model %s over gRPC", name)
-            detail = f"{type(exc).__name__}: {exc}"
-            failure = InferenceError(f"Internal error serving model {name}: {detail}")
+            failure = _failure(name, exc)
         finally:
             request_context.current.reset(token)
-        label = name if self.dataplane.serves(name) else "<unknown>"  # bounded label values
-        status = 200 if failure is None else failure.status_code
-        self.dataplane.metrics.observe_request(
-            label, PROTOCOL, status, time.perf_counter() - started
-        )
+        self._observe(name, failure, started)
         if failure is not None:
             await _abort(context, failure)
         return reply
 
-    async def _infer(
-        self, request: pb.ModelInferRequest, context: Context, ctx: request_context.RequestContext
+    def infer_on_thread(self, request: pb.ModelInferRequest, context: Context) -> Any | None:
+        """ModelInfer from a handler thread of grpc's, without the event loop: the whole call
+        here when the model runs in one hop to the inference thread; None when the request
+        needs the loop (batching, async stages, a time limit, or an error `ModelInfer` words)."""
+        started = time.perf_counter()
+        name, version = request.model_name, request.model_version or None
+        try:
+            call = self.dataplane.fused_call(name, version)
+        except MLServiceError:
+            return None
+        if call is None:
+            return None
+        ctx, token = _enter(name, version)
+        failure: MLServiceError | None = None
+        try:
+            infer_request, headers = _decode(request, context)
+            result = call(infer_request, headers)
+            reply = self._reply(request, context, ctx, infer_request, result)
+        except Exception as exc:
+            failure = _failure(name, exc)
+        finally:
+            request_context.current.reset(token)
+        self._observe(name, failure, started)
+        if failure is not None:
+            context.abort(code_of(failure), failure.message)  # raises: ends the RPC
+        return reply
+
+    def _reply(
+        self,
+        request: pb.ModelInferRequest,
+        context: Context,
+        ctx: request_context.RequestContext,
+        infer_request: InferRequest,
+        result: Any,
     ) -> pb.ModelInferResponse:
-        infer_request = decode_request(request)
-        headers = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
-        result = await self.dataplane.infer(
-            request.model_name, infer_request, headers, version=request.model_version or None
-        )
         response = as_response(result, infer_request)
         release = ctx.response_headers.get(RELEASE_HEADER, self.release)
         if release is not None:
             context.set_trailing_metadata(((RELEASE_HEADER, release),))
         return encode_response(response, infer_request, raw=bool(request.raw_input_contents))
+
+    def _observe(self, name: str, failure: MLServiceError | None, started: float) -> None:
+        label = name if self.dataplane.serves(name) else "<unknown>"  # bounded label values
+        status = 200 if failure is None else failure.status_code
+        self.dataplane.metrics.observe_request(
+            label, PROTOCOL, status, time.perf_counter() - started
+        )
 
     # -- model repository: the models this server was started with ---------------------------
     async def RepositoryIndex(self, request: pb.RepositoryIndexRequest, context: Context) -> Any:
@@ -151,6 +180,30 @@ class InferenceServicer:
             return pb.RepositoryModelUnloadResponse()
 
         return await _answer(context, answer)
+
+
+def _enter(
+    name: str, version: str | None
+) -> tuple[
+    request_context.RequestContext, contextvars.Token[request_context.RequestContext | None]
+]:
+    # A transformer forwards over REST to the path a V2 REST call would have had.
+    ctx = request_context.RequestContext(_infer_path(name, version), "v2")
+    return ctx, request_context.current.set(ctx)
+
+
+def _decode(request: pb.ModelInferRequest, context: Context) -> tuple[InferRequest, Headers]:
+    infer_request = decode_request(request)
+    headers = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+    return infer_request, headers
+
+
+def _failure(name: str, exc: Exception) -> MLServiceError:
+    if isinstance(exc, MLServiceError):
+        return exc
+    log.exception("internal error serving model %s over gRPC", name, exc_info=exc)
+    detail = f"{type(exc).__name__}: {exc}"
+    return InferenceError(f"Internal error serving model {name}: {detail}")
 
 
 def _infer_path(name: str, version: str | None) -> str:

@@ -137,9 +137,7 @@ class Proxy:
 
 
 @contextlib.contextmanager
-def proxy(
-    name: str, replica_http: str, replica_grpc: str, work: pathlib.Path
-) -> Iterator[Proxy]:
+def proxy(name: str, replica_http: str, replica_grpc: str, work: pathlib.Path) -> Iterator[Proxy]:
     port, grpc_port = procs.free_port(), procs.free_port()
     if name == "ours":
         admin = procs.free_port()
@@ -282,7 +280,8 @@ def _report(row: Row) -> Row:
 def table(rows: list[Row]) -> str:
     direct = {r.concurrency: r for r in rows if r.target == "direct"}
     lines = [
-        "| path | concurrency | rps | p50 ms | p99 ms | added p50 ms | proxy CPU us/call | errors |",
+        "| path | concurrency | rps | p50 ms | p99 ms | added p50 ms | proxy CPU us/call "
+        "| errors |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -309,7 +308,8 @@ def verdicts(rows: list[Row]) -> list[str]:
         if (h := http1.get(r.concurrency)) is not None and h.cpu_us:
             ratio = r.cpu_us / h.cpu_us
             verdict = "met" if ratio <= TARGET_CPU_RATIO else "missed"
-            text += f", {ratio:.2f}x HTTP/1.1's {h.cpu_us:.0f} (target {TARGET_CPU_RATIO:g}x: {verdict})"
+            text += f", {ratio:.2f}x HTTP/1.1's {h.cpu_us:.0f} "
+            text += f"(target {TARGET_CPU_RATIO:g}x: {verdict})"
         if r.concurrency == 1 and (d := direct.get(1)) is not None:
             added = r.load.p50_ms - d.load.p50_ms
             verdict = "met" if added <= TARGET_ADDED_P50_MS else "missed"

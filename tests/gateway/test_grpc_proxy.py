@@ -189,6 +189,25 @@ def test_answers_of_the_gateway_are_grpc_statuses(
     assert call(target, HOST)[0] == b"a:hi"  # failures did not break the connection's state
 
 
+def test_a_replicas_own_status_comes_through_with_the_release(
+    grpc_gateway: tuple[Gateway, str], echo_a: EchoServer
+) -> None:
+    """A replica's Trailers-Only answer (here: a method it does not serve) is passed on as is."""
+    gateway, target = grpc_gateway
+    gateway.put(
+        snapshot(8, [_endpoint("ns/svc-v1", echo_a)], [route(HOST, ("ns/svc-v1", "v1", 100))])
+    )
+    with grpc.insecure_channel(target, options=[("grpc.default_authority", HOST)]) as channel:
+        other = channel.unary_unary("/test.Echo/Other", request_serializer=_same)
+        with pytest.raises(grpc.RpcError) as caught:
+            other(b"x", timeout=10)
+    error: Any = caught.value
+    assert error.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "No service answers" not in (error.details() or "")  # the replica's, not ours
+    # A Trailers-Only answer has one header block, which gRPC clients show as trailers.
+    assert dict(error.trailing_metadata())["x-mls-release"] == "v1"
+
+
 def test_the_deadline_is_kept_at_the_gateway(
     grpc_gateway: tuple[Gateway, str], echo_a: EchoServer
 ) -> None:

@@ -77,7 +77,11 @@ class GrpcUpstream(H2Peer):
             if (stream := self.streams.get(event.stream_id)) is not None:
                 stream.response_data(event.data)
         elif isinstance(event, h2.events.ResponseReceived):
-            if (stream := self.streams.get(event.stream_id)) is not None:
+            if event.stream_ended is not None:  # Trailers-Only: the whole answer is this block
+                if (stream := self.streams.pop(event.stream_id, None)) is not None:
+                    self.forget(event.stream_id)
+                    stream.response_trailers(event.headers)
+            elif (stream := self.streams.get(event.stream_id)) is not None:
                 stream.response_headers(event.headers)
         elif isinstance(event, h2.events.TrailersReceived):
             if (stream := self.streams.pop(event.stream_id, None)) is not None:

@@ -275,8 +275,13 @@ class GrpcCall:
             self.core.spawn(self._connect(replica, replica.grpc))
 
     async def _connect(self, replica: Replica, address: str) -> None:
+        links = self.conn.front.links
         try:
-            upstream = await self.conn.front.links.connect(address)
+            upstream = await links.connect(address)
+            # A new connection is shared by every call that waited for it: when they are more
+            # than it takes streams, the rest open another.
+            while (not upstream.usable or upstream.full) and not self.finished:
+                upstream = links.ready(address) or await links.connect(address)
         except (OSError, TimeoutError) as exc:
             if not self.finished and self.replica is replica:
                 self._connect_failed(replica, exc)
@@ -304,10 +309,14 @@ class GrpcCall:
             self.attach(other)
 
     def send(self, upstream: GrpcUpstream) -> None:
-        self.upstream = upstream
         body, self.body = self.body, []
         end = self.request_done
-        self.up_id = upstream.open(self, self.headers, end=end and not body)
+        try:
+            self.up_id = upstream.open(self, self.headers, end=end and not body)
+        except H2Error as exc:
+            self.fail(UNAVAILABLE, f"The connection to the replica took no new call: {exc}.")
+            return
+        self.upstream = upstream
         if body:
             upstream.send_data(self.up_id, b"".join(body), end=end)
 

@@ -42,10 +42,12 @@ class GrpcUpstream(H2Peer):
         return h2c.open_outbound_streams >= h2c.remote_settings.max_concurrent_streams
 
     def open(self, stream: Stream, headers: Headers, *, end: bool) -> int:
-        """A new stream for `stream`'s call, its request head sent; the stream id."""
+        """A new stream for `stream`'s call, its request head sent; the stream id. Raises
+        h2's errors (`H2Error`) when the connection cannot take one (closing, out of ids)."""
         stream_id = self.h2.get_next_available_stream_id()
+        self.h2.send_headers(stream_id, headers, end_stream=end)
         self.streams[stream_id] = stream
-        self.send_headers(stream_id, headers, end=end)
+        self.kick()
         return stream_id
 
     def close_stream(self, stream_id: int, *, cancel: bool) -> None:

@@ -340,6 +340,7 @@ class GrpcCall:
         if not self.finished:
             self.code = self.code or grpcwire.HTTP_CODE[CANCELLED]
             self.trailered = True
+            self.conn.forget(self.stream_id)  # what was held for the client goes nowhere now
             self._drop_upstream()
             self.finish()
 

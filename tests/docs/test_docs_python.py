@@ -46,6 +46,7 @@ def test_python_block_runs(up: UpProcess, block: Block, tmp_path: Path) -> None:
     gateway = str(up.endpoints["gateway"])
     code = block.text.replace("http://127.0.0.1:8080", gateway)
     code = code.replace("127.0.0.1:8080", gateway.removeprefix("http://"))
+    code = code.replace("127.0.0.1:8081", str(up.endpoints["gateway_grpc"]))
     code = code.replace("/tmp/mls-home", str(tmp_path / "home"))
     done = subprocess.run(
         [sys.executable, "-c", code],

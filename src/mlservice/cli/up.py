@@ -42,6 +42,15 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         gateway_port: Annotated[int, typer.Option(min=0, max=65535, help="Gateway port.")] = 8080,
+        gateway_grpc_port: Annotated[
+            int | None,
+            typer.Option(
+                min=0,
+                max=65535,
+                show_default=False,
+                help="Gateway gRPC (h2c) port (default 8081, or a free one if taken).",
+            ),
+        ] = None,
         domain: Annotated[str, typer.Option(help="Service host suffix.")] = "localhost",
         apply: Annotated[
             list[Path] | None, typer.Option(help="Manifest to apply once up (repeatable).")
@@ -76,6 +85,7 @@ def register(app: typer.Typer) -> None:
                 home=Home.from_env(home),
                 data_plane=DataPlaneConfig(
                     gateway_port=gateway_port,
+                    gateway_grpc_port=gateway_grpc_port,
                     port_range=parse_port_range(port_range),
                     backoff_cap=backoff_cap,
                     warm_standby=warm_standby,

@@ -19,7 +19,16 @@ from tests.support.paths import EXAMPLES, REPO
 from tests.support.up import up_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-UP_ARGS = ("--api-port", "0", "--api-tls-port", "0", "--gateway-port", "0")
+UP_ARGS = (
+    "--api-port",
+    "0",
+    "--api-tls-port",
+    "0",
+    "--gateway-port",
+    "0",
+    "--gateway-grpc-port",
+    "0",
+)
 PYTHON = [b for doc in DOCS for b in blocks(doc) if b.language == "python"]
 
 

@@ -24,6 +24,7 @@ COMMAND_MODULES: dict[str, str] = {
     "agent": "agent",
     "storage-init": "storage_init",
     "kube": "kube",
+    "ui": "ui",
 }
 
 

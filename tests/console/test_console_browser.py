@@ -138,6 +138,7 @@ def test_the_list_shows_a_service_applied_by_the_cli_within_2s(page: Any, up: Up
     page.wait_for_selector(f"tr[data-key='mlservices/{NAMESPACE}/listed']", timeout=2000)
     assert time.monotonic() - applied < 2
     shoot(page, "services")
+    assert up.token not in up.log()  # `mls up` prints the link only to a terminal
     mls_on(up, "delete", "mlservice", "listed", "-n", NAMESPACE)
     page.wait_for_selector(f"tr[data-key='mlservices/{NAMESPACE}/listed']", state="detached")
 
@@ -237,6 +238,7 @@ def test_try_it_answers_with_the_release_and_replicas_show_their_log(
     assert "predictions" in page.inner_text("#try-answer")
     shoot(page, "service-try")
     service_page(page, up, "replicas")
-    page.locator("table.grid tbody button").first.click()
+    page.locator("table.replicas td:has-text(' MB')").first.wait_for()  # RSS from /proc
+    page.locator("table.replicas tbody button").first.click()
     wait_until(lambda: page.locator("#log").inner_text().strip() != "", timeout=10)
     shoot(page, "service-replicas")

@@ -9,6 +9,7 @@
     POST /console/v1/yaml           YAML text -> the object as JSON (or where it fails to parse)
     POST /console/v1/yaml/dump      an object -> YAML text
     POST /console/v1/try            send a body to a service through the gateway (try it)
+    GET  /console/v1/rss            resident memory of a service's replica processes
 
 Everything else the console does is a plain API call a CLI user could make too.
 """
@@ -16,6 +17,7 @@ Everything else the console does is a plain API call a CLI user could make too.
 from __future__ import annotations
 
 import hmac
+import os
 from collections import deque
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -30,12 +32,15 @@ from mlservice.api import tryit
 from mlservice.api.auth import SESSION_COOKIE, session_value
 from mlservice.api.metrics_history import MetricsHistory
 from mlservice.api.objects import Objects, Target
+from mlservice.api.pods import PodView
 from mlservice.api.status import status_body
 from mlservice.console import asset
 from mlservice.gateway.reqlog import human, localfile
 from mlservice.resources.kinds import KINDS
 
 MAX_PAIRS = 500
+SERVICE_LABEL = "serving.mlservice.dev/service"
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 MAX_YAML = 1 << 20
 SESSION_SECONDS = 12 * 3600
 
@@ -148,6 +153,13 @@ def router(*, token: str, history: MetricsHistory | None, request_logs: Path) ->
         )
         return JSONResponse(answer)
 
+    @api.get("/console/v1/rss")
+    async def rss(request: Request, namespace: str, service: str) -> dict[str, Any]:
+        pods: PodView = request.app.state.pods
+        records = await pods.records(namespace)
+        mine = [r.obj for r in records if _labels(r.obj).get(SERVICE_LABEL) == service]
+        return {"items": [{"name": o["metadata"]["name"], "rssBytes": _rss(o)} for o in mine]}
+
     @api.post("/console/v1/yaml/dump")
     async def dump_yaml(request: Request) -> Response:
         obj = await request.json()
@@ -240,3 +252,20 @@ def _passes(pair: Mapping[str, Any], *, status: str | None, q: str | None) -> bo
         # An event id, or the trace id a client sent in `traceparent`.
         return q in str(pair["id"]) or q in str(pair["traceparent"])
     return True
+
+
+def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    return obj.get("metadata", {}).get("labels") or {}
+
+
+def _rss(pod: Mapping[str, Any]) -> int | None:
+    """The resident memory of the pod's main process (its `mls://PID`), None when gone."""
+    statuses = pod.get("status", {}).get("containerStatuses") or []
+    container = str(statuses[0].get("containerID", "")) if statuses else ""
+    if not container.startswith("mls://"):
+        return None
+    try:
+        with open(f"/proc/{int(container[len('mls://') :])}/statm") as statm:
+            return int(statm.read().split()[1]) * PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return None

@@ -6,6 +6,7 @@ import { h } from "./dom.js";
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 360, HEIGHT = 120, PAD = 28;
 const SPAN = 15 * 60;
+const MIN_SPAN = 2 * 60;
 
 function svg(tag, attrs = {}) {
   const el = document.createElementNS(SVG, tag);
@@ -13,21 +14,24 @@ function svg(tag, attrs = {}) {
   return el;
 }
 
-// One chart: series of [time, value|null]; the time axis is the last 15 minutes.
+// One chart: series of [time, value|null]; the time axis spans the data kept (at least
+// 2 minutes, at most the 15 `mls up` keeps), so a fresh service's first points are readable.
 export function lineChart(title, unit, series, now) {
   const all = series.flatMap((s) => s.points.map(([, v]) => v)).filter((v) => v !== null);
   const highest = Math.max(0, ...all);
   const top = highest > 0 ? highest * 1.1 : 1;
-  const x = (t) => PAD + ((t - (now - SPAN)) / SPAN) * (WIDTH - PAD - 4);
+  const first = Math.min(now, ...series.flatMap((s) => s.points.map(([t]) => t)));
+  const span = Math.min(SPAN, Math.max(MIN_SPAN, now - first));
+  const x = (t) => PAD + ((t - (now - span)) / span) * (WIDTH - PAD - 4);
   const y = (v) => HEIGHT - 16 - (v / top) * (HEIGHT - 26);
-  const root = svg("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, width: WIDTH, height: HEIGHT, role: "img", "aria-label": `${title}, last 15 minutes` });
+  const root = svg("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, width: WIDTH, height: HEIGHT, role: "img", "aria-label": `${title}, last ${Math.round(span / 60)} minutes` });
   root.append(svg("line", { x1: PAD, y1: HEIGHT - 16, x2: WIDTH - 4, y2: HEIGHT - 16, class: "axis" }));
   const label = svg("text", { x: 2, y: 12, class: "tick" });
-  label.textContent = `${formatValue(top / 1.1)} ${unit}`;
+  label.textContent = `${formatValue(highest > 0 ? highest : 1)} ${unit}`;
   const zero = svg("text", { x: 2, y: HEIGHT - 18, class: "tick" });
   zero.textContent = "0";
   const ago = svg("text", { x: PAD, y: HEIGHT - 3, class: "tick" });
-  ago.textContent = "−15 min";
+  ago.textContent = `−${Math.round(span / 60)} min`;
   const nowText = svg("text", { x: WIDTH - 30, y: HEIGHT - 3, class: "tick" });
   nowText.textContent = "now";
   root.append(label, zero, ago, nowText);

@@ -13,6 +13,10 @@ function state(pod) {
   return pod.status?.phase || "";
 }
 
+function megabytes(bytes) {
+  return bytes === undefined || bytes === null ? "—" : `${(bytes / 1048576).toFixed(0)} MB`;
+}
+
 function address(pod) {
   const port = pod.spec?.containers?.[0]?.ports?.find((p) => p.name === "http1" || p.name === "http");
   return port ? `${pod.status?.podIP || "127.0.0.1"}:${port.containerPort}` : "";
@@ -25,8 +29,9 @@ export async function replicasTab({ namespace, name, section, signal }) {
   const logBox = h("pre", { class: "log", id: "log", tabindex: 0, "aria-label": "Log tail" });
   const logTitle = h("h2", {}, "Log: choose a replica");
   section.append(
-    h("table", { class: "grid", "aria-label": "Replicas" },
-      h("thead", {}, h("tr", {}, ...["Replica", "Release", "Revision", "State", "Restarts", "Address", "Process", "Age", ""].map((t) => h("th", { scope: "col" }, t)))),
+    h("table", { class: "grid replicas", "aria-label": "Replicas" },
+      h("colgroup", {}, ...Array.from({ length: 10 }, () => h("col"))),
+      h("thead", {}, h("tr", {}, ...["Replica", "Release", "Revision", "State", "Restarts", "Address", "Process", "RSS", "Age", ""].map((t) => h("th", { scope: "col" }, t)))),
       body),
     logTitle, logBox);
   let following = null;
@@ -49,22 +54,27 @@ export async function replicasTab({ namespace, name, section, signal }) {
     } catch { /* aborted or the replica went away */ }
   };
   const draw = async () => {
-    const list = await get(`/api/v1/namespaces/${ns}/pods?labelSelector=${selector}`);
+    const [list, memory] = await Promise.all([
+      get(`/api/v1/namespaces/${ns}/pods?labelSelector=${selector}`),
+      get(`/console/v1/rss?namespace=${ns}&service=${encodeURIComponent(name)}`),
+    ]);
+    const rss = new Map(memory.items.map((m) => [m.name, m.rssBytes]));
     body.replaceChildren(...list.items.map((pod) => {
       const labels = pod.metadata.labels || {};
       const restarts = (pod.status?.containerStatuses || []).reduce((n, c) => n + (c.restartCount || 0), 0);
       return h("tr", {},
-        h("td", {}, pod.metadata.name),
+        h("td", { title: pod.metadata.name }, pod.metadata.name),
         h("td", {}, labels["serving.mlservice.dev/release"] || labels["serving.mlservice.dev/component"] || ""),
         h("td", {}, labels["serving.mlservice.dev/revision"] || ""),
         h("td", {}, state(pod)),
         h("td", { class: "num" }, restarts),
         h("td", {}, address(pod)),
         h("td", {}, (pod.status?.containerStatuses?.[0]?.containerID || "").replace("mls://", "pid ")),
+        h("td", { class: "num" }, megabytes(rss.get(pod.metadata.name))),
         h("td", { class: "num" }, age(pod.metadata.creationTimestamp)),
         h("td", {}, h("button", { type: "button", onclick: () => follow(pod.metadata.name) }, "Log")));
     }));
-    if (!list.items.length) body.replaceChildren(h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No replicas.")));
+    if (!list.items.length) body.replaceChildren(h("tr", {}, h("td", { colspan: 10, class: "muted" }, "No replicas.")));
   };
   await draw();
   const timer = setInterval(() => draw().catch(() => {}), 2000);

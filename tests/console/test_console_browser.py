@@ -242,3 +242,23 @@ def test_try_it_answers_with_the_release_and_replicas_show_their_log(
     page.locator("table.replicas tbody button").first.click()
     wait_until(lambda: page.locator("#log").inner_text().strip() != "", timeout=10)
     shoot(page, "service-replicas")
+
+
+def test_an_inferenceservice_is_listed_with_its_components(
+    page: Any, up: UpProcess, iris: str
+) -> None:
+    isvc = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "kiris"},
+        "spec": {"predictor": {"sklearn": {"storageUri": f"pvc://{NAMESPACE}/v1"}}},
+    }
+    log_in(page, up)
+    apply(up, isvc, NAMESPACE)
+    page.click(f"tr[data-key='inferenceservices/{NAMESPACE}/kiris'] a")
+    page.wait_for_selector("h1:has-text('kiris')")
+    row = page.locator("#releases tr[data-release='predictor'] td.traffic")
+    row.wait_for(timeout=30000)
+    wait_until(lambda: "100 %" in row.inner_text(), timeout=30)
+    assert page.locator("#canary-percent").is_visible()
+    shoot(page, "inferenceservice-overview")

@@ -50,13 +50,13 @@ function overview({ kind, path, obj, section, signal }) {
   section.append(
     slots.summary,
     h("h2", {}, "Actions"), slots.actions,
-    h("h2", {}, "Releases"), slots.releases,
+    h("h2", {}, kind.kind === "InferenceService" ? "Components" : "Releases"), slots.releases,
     h("div", { class: "columns" },
       h("div", {}, h("h2", {}, "Conditions"), slots.conditions, h("h2", {}, "Transformer"), slots.transformer),
       h("div", {}, h("h2", {}, "Events"), slots.events)));
   let latest = obj;
   const draw = () => {
-    slots.summary.replaceChildren(summary(latest));
+    slots.summary.replaceChildren(summary(kind, latest));
     slots.releases.replaceChildren(releasesTable(kind, latest));
     slots.conditions.replaceChildren(conditionsTable(latest));
     slots.transformer.replaceChildren(transformer(latest));
@@ -77,14 +77,17 @@ function overview({ kind, path, obj, section, signal }) {
   signal.addEventListener("abort", () => clearInterval(timer));
 }
 
-function summary(obj) {
+function summary(kind, obj) {
   const cond = (obj.status?.conditions || []).find((c) => c.type === "Ready");
   const ready = cond ? cond.status : "Unknown";
   return h("dl", { class: "facts" },
     h("dt", {}, "Namespace"), h("dd", {}, obj.metadata.namespace),
     h("dt", {}, "Ready"), h("dd", {}, h("span", { class: `badge ${ready === "True" ? "ok" : "wait"}`, id: "ready" }, ready)),
     h("dt", {}, "URL"), h("dd", { class: "url" }, obj.status?.address?.url || obj.status?.url || "—"),
-    h("dt", {}, "Paused"), h("dd", {}, obj.spec?.paused ? "yes" : "no"),
+    ...(kind.kind === "MLService" ? [
+      h("dt", {}, "Paused"), h("dd", {}, obj.spec?.paused ? "yes" : "no"),
+      h("dt", {}, "Default / canary"), h("dd", {}, [obj.spec?.default, obj.spec?.canary].filter(Boolean).join(" / ") || "—"),
+    ] : []),
     h("dt", {}, "Age"), h("dd", {}, age(obj.metadata.creationTimestamp)));
 }
 
@@ -94,7 +97,22 @@ function modelUri(obj, release) {
   return model?.modelUri || obj.spec?.storage?.pvc?.name || "";
 }
 
+// An InferenceService has components, not releases: each with its revisions' traffic.
+function componentsTable(obj) {
+  const components = Object.entries(obj.status?.components || {});
+  if (!components.length) return h("p", { class: "muted" }, "No components reported yet.");
+  return h("table", { class: "grid", id: "releases", "aria-label": "Components" },
+    h("thead", {}, h("tr", {}, ...["Component", "Traffic", "Latest ready revision", "Rolled out", "URL"].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, ...components.map(([name, c]) => h("tr", { "data-release": name },
+      h("td", {}, name),
+      h("td", { class: "traffic" }, (c.traffic || []).map((t) => `${t.revisionName || t.tag}: ${t.percent} %`).join(", ")),
+      h("td", {}, c.latestReadyRevision || ""),
+      h("td", {}, c.latestRolledoutRevision || ""),
+      h("td", { class: "url" }, c.url || "")))));
+}
+
 function releasesTable(kind, obj) {
+  if (kind.kind === "InferenceService") return componentsTable(obj);
   const rows = obj.status?.releases || [];
   if (!rows.length) return h("p", { class: "muted" }, "No releases reported yet.");
   return h("table", { class: "grid", id: "releases", "aria-label": "Releases" },
@@ -119,11 +137,13 @@ function conditionsTable(obj) {
 function transformer(obj) {
   const t = obj.spec?.transformer;
   if (!t) return h("p", { class: "muted" }, "No transformer.");
-  const container = t.template?.spec?.containers?.[0] || {};
+  const container = t.template?.spec?.containers?.[0] || t.containers?.[0] || {};
+  const status = obj.status?.transformer || obj.status?.components?.transformer || {};
   return h("dl", { class: "facts" },
     h("dt", {}, "Image / command"), h("dd", {}, container.image || (container.command || []).join(" ") || "—"),
-    h("dt", {}, "Replicas"), h("dd", {}, `${t.minReplicas ?? 1} – ${t.maxReplicas ?? "∞"}`),
-    h("dt", {}, "URL"), h("dd", { class: "url" }, obj.status?.transformer?.url || "—"));
+    h("dt", {}, "Replicas"), h("dd", {}, `${status.readyReplicas ?? "?"} ready of ${status.totalReplicas ?? "?"} (bounds ${t.minReplicas ?? 1} – ${t.maxReplicas ?? "∞"})`),
+    h("dt", {}, "Revision"), h("dd", {}, status.readyRevision || status.latestReadyRevision || "—"),
+    h("dt", {}, "URL"), h("dd", { class: "url" }, status.url || "—"));
 }
 
 async function events(obj) {
@@ -181,7 +201,26 @@ function actions(kind, path, current, reload) {
         run("Roll back: no traffic to the canary?", patch, patchText(patch));
       } }, "Roll back"));
   }
-  if (kind.kind !== "InferenceService") {
+  if (kind.kind === "InferenceService") {
+    const input = h("input", { id: "canary-percent", type: "number", min: 0, max: 100, step: 1, value: obj.spec?.predictor?.canaryTrafficPercent ?? 100 });
+    const predictor = (value) => ({ spec: { predictor: { canaryTrafficPercent: value } } });
+    box.append(
+      h("form", { class: "inline", onsubmit: (e) => {
+        e.preventDefault();
+        const patch = predictor(Number(input.value));
+        run(`Send ${input.value} % of traffic to the latest revision?`, patch, patchText(patch));
+      } },
+        h("label", { for: "canary-percent" }, "Latest revision traffic %"), input,
+        h("button", { type: "submit", id: "set-canary" }, "Set")),
+      h("button", { type: "button", id: "promote", onclick: () => {
+        const patch = predictor(null);
+        run("Promote: the latest revision takes all traffic?", patch, patchText(patch));
+      } }, "Promote latest"),
+      h("button", { type: "button", id: "rollback", onclick: () => {
+        const patch = predictor(0);
+        run("Roll back: no traffic to the latest revision?", patch, patchText(patch));
+      } }, "Roll back"));
+  } else if (kind.kind === "MLService") {
     box.append(h("button", { type: "button", id: "pause", onclick: () => {
       const paused = !current().spec?.paused;
       const patch = { spec: { paused } };

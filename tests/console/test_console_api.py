@@ -202,3 +202,19 @@ def test_the_metrics_endpoint_serves_one_services_releases(
     )
     assert list(answer["releases"]) == ["predict/v1"]
     assert [p["requests"] for p in answer["releases"]["predict/v1"]] == [0, 5]
+
+
+def test_the_request_log_reads_only_its_recent_tail(tmp_path: Path) -> None:
+    from mlservice.api.console import _recent
+
+    folder = tmp_path / "requests"
+    folder.mkdir()
+    old = "".join(json.dumps(_event("request", f"old{i}", "v1")) + "\n" for i in range(50))
+    (folder / "mlservice-2026.12.05.jsonl").write_text(old)
+    new = [json.dumps(_event("request", f"new{i}", "v1")) + "\n" for i in range(3)]
+    (folder / "mlservice-2026.12.06.jsonl").write_text("".join(new) + '{"cut')
+    everything = [d["id"] for d in _recent(folder)]
+    assert everything[-3:] == ["new0", "new1", "new2"]
+    assert len(everything) == 53
+    budget = len(new[1]) + len(new[2]) + len('{"cut') + 10  # reaches into new0: cut, skipped
+    assert [d["id"] for d in _recent(folder, budget)] == ["new1", "new2"]

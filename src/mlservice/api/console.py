@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import yaml
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -39,6 +40,7 @@ from mlservice.gateway.reqlog import human, localfile
 from mlservice.resources.kinds import KINDS
 
 MAX_PAIRS = 500
+SCAN_BYTES = 32 << 20
 SERVICE_LABEL = "serving.mlservice.dev/service"
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 MAX_YAML = 1 << 20
@@ -221,9 +223,35 @@ def _pairs(
 def _events(
     folder: Path, *, namespace: str, service: str, release: str | None
 ) -> Iterator[Mapping[str, Any]]:
-    for doc in localfile.read_events(folder):
+    for doc in _recent(folder):
         if human.matches(doc, service=service, namespace=namespace, release=release):
             yield doc
+
+
+def _recent(folder: Path, budget: int = SCAN_BYTES) -> Iterator[dict[str, Any]]:
+    """The events in the last `budget` bytes of the day files, oldest first: a page that
+    polls costs the same however long the log has grown."""
+    chunks: list[bytes] = []
+    for path in reversed(localfile.log_files(folder)):
+        if budget <= 0:
+            break
+        with path.open("rb") as lines:
+            size = lines.seek(0, os.SEEK_END)
+            start = max(0, size - budget)
+            lines.seek(start)
+            chunk = lines.read(size - start)
+        budget -= len(chunk)
+        if start > 0:
+            chunk = chunk[chunk.find(b"\n") + 1 :]  # the first line is cut: skip it
+        chunks.append(chunk)
+    for chunk in reversed(chunks):
+        for line in chunk.splitlines():
+            try:
+                doc = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue  # a line still being written
+            if isinstance(doc, dict):
+                yield doc
 
 
 def _new_pair(doc: Mapping[str, Any]) -> dict[str, Any]:

@@ -139,8 +139,20 @@ def test_the_list_shows_a_service_applied_by_the_cli_within_2s(page: Any, up: Up
     assert time.monotonic() - applied < 2
     shoot(page, "services")
     assert up.token not in up.log()  # `mls up` prints the link only to a terminal
-    mls_on(up, "delete", "mlservice", "listed", "-n", NAMESPACE)
+    # Promote, then delete, from the service's page: each one API call, confirmed first.
+    page.click(f"tr[data-key='mlservices/{NAMESPACE}/listed'] a")
+    page.click("#promote")
+    page.click("#confirm-ok")
+    page.wait_for_selector("#action-result:has-text('Done.')")
+    got = json.loads(mls_on(up, "get", "mlservice", "listed", "-n", NAMESPACE, "-o", "json").stdout)
+    assert got["spec"]["default"] == "v2"
+    assert "canary" not in got["spec"]
+    page.click("#delete")
+    page.click("#confirm-ok")
+    page.wait_for_selector("h1:has-text('Services')")
     page.wait_for_selector(f"tr[data-key='mlservices/{NAMESPACE}/listed']", state="detached")
+    gone = mls_on(up, "get", "mlservice", "listed", "-n", NAMESPACE)
+    assert gone.returncode != 0
 
 
 def test_moving_the_canary_to_50_percent_in_the_ui_is_what_mls_get_reports(
@@ -237,6 +249,13 @@ def test_try_it_answers_with_the_release_and_replicas_show_their_log(
     assert page.inner_text("#try-release-answer") == "v2"
     assert "predictions" in page.inner_text("#try-answer")
     shoot(page, "service-try")
+    page.select_option("#try-protocol", "file")
+    body = json.dumps({"instances": [ROW]}).encode()
+    page.set_input_files(
+        "#try-file", files=[{"name": "row.json", "mimeType": "application/json", "buffer": body}]
+    )
+    page.click("#try-send")
+    page.wait_for_selector("#try-answer:has-text('predictions')")
     service_page(page, up, "replicas")
     page.locator("table.replicas td:has-text(' MB')").first.wait_for()  # RSS from /proc
     page.locator("table.replicas tbody button").first.click()

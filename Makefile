@@ -10,7 +10,7 @@ INSTALL_INPUTS := pyproject.toml constraints.txt
 KSERVE_VENV := .venv-kserve
 KSERVE_STAMP := $(KSERVE_VENV)/.stamp
 
-.PHONY: run test check lint typecheck imports pytest java clean
+.PHONY: run test check lint typecheck imports pytest java chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,9 +53,16 @@ java:
 	else echo "java: not found, and openjdk-17-jre-headless needs root and apt-get to install;" \
 		"the real-TorchServe tests skip (and fail when CI is set)"; fi
 
+# The console's browser tests drive Debian's chromium (tests/console/browser.py): installed
+# here when missing and we are root; otherwise those tests skip saying why (fail when CI=true).
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] \
+		&& apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; } \
+		|| echo "chromium: not found and not root; the console's browser tests skip (and fail when CI is set)"
+
 # kubectl ships with this project's machine image (Debian's kubernetes-client is too old for
 # kubectl 1.32's discovery): checked and named here, not installed (tests/support/kubectl.py).
-pytest: $(DEV_STAMP) $(KSERVE_STAMP) java
+pytest: $(DEV_STAMP) $(KSERVE_STAMP) java chromium
 	@command -v kubectl >/dev/null && kubectl version --client 2>/dev/null | head -1 \
 		|| echo "kubectl: not found; the kubectl tests skip (and fail when CI is set)"
 	$(BIN)/pytest

@@ -25,6 +25,7 @@ COMMAND_MODULES: dict[str, str] = {
     "storage-init": "storage_init",
     "kube": "kube",
     "operator": "operator",
+    "ui": "ui",
 }
 
 

@@ -80,13 +80,39 @@ def test_crds_and_install_print_yaml() -> None:
     ]
     with_kserve = mls("kube", "crds", "--kserve-kinds")
     assert "inferenceservices.serving.kserve.io" in with_kserve.stdout
-    install = mls("kube", "install", "--mode", "standard", "--kserve-kinds")
+    install = mls(
+        "kube",
+        "install",
+        "--mode",
+        "standard",
+        "--kserve-kinds",
+        "--image",
+        "r.test/mls:3",
+        "--domain",
+        "ml.test",
+    )
     assert install.returncode == 0, install.stderr
     objects = list(yaml.safe_load_all(install.stdout))
     deployment = next(o for o in objects if o["kind"] == "Deployment")
-    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args == ["operator", "--all-namespaces", "--mode", "standard", "--kserve-kinds"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "r.test/mls:3"
+    args = container["args"]
+    assert args == [
+        "operator",
+        "--all-namespaces",
+        "--mode",
+        "standard",
+        "--image",
+        "r.test/mls:3",
+        "--domain",
+        "ml.test",
+        "--kserve-kinds",
+    ]
     assert any(o["kind"] == "ClusterServingRuntime" for o in objects)
+    # `mls operator` takes every option install gives it (an unknown one fails before --help)
+    takes = mls(*args, "--help")
+    assert takes.returncode == 0, takes.stderr
+    assert mls(*args, "--imagee", "x", "--help").returncode == 2
 
 
 def test_the_render_commands_in_the_docs_run(tmp_path: Path) -> None:

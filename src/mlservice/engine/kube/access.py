@@ -8,8 +8,9 @@ subresource), writes children with server-side apply (`patch`, or `create` where
 404), and posts Events (`create`, core `v1`: kopf's). kopf lists and watches
 CustomResourceDefinitions to follow the kinds; namespaces only when it watches named ones
 (`--namespace`, where the ClusterRole installed for `--all-namespaces` does not grant them:
-kopf then assumes the named ones exist). It never deletes or replaces a child: owner
-references make the garbage collector delete, and server-side apply is a `patch`.
+kopf then assumes the named ones exist). It runs standalone (one replica): no peering
+objects. It never deletes or replaces a child: owner references make the garbage collector
+delete, and server-side apply is a `patch`.
 """
 
 from __future__ import annotations

@@ -6,8 +6,11 @@ create, update and resume. Runtimes are indexed by namespace and name; a runtime
 namespace's runtimes serve every namespace): the children hash tells which ones really change.
 Children are kept by their controller's uid (`children.py` says why not in a kopf index), and
 any event on one rewrites its parent's status; a child deleted while its parent lives is
-written again. No handler runs on deletion, so kopf adds no
-finalizer: ownership lets the cluster's garbage collector remove the children.
+written again. In knative mode Knative's Revisions are watched too (their pods are the
+releases' replicas); they are Knative's to delete. What is watched per mode is
+`engine/kube/access.py`'s, which `mls kube install`'s ClusterRole is made from. No handler
+runs on deletion, so kopf adds no finalizer: ownership lets the cluster's garbage collector
+remove the children.
 """
 
 from __future__ import annotations
@@ -93,9 +96,10 @@ def build_registry(*, api: Api, wiring: Wiring, settings: Settings) -> kopf.Oper
     def on_child(body: kopf.Body, type: str | None, **indices: Any) -> None:
         gone = type == "DELETED"
         uid = children.seen(dict(body), gone=gone)
+        ours = body.get("kind") != "Revision"  # Knative's: it deletes old revisions itself
         for r in kinds.parents:
             for parent in indices[_id("parents", r)].get(uid, ()):
-                if gone:
+                if gone and ours:
                     reconciler.repair(parent, indices)  # deleted by hand: put it back
                 else:
                     reconciler.refresh(parent, indices)

@@ -11,6 +11,7 @@ read; the Route's (or HTTPRoute's) readiness and URLs then complete it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -140,7 +141,13 @@ def _inferenceservice(
     now: str,
 ) -> dict[str, Any]:
     ns, spec = isvc.namespace, isvc.spec
+    canary = spec.predictor.canary_traffic_percent
     predictor = track_view(seen, ("predict", None), namespace=ns)
+    rolled_out = ((previous.get("components") or {}).get("predictor") or {}).get(
+        "latestRolledoutRevision"
+    )
+    if isinstance(seen, Observation) and rolled_out:
+        predictor = held_canary(predictor, str(rolled_out), canary=canary, namespace=ns)
     transformer = track_view(seen, ("transform", None), namespace=ns) if spec.transformer else None
     status = isvc_status(
         name=isvc.name,
@@ -150,7 +157,7 @@ def _inferenceservice(
         transformer=transformer,
         explainer=spec.explainer is not None,
         invalid=ModelFailure(seen.reason, seen.message) if isinstance(seen, Problem) else None,
-        canary=spec.predictor.canary_traffic_percent,
+        canary=canary,
         hosts=hosts,
         previous=previous,
         now=now,
@@ -171,6 +178,21 @@ def _inferenceservice(
     return status
 
 
+def held_canary(
+    view: TrackView, rolled_out: str, *, canary: int | None, namespace: str
+) -> TrackView:
+    """While a canary runs (`canaryTrafficPercent` below 100), the revision rolled out before
+    stays the rolled-out one, whichever Knative made ready since: the renderer pins it in the
+    Route by name. A ready latest revision then shows as the canary beside it, pods counted
+    or scaled to zero (KServe's status counts none)."""
+    if canary is None or canary >= 100 or view.latest in (None, rolled_out):
+        return view
+    replicas = dict(view.replicas)
+    if view.serving == view.latest and not any(r.ready for r in replicas.get(view.latest, ())):
+        replicas[view.latest] = _states(view.latest, 1, 1, namespace)
+    return replace(view, serving=rolled_out, replicas=replicas)
+
+
 def track_view(
     seen: Observation | Problem, key: tuple[str, str | None], *, namespace: str
 ) -> TrackView:
@@ -183,7 +205,8 @@ def track_view(
     failure = Failure(found.problem.reason, found.problem.message) if found.problem else None
     latest = found.latest or found.ready_revision
     if found.replicas is None:  # Knative: revisions scale on demand, to zero included
-        return TrackView(latest, found.ready_revision, None, 0, failure)
+        counted = _revision_replicas(found, namespace)
+        return TrackView(latest, found.ready_revision, None, 0, failure, replicas=counted)
     return TrackView(
         latest,
         found.ready_revision,
@@ -197,8 +220,23 @@ def track_view(
 def _replicas(found: Component, namespace: str) -> dict[str, tuple[ReplicaState, ...]]:
     """A Deployment counts its pods; the status functions count replica states."""
     revision = found.ready_revision or found.latest or ""
-    ready = found.ready_replicas or 0
-    states = tuple(
+    return {revision: _states(revision, found.ready_replicas or 0, found.replicas or 0, namespace)}
+
+
+def _revision_replicas(found: Component, namespace: str) -> dict[str, tuple[ReplicaState, ...]]:
+    """Knative counts pods per Revision: those of the latest and the ready revision (older
+    ones take no traffic and scale to zero). Scale stays 0 in the view, so a ready revision
+    with no pod (scaled to zero) still serves."""
+    out = {}
+    for revision in dict.fromkeys(r for r in (found.latest, found.ready_revision) if r):
+        pods = found.revisions.get(revision)
+        if pods is not None:
+            out[revision] = _states(revision, pods.ready, pods.desired, namespace)
+    return out
+
+
+def _states(revision: str, ready: int, wanted: int, namespace: str) -> tuple[ReplicaState, ...]:
+    return tuple(
         ReplicaState(
             id=ReplicaId(f"{revision}-{index}"),
             revision_id=RevisionId(f"{namespace}/{revision}"),
@@ -209,9 +247,8 @@ def _replicas(found: Component, namespace: str) -> dict[str, tuple[ReplicaState,
             grpc_port=None,
             restarts=0,
         )
-        for index in range(max(found.replicas or 0, ready))
+        for index in range(max(wanted, ready))
     )
-    return {revision: states}
 
 
 def _routed(status: dict[str, Any], seen: Observation, *, previous: Body, now: str) -> None:

@@ -4,8 +4,9 @@ The emulator runs in its own thread's event loop (the dev env has no pytest-asyn
 sync test then reads and writes objects over HTTP as any client would). It is told which
 resources exist, as discovery on a cluster tells kopf: namespaces and events, our CRDs with
 their status subresource, KServe's kinds, and the kinds the operator writes (Knative Serving,
-apps/v1, autoscaling/v2, Gateway API). kmock stores objects as sent: no uid, resourceVersion,
-generation or defaults, no garbage collector; a PATCH merges into the stored object.
+apps/v1, autoscaling/v2, Gateway API) or reads (Knative's Revisions). kmock stores objects as
+sent: no uid, resourceVersion, generation or defaults, no garbage collector; a PATCH merges
+into the stored object.
 
 The operator is the real `mls operator` in a child process with a kubeconfig naming the
 emulator's URL: the command line, the credentials loading and kopf's own startup are what a
@@ -45,6 +46,7 @@ RESOURCES: tuple[tuple[str, str, bool, frozenset[str]], ...] = (
     ("serving.knative.dev/v1/configurations", "Configuration", True, STATUS),
     ("serving.knative.dev/v1/routes", "Route", True, STATUS),
     ("serving.knative.dev/v1/services", "Service", True, STATUS),
+    ("serving.knative.dev/v1/revisions", "Revision", True, STATUS),
     ("apps/v1/deployments", "Deployment", True, STATUS),
     ("autoscaling/v2/horizontalpodautoscalers", "HorizontalPodAutoscaler", True, STATUS),
     ("gateway.networking.k8s.io/v1/httproutes", "HTTPRoute", True, STATUS),

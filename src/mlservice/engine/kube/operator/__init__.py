@@ -4,7 +4,13 @@ The composition root (`cli/operator.py`) hands in the renderer and the status fu
 (`Wiring`); this package watches, indexes, applies and writes status back.
 """
 
-from mlservice.engine.kube.operator.observe import Component, Ingress, Observation, Problem
+from mlservice.engine.kube.operator.observe import (
+    Component,
+    Ingress,
+    Observation,
+    Pods,
+    Problem,
+)
 from mlservice.engine.kube.operator.run import run
 from mlservice.engine.kube.operator.wiring import Mode, Render, Settings, StatusOf, Wiring
 
@@ -13,6 +19,7 @@ __all__ = [
     "Ingress",
     "Mode",
     "Observation",
+    "Pods",
     "Problem",
     "Render",
     "Settings",

@@ -6,71 +6,40 @@ create, update and resume. Runtimes are indexed by namespace and name; a runtime
 namespace's runtimes serve every namespace): the children hash tells which ones really change.
 Children are kept by their controller's uid (`children.py` says why not in a kopf index), and
 any event on one rewrites its parent's status; a child deleted while its parent lives is
-written again. No handler runs on deletion, so kopf adds no
-finalizer: ownership lets the cluster's garbage collector remove the children.
+written again. In knative mode Knative's Revisions are watched too (their pods are the
+releases' replicas); they are Knative's to delete. What is watched per mode is
+`engine/kube/access.py`'s, which `mls kube install`'s ClusterRole is made from. No handler
+runs on deletion, so kopf adds no finalizer: ownership lets the cluster's garbage collector
+remove the children.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 import kopf
 
+from mlservice.engine.kube.access import (
+    CHILDREN,
+    KSERVE_PARENTS,
+    KSERVE_RUNTIMES,
+    OBSERVED,
+    PARENTS,
+    RUNTIMES,
+    Resource,
+)
 from mlservice.engine.kube.operator.api import Api
 from mlservice.engine.kube.operator.children import Children
 from mlservice.engine.kube.operator.reconcile import Indices, Reconciler, flatten
-from mlservice.engine.kube.operator.wiring import Body, Mode, Settings, Wiring
+from mlservice.engine.kube.operator.wiring import Body, Settings, Wiring
 from mlservice.naming import LABEL_PREFIX, SERVICE_LABEL
 from mlservice.runtime.select import BUILTIN_NAMESPACE
 
 # kopf keeps its progress and last-handled spec in annotations, not in `status.kopf`: our
 # CRDs' status schema is ours, and an annotation is accepted by every kind.
 STATE_PREFIX: Final = LABEL_PREFIX.rstrip("/")
-
-
-@dataclass(frozen=True)
-class Resource:
-    group: str
-    version: str
-    plural: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.plural}.{self.version}.{self.group or 'core'}"
-
-
-OURS: Final = "tensorstack.dev"
-KSERVE: Final = "serving.kserve.io"
-KNATIVE: Final = "serving.knative.dev"
-PARENTS: Final = (
-    Resource(OURS, "v1beta1", "mlservices"),
-    Resource(OURS, "v1beta1", "simplemlservices"),
-)
-KSERVE_PARENTS: Final = (Resource(KSERVE, "v1beta1", "inferenceservices"),)
-RUNTIMES: Final = (Resource(OURS, "v1beta1", "mlserviceruntimes"),)
-KSERVE_RUNTIMES: Final = (
-    Resource(KSERVE, "v1alpha1", "servingruntimes"),
-    Resource(KSERVE, "v1alpha1", "clusterservingruntimes"),
-)
-DEPLOYMENTS: Final = Resource("apps", "v1", "deployments")
-SERVICES: Final = Resource("", "v1", "services")
-CHILDREN: Final[Mapping[Mode, tuple[Resource, ...]]] = {
-    "knative": (
-        Resource(KNATIVE, "v1", "configurations"),
-        Resource(KNATIVE, "v1", "routes"),
-        Resource(KNATIVE, "v1", "services"),
-        DEPLOYMENTS,  # a SimpleMLService is a Deployment and a Service in both modes
-        SERVICES,
-    ),
-    "standard": (
-        DEPLOYMENTS,
-        SERVICES,
-        Resource("autoscaling", "v2", "horizontalpodautoscalers"),
-        Resource("gateway.networking.k8s.io", "v1", "httproutes"),
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -85,7 +54,7 @@ class Kinds:
         return cls(
             parents=PARENTS + (KSERVE_PARENTS if kserve else ()),
             runtimes=RUNTIMES + (KSERVE_RUNTIMES if kserve else ()),
-            children=CHILDREN[settings.mode],
+            children=CHILDREN[settings.mode] + OBSERVED[settings.mode],
         )
 
     def runtimes_for(self, parent: Body, indices: Indices) -> list[Body]:
@@ -127,9 +96,10 @@ def build_registry(*, api: Api, wiring: Wiring, settings: Settings) -> kopf.Oper
     def on_child(body: kopf.Body, type: str | None, **indices: Any) -> None:
         gone = type == "DELETED"
         uid = children.seen(dict(body), gone=gone)
+        ours = body.get("kind") != "Revision"  # Knative's: it deletes old revisions itself
         for r in kinds.parents:
             for parent in indices[_id("parents", r)].get(uid, ()):
-                if gone:
+                if gone and ours:
                     reconciler.repair(parent, indices)  # deleted by hand: put it back
                 else:
                     reconciler.refresh(parent, indices)

@@ -1,8 +1,9 @@
 """What a parent's children say about it: a pure reading of their `status`, engine-neutral.
 
 Knative: a `Configuration` (per release) or `Service` (the transformer) says which revision was
-created last and which is ready, its `Ready` condition why not; the `Route` says whether traffic
-is routed, its URL and each tag's URL. Standard: a `Deployment` says how many replicas are
+created last and which is ready, its `Ready` condition why not; each `Revision` how many of its
+pods are ready (`actualReplicas`) and wanted (`desiredReplicas`); the `Route` says whether
+traffic is routed, its URL and each tag's URL. Standard: a `Deployment` says how many replicas are
 ready, an `HTTPRoute` whether a Gateway accepted it. Children are told apart by the owner
 labels the renderer puts on them (component, release). A condition `Unknown` is in progress;
 `False` is a failure with Knative's (or Kubernetes') reason and message.
@@ -11,7 +12,7 @@ labels the renderer puts on them (component, release). A condition `Unknown` is 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mlservice.naming import COMPONENT_LABEL, RELEASE_LABEL, REVISION_LABEL
@@ -26,11 +27,20 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class Pods:
+    """A Knative Revision's pods: ready (`actualReplicas`) and wanted (`desiredReplicas`)."""
+
+    ready: int
+    desired: int
+
+
+@dataclass(frozen=True)
 class Component:
     """One release's predictor, a transformer or a SimpleMLService's pods.
 
     `replicas`/`ready_replicas` are None where the engine does not count them on the object
-    (Knative: the autoscaler scales revisions on demand, to zero included)."""
+    (Knative: the autoscaler scales revisions on demand, to zero included); Knative's counts
+    are per revision, in `revisions`."""
 
     latest: str | None
     ready_revision: str | None
@@ -39,6 +49,7 @@ class Component:
     replicas: int | None = None
     problem: Problem | None = None
     url: str | None = None
+    revisions: Mapping[str, Pods] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,7 @@ class Observation:
 
 def observe(children: Iterable[Mapping[str, Any]]) -> Observation:
     components: dict[ComponentId, Component] = {}
+    pods: dict[ComponentId, dict[str, Pods]] = {}
     routes: list[Ingress] = []
     for child in children:
         kind, api = child.get("kind"), str(child.get("apiVersion", ""))
@@ -69,10 +81,16 @@ def observe(children: Iterable[Mapping[str, Any]]) -> Observation:
             components[key] = _knative_component(status)
         elif api.startswith("serving.knative.dev/") and kind == "Route":
             routes.append(_knative_route(status))
+        elif api.startswith("serving.knative.dev/") and kind == "Revision":
+            name = str((child.get("metadata") or {}).get("name"))
+            pods.setdefault(key, {})[name] = _revision_pods(status)
         elif kind == "Deployment":
             components[key] = _deployment(child, status)
         elif kind == "HTTPRoute":
             routes.append(_http_route(status))
+    for key, counted in pods.items():
+        if key in components:
+            components[key] = replace(components[key], revisions=counted)
     return Observation(components, _combined(routes))
 
 
@@ -120,6 +138,10 @@ def _knative_component(status: Mapping[str, Any]) -> Component:
         problem=problem,
         url=status.get("url"),
     )
+
+
+def _revision_pods(status: Mapping[str, Any]) -> Pods:
+    return Pods(int(status.get("actualReplicas") or 0), int(status.get("desiredReplicas") or 0))
 
 
 def _knative_route(status: Mapping[str, Any]) -> Ingress:

@@ -10,7 +10,7 @@ INSTALL_INPUTS := pyproject.toml constraints.txt
 KSERVE_VENV := .venv-kserve
 KSERVE_STAMP := $(KSERVE_VENV)/.stamp
 
-.PHONY: run test check lint typecheck imports pytest clean
+.PHONY: run test check lint typecheck imports pytest java chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +44,25 @@ typecheck: $(DEV_STAMP)
 imports: $(DEV_STAMP)
 	$(BIN)/lint-imports
 
+# The real TorchServe (runtime torchserve-java) needs a JVM: Debian's JDK 17 runtime, installed
+# when missing if apt-get can (as root); else its tests skip, saying why (and fail when CI is set).
+java:
+	@if command -v java >/dev/null; then java -version 2>&1 | head -1; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -q && apt-get install -y -q --no-install-recommends openjdk-17-jre-headless; \
+	else echo "java: not found, and openjdk-17-jre-headless needs root and apt-get to install;" \
+		"the real-TorchServe tests skip (and fail when CI is set)"; fi
+
+# The console's browser tests drive Debian's chromium (tests/console/browser.py): installed
+# here when missing and we are root; otherwise those tests skip saying why (fail when CI=true).
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] \
+		&& apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; } \
+		|| echo "chromium: not found and not root; the console's browser tests skip (and fail when CI is set)"
+
 # kubectl ships with this project's machine image (Debian's kubernetes-client is too old for
 # kubectl 1.32's discovery): checked and named here, not installed (tests/support/kubectl.py).
-pytest: $(DEV_STAMP) $(KSERVE_STAMP)
+pytest: $(DEV_STAMP) $(KSERVE_STAMP) java chromium
 	@command -v kubectl >/dev/null && kubectl version --client 2>/dev/null | head -1 \
 		|| echo "kubectl: not found; the kubectl tests skip (and fail when CI is set)"
 	$(BIN)/pytest

@@ -1,7 +1,8 @@
 """Write the models the examples read: `python examples/make_models.py [--home DIR] [--s3 URL]`.
 
 Volumes go under the data dir (`--home`, else $MLS_HOME, else ~/.mlservice), where
-`pvc://tutorial/...` and `pvc://demo/...` look; run it before or while `mls up` runs. The KServe
+`pvc://tutorial/...` and `pvc://demo/...` look; run it before or while `mls up` runs. The
+TorchServe stores go to `tutorial/torchserve/` (examples/torchserve/make_models.py). The KServe
 examples' iris models go to `tutorial/models/sklearn/{1.0,2.0,3.0}/model/`, the local twin of
 KServe's `gs://kfserving-examples/models/sklearn/1.0/model`. With
 `--s3 http://127.0.0.1:9000` the S3 examples' objects (`s3://models/example/`,
@@ -12,6 +13,7 @@ any S3 endpoint works, e.g. `moto_server -p 9000` from the dev install.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
@@ -78,6 +80,11 @@ def main() -> int:
     made = write_example_models(home)
     for path in [*made.written, *write_iris_models(home)]:
         print(f"wrote {path}")
+    # The TorchServe model stores (digits.mar, sentiment.mar): torchserve/ in the volume tutorial.
+    torchserve = Path(__file__).resolve().parent / "torchserve" / "make_models.py"
+    subprocess.run(
+        [sys.executable, str(torchserve), str(home.volume("tutorial") / "torchserve")], check=True
+    )
     for reason in made.skipped:
         print(f"skipped {reason}")
     if args.s3 and made.s3_root is not None:

@@ -292,7 +292,17 @@ def test_the_whole_platform_serves_the_kubeconfig_across_control_plane_restarts(
 ) -> None:
     """Under the supervisor the control plane serves the TLS socket `mls up` bound and handed
     down, so a restarted one answers on the same port, the kubeconfig's."""
-    args = ("--api-port", "0", "--gateway-port", "0", "--api-tls-port", "0", "--no-warm-standby")
+    args = (
+        "--api-port",
+        "0",
+        "--gateway-port",
+        "0",
+        "--gateway-grpc-port",
+        "0",
+        "--api-tls-port",
+        "0",
+        "--no-warm-standby",
+    )
     with (
         up_process(tmp_path / "home", args=args) as up,
         _kubeconfig_client(up.home.kubeconfig) as api_client,

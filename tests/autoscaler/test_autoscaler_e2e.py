@@ -54,7 +54,18 @@ Obj = dict[str, Any]
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
     home = tmp_path_factory.mktemp("autoscaler") / "home"
-    args = ("--api-port", "0", "--api-tls-port", "0", "--gateway-port", "0", "--max-replicas", "3")
+    args = (
+        "--api-port",
+        "0",
+        "--api-tls-port",
+        "0",
+        "--gateway-port",
+        "0",
+        "--gateway-grpc-port",
+        "0",
+        "--max-replicas",
+        "3",
+    )
     with up_process(home, args=args, env=ENV) as running:
         yield running
 

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import typer
+import typer.testing
 import yaml
 
+from mlservice.cli import operator as operator_cli
+from mlservice.cli.app import build_app
 from mlservice.controller.offline import render
+from mlservice.engine.kube import RenderOptions
 from tests.engine.kube.kube_helpers import EXAMPLES, documents
 from tests.support.cli import mls
 from tests.support.paths import REPO
@@ -69,7 +75,7 @@ def test_render_errors_name_the_field_and_exit_1() -> None:
     assert "choose knative or standard" in bad.stderr
 
 
-def test_crds_and_install_print_yaml() -> None:
+def test_crds_and_install_print_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
     crds = mls("kube", "crds")
     assert crds.returncode == 0, crds.stderr
     names = [c["metadata"]["name"] for c in yaml.safe_load_all(crds.stdout)]
@@ -80,13 +86,54 @@ def test_crds_and_install_print_yaml() -> None:
     ]
     with_kserve = mls("kube", "crds", "--kserve-kinds")
     assert "inferenceservices.serving.kserve.io" in with_kserve.stdout
-    install = mls("kube", "install", "--mode", "standard", "--kserve-kinds")
+    install = mls(
+        "kube",
+        "install",
+        "--mode",
+        "standard",
+        "--kserve-kinds",
+        "--image",
+        "r.test/mls:3",
+        "--domain",
+        "ml.test",
+    )
     assert install.returncode == 0, install.stderr
     objects = list(yaml.safe_load_all(install.stdout))
     deployment = next(o for o in objects if o["kind"] == "Deployment")
-    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args == ["operator", "--all-namespaces", "--mode", "standard", "--kserve-kinds"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "r.test/mls:3"
+    args = container["args"]
+    assert args == [
+        "operator",
+        "--all-namespaces",
+        "--mode",
+        "standard",
+        "--image",
+        "r.test/mls:3",
+        "--domain",
+        "ml.test",
+        "--kserve-kinds",
+    ]
     assert any(o["kind"] == "ClusterServingRuntime" for o in objects)
+    # `mls operator` renders with the image and domain install gives it
+    options = _operator_options(args, monkeypatch)
+    assert options == RenderOptions(mode="standard", image="r.test/mls:3", domain="ml.test")
+    unknown = typer.testing.CliRunner().invoke(build_app("operator"), [*args, "--imagee", "x"])
+    assert unknown.exit_code == 2
+
+
+def _operator_options(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> RenderOptions:
+    """The render options `mls ARGV` (an `operator` command line) runs the operator with."""
+    seen: list[RenderOptions] = []
+    real = operator_cli.wiring
+    monkeypatch.setattr(
+        operator_cli, "wiring", lambda options: seen.append(options) or real(options)
+    )
+    monkeypatch.setattr(operator_cli, "run", lambda **_: None)  # no cluster to reconcile
+    done = typer.testing.CliRunner().invoke(build_app("operator"), argv)
+    assert done.exit_code == 0, done.output
+    [options] = seen
+    return options
 
 
 def test_the_render_commands_in_the_docs_run(tmp_path: Path) -> None:

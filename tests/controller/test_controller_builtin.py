@@ -14,7 +14,7 @@ from mlservice.runtime.builtin import required_programs, runtimes
 from mlservice.store import Key
 from mlservice.store.sqlite import SqliteStore
 
-FORMATS = ["lightgbm", "onnx", "python", "pytorch", "sklearn", "xgboost"]
+FORMATS = ["lightgbm", "onnx", "python", "pytorch", "sklearn", "torchserve", "xgboost"]
 
 
 def service(fmt: str, parameters: dict[str, str] | None = None) -> MLService:
@@ -34,13 +34,13 @@ def service(fmt: str, parameters: dict[str, str] | None = None) -> MLService:
 
 def test_each_format_gets_mls_serve_with_its_format() -> None:
     shipped = runtimes()
-    assert [r.name for r in shipped] == sorted([*FORMATS, "torchserve"])
+    assert [r.name for r in shipped] == sorted([*FORMATS, "torchserve-java"])
     assert {r.namespace for r in shipped} == {BUILTIN_NAMESPACE}
     for fmt in FORMATS:
         svc = service(fmt)
         release = svc.spec.releases[0]
         runtime = select_runtime(release.predictor.model, namespace="team", runtimes=shipped)
-        assert runtime.name == fmt  # torchserve never wins pytorch by itself
+        assert runtime.name == fmt  # neither TorchServe runtime wins pytorch by itself
         rendered = render_replica(service=svc, release=release, runtime=runtime).container
         argv = [*rendered.command, *rendered.args]
         assert argv == [
@@ -53,13 +53,13 @@ def test_each_format_gets_mls_serve_with_its_format() -> None:
     assert (
         render_replica(service=named, release=release, runtime=runtime).container.args[2] == "iris"
     )
-    torchserve = next(r for r in shipped if r.name == "torchserve")
-    assert required_programs(torchserve) == ["torchserve"]
+    java = next(r for r in shipped if r.name == "torchserve-java")
+    assert required_programs(java) == ["torchserve", "java"]
 
 
 def test_install_is_idempotent_and_restores_edits() -> None:
     store = SqliteStore.in_memory()
-    assert len(install_builtin_runtimes(store)) == 7 + len(kserve.names())
+    assert len(install_builtin_runtimes(store)) == 8 + len(kserve.names())
     assert install_builtin_runtimes(store) == []
     cluster = Key("serving.kserve.io", "ClusterServingRuntime", "", "kserve-sklearnserver")
     assert store.get(cluster)["spec"]["supportedModelFormats"][0]["name"] == "sklearn"
@@ -84,26 +84,28 @@ def launcher(tmp_path: Path, path: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
 
 
-def test_torchserve_launcher_writes_its_config_then_becomes_torchserve(tmp_path: Path) -> None:
+def test_torchserve_launcher_writes_its_config_then_starts_torchserve(tmp_path: Path) -> None:
     missing = launcher(tmp_path, "/nonexistent")
     assert (missing.returncode, missing.stderr) == (
         127,
-        "mls: torchserve is not installed on this machine (not on PATH).\n",
+        "mls: torchserve, java not found on PATH: cannot run TorchServe.\n",
     )
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    fake = bin_dir / "torchserve"
-    fake.write_text('#!/bin/sh\necho "$@"\n')
-    fake.chmod(0o755)
+    for program, script in (("torchserve", 'echo "$@" > argv; exit 3'), ("java", "exit 0")):
+        (bin_dir / program).write_text(f"#!/bin/sh\n{script}\n")
+        (bin_dir / program).chmod(0o755)
     ran = launcher(tmp_path, f"{bin_dir}:/usr/bin:/bin")
-    assert ran.returncode == 0, ran.stderr
+    assert ran.returncode == 3, ran.stderr  # TorchServe's exit ends the replica
+    assert "mls: torchserve exited with code 3." in ran.stderr
     config = tmp_path / "config.properties"
-    assert ran.stdout.split() == [
+    assert (tmp_path / "argv").read_text().split() == [
         "--start", "--foreground", "--ncs", "--ts-config", str(config),
         "--model-store", "/models", "--models", "mnist=mnist.mar",
     ]  # fmt: skip
     settings = dict(line.split("=", 1) for line in config.read_text().splitlines())
-    assert settings["inference_address"] == "http://127.0.0.1:20001"
+    assert settings["inference_address"].startswith("http://127.0.0.1:")
+    assert settings["inference_address"] != "http://127.0.0.1:20001"  # the adapter's port
     assert settings["grpc_inference_port"] == "20002"
     assert settings["model_store"] == "/models"
     assert settings["management_address"].startswith("http://127.0.0.1:")

@@ -18,7 +18,7 @@ KIND = "InferenceService"
 
 
 def isvc(name: str = "iris", **predictor: Any) -> Manifest:
-    implementations = {"model", "containers", "sklearn", "pytorch"}
+    implementations = {"model", "containers", "sklearn", "pytorch", "tensorflow"}
     if not implementations & set(predictor):
         predictor["sklearn"] = {"storageUri": "pvc://models/iris"}
     return {
@@ -116,13 +116,36 @@ async def test_model_args_env_and_resources_merge_onto_the_runtime(world: World)
     assert (revision.container_concurrency, revision.timeout_seconds) == (4, 7.0)
 
 
-async def test_pytorch_has_no_supporting_runtime(world: World) -> None:
-    world.apply(isvc(pytorch={"storageUri": "pvc://models/iris"}))
+async def test_pytorch_serves_a_torchserve_store_natively(world: World) -> None:
+    world.apply(isvc(pytorch={"storageUri": "pvc://models/iris", "protocolVersion": "v1"}))
+    await world.settle()
+    server = world.engine.specs[RevisionId("ns/iris-predictor-00001")].user_container
+    assert server.command == ("mls", "serve", "--format", "torchserve")
+    assert server.args == ("--model_name=iris", "--model_dir=/mnt/models", "--http_port=$(PORT)")
+    status = world.status("iris", KIND)
+    assert status["modelStatus"]["transitionStatus"] != "InvalidSpec"
+
+
+async def test_the_real_torchserve_is_named(world: World) -> None:
+    model = {
+        "modelFormat": {"name": "pytorch"},
+        "runtime": "kserve-torchserve-java",
+        "storageUri": "pvc://models/iris",
+    }
+    world.apply(isvc(model=model))
+    await world.settle()
+    server = world.engine.specs[RevisionId("ns/iris-predictor-00001")].user_container
+    assert server.command == ("python", "-m", "mlservice.runtime.builtin.torchserve")
+    assert server.args == ("--model_name=iris", "--model_dir=/mnt/models", "--http_port=$(PORT)")
+
+
+async def test_tensorflow_has_no_supporting_runtime(world: World) -> None:
+    world.apply(isvc(tensorflow={"storageUri": "pvc://models/iris"}))
     await world.settle()
     assert world.engine.specs == {}
     ready = condition(world, "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "NoSupportingRuntime")
-    assert "pytorch" in ready["message"]
+    assert "tensorflow" in ready["message"]
     assert condition(world, "PredictorReady")["reason"] == "NoSupportingRuntime"
     model_status = world.status("iris", KIND)["modelStatus"]
     assert model_status["transitionStatus"] == "InvalidSpec"

@@ -249,15 +249,18 @@ async def test_an_s3_secret_that_is_missing_is_named(world: World) -> None:
     assert ready["message"] == "Release v1: Secret ns/creds does not exist."
 
 
-async def test_a_missing_runtime_program_is_runtime_unavailable(world: World) -> None:
+async def test_a_missing_runtime_program_is_runtime_unavailable(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")  # this interpreter's folder is still searched
     svc = mlservice()
-    svc["spec"]["releases"][0]["predictor"]["model"]["runtime"] = "torchserve"
+    svc["spec"]["releases"][0]["predictor"]["model"]["runtime"] = "torchserve-java"
     svc["spec"]["releases"][0]["predictor"]["model"].pop("modelFormat")
     world.apply(svc)
     await world.settle()
     ready = world.condition()
     assert ready["reason"] == "RuntimeUnavailable"
-    assert "'torchserve'" in ready["message"]
+    assert "'java'" in ready["message"]
     assert world.engine.specs == {}
 
 

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from mlservice.controller import build_snapshot, replica_count
 from mlservice.controller.conditions import Condition, conditions_json
-from mlservice.controller.routing import ServiceRoutes
+from mlservice.controller.routing import ServiceRoutes, Settings, routed_revision
 from mlservice.controller.status import health, mlservice_status, traffic_percent
 from mlservice.controller.track import Failure, TrackView
 from mlservice.engine import ReplicaId, ReplicaState, RevisionId
-from mlservice.gateway.snapshot import Revision
+from mlservice.gateway.snapshot import Endpoint, Revision
 from mlservice.naming import Hosts
 from mlservice.resources import MLService, parse_as
 
@@ -291,3 +291,19 @@ def test_replica_count_stays_within_bounds(
         assert count == min(max(1, low), ceiling)  # at least one until an autoscaler says so
     else:
         assert count == min(max(wanted, low), ceiling)
+
+
+def test_a_routed_revision_carries_each_ready_replicas_grpc_port() -> None:
+    """The gateway's h2c path reaches a replica's gRPC server at the port the engine gave it."""
+    states = (replica("rev-1", n=1), replica("rev-1", n=2, ready=False))
+    routed = routed_revision(
+        view(replicas={"rev-1": states}),
+        namespace="ns",
+        service="svc",
+        component="predict",
+        release="v1",
+        settings=Settings(),
+        activatable=True,
+    )
+    assert routed is not None
+    assert routed.endpoints == (Endpoint("rev-1-r1", "127.0.0.1:20001", "127.0.0.1:21001"),)

@@ -77,13 +77,23 @@ async def test_a_container_without_port_listens_on_the_service_port(world: World
 
 
 @pytest.mark.parametrize(
-    ("framework", "program"),
-    [("tensorflow", "tensorflow_model_server"), ("pytorch", "torchserve")],
+    ("framework", "program", "annotations"),
+    [
+        ("tensorflow", "tensorflow_model_server", {}),
+        ("pytorch", "java", {"serving.mlservice.dev/torchserve": "java"}),
+    ],
 )
 async def test_framework_servers_need_their_programs(
-    world: World, framework: str, program: str
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    framework: str,
+    program: str,
+    annotations: dict[str, str],
 ) -> None:
-    world.apply(simple(**{framework: {}}))
+    monkeypatch.setenv("PATH", "/nonexistent")  # this interpreter's folder is still searched
+    manifest = simple(**{framework: {}})
+    manifest["metadata"]["annotations"] = annotations
+    world.apply(manifest)
     await world.settle()
     ready = world.condition("files", kind="SimpleMLService")
     assert (ready["status"], ready["reason"]) == ("False", "RuntimeUnavailable")
@@ -107,3 +117,44 @@ async def test_a_download_failure_is_model_downloaded_false(world: World) -> Non
     downloaded = world.condition("files", "ModelDownloaded", kind="SimpleMLService")
     assert (downloaded["status"], downloaded["reason"]) == ("False", "ModelDownloadFailed")
     assert downloaded["message"] == "Secret ns/nope does not exist."
+
+
+@pytest.mark.parametrize(
+    ("models_flag", "target", "name"),
+    [
+        (None, "/var/lib/t9k/model", "files"),
+        ("all", "/var/lib/t9k/model", "files"),
+        ("resnet-18=resnet-18.mar", "/var/lib/t9k/model/resnet-18.mar", "resnet-18"),
+        ("a=a.mar,b=b.mar", "/var/lib/t9k/model", "files"),
+    ],
+)
+async def test_pytorch_serves_the_torchserve_store_natively(
+    world: World, models_flag: str | None, target: str, name: str
+) -> None:
+    pvc = {"name": "models", "subPath": "iris", "containerPath": "/var/lib/t9k/model"}
+    pytorch = {"modelsFlag": models_flag} if models_flag else {}
+    world.apply(simple(storage={"pvc": pvc}, pytorch=pytorch))
+    await world.settle()
+    spec = world.engine.specs[RevisionId("ns/files-simple-00001")]
+    server = spec.user_container
+    assert server.command == ("mls", "serve")
+    assert server.args == (
+        target, "--name", name, "--format", "torchserve",
+        "--port", "$(PORT)", "--grpc-port", "$(GRPC_PORT)",
+    )  # fmt: skip
+
+
+async def test_pytorch_runs_the_real_torchserve_when_asked(world: World) -> None:
+    pvc = {"name": "models", "subPath": "iris", "containerPath": "/var/lib/t9k/model"}
+    manifest = simple(storage={"pvc": pvc}, pytorch={"modelsFlag": "mnist=mnist.mar"})
+    manifest["metadata"]["annotations"] = {"serving.mlservice.dev/torchserve": "java"}
+    world.apply(manifest)
+    await world.settle()
+    spec = world.engine.specs[RevisionId("ns/files-simple-00001")]
+    assert spec.requires == ("torchserve", "java")
+    server = spec.user_container
+    assert server.command == ("python", "-m", "mlservice.runtime.builtin.torchserve")
+    assert server.args == (
+        "--port", "$(PORT)", "--grpc-port", "$(GRPC_PORT)", "--model-store",
+        "/var/lib/t9k/model", "--models", "mnist=mnist.mar", "--name", "files",
+    )  # fmt: skip

@@ -34,7 +34,16 @@ class Demo:
 
     def __init__(self, home: Path) -> None:
         command = [sys.executable, "-m", "mlservice.demo", "--home", str(home)]
-        command += ["--api-port", "0", "--api-tls-port", "0", "--gateway-port", "0"]
+        command += [
+            "--api-port",
+            "0",
+            "--api-tls-port",
+            "0",
+            "--gateway-port",
+            "0",
+            "--gateway-grpc-port",
+            "0",
+        ]
         # MLS_HOME in the environment marks every process it starts, so leftovers can be found.
         env = {**os.environ, "MLS_HOME": str(home), "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(

@@ -19,7 +19,16 @@ from tests.support.paths import EXAMPLES, REPO
 from tests.support.up import up_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-UP_ARGS = ("--api-port", "0", "--api-tls-port", "0", "--gateway-port", "0")
+UP_ARGS = (
+    "--api-port",
+    "0",
+    "--api-tls-port",
+    "0",
+    "--gateway-port",
+    "0",
+    "--gateway-grpc-port",
+    "0",
+)
 PYTHON = [b for doc in DOCS for b in blocks(doc) if b.language == "python"]
 
 
@@ -46,6 +55,7 @@ def test_python_block_runs(up: UpProcess, block: Block, tmp_path: Path) -> None:
     gateway = str(up.endpoints["gateway"])
     code = block.text.replace("http://127.0.0.1:8080", gateway)
     code = code.replace("127.0.0.1:8080", gateway.removeprefix("http://"))
+    code = code.replace("127.0.0.1:8081", str(up.endpoints["gateway_grpc"]))
     code = code.replace("/tmp/mls-home", str(tmp_path / "home"))
     done = subprocess.run(
         [sys.executable, "-c", code],

@@ -156,11 +156,8 @@ FEATURES: dict[str, Callable[[], bool]] = {
         and e.programs == ("tensorflow_model_server",)
         for e in EXAMPLES
     ),
-    "SimpleMLService pytorch (needs torchserve)": lambda: any(
-        e.kind == "SimpleMLService"
-        and "pytorch" in e.manifest["spec"]
-        and e.programs == ("torchserve",)
-        for e in EXAMPLES
+    "SimpleMLService pytorch (a TorchServe store, natively)": lambda: _has(
+        "SimpleMLService", lambda m: "modelsFlag" in m["spec"].get("pytorch", {})
     ),
     "SimpleMLService custom": lambda: _has("SimpleMLService", lambda m: "custom" in m["spec"]),
     "SimpleMLService S3 and PVC storage": lambda: (
@@ -312,6 +309,11 @@ KSERVE_FEATURES: dict[str, Callable[[], bool]] = {
             ),
         )
         and any("runtime" in m["spec"]["predictor"].get("model", {}) for m in _isvcs())
+    ),
+    "the reference's TorchServe InferenceService on a model store here": lambda: any(
+        m["spec"]["predictor"].get("pytorch", {}).get("protocolVersion") == "v1"
+        and _predictor_model(m)["storageUri"] == "pvc://tutorial/torchserve/digits"
+        for m in _isvcs()
     ),
     "a transformer container running mls serve --format python": lambda: any(
         "python" in m["spec"].get("transformer", {}).get("containers", [{}])[0].get("args", [])

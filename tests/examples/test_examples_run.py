@@ -64,6 +64,13 @@ BATCHES = {
         "kserve/sklearn-iris.yaml",
         "kserve/flowers-tensorflow.yaml",
         "kserve/torchserve-nllb.yaml",
+        "kserve/torchserve-digits.yaml",
+    ],
+    # TorchServe model stores (examples/torchserve/): natively, and on the real TorchServe.
+    "torchserve": [
+        "mlservice/torchserve-digits.yaml",
+        "mlservice/torchserve-sentiment.yaml",
+        "mlservice/torchserve-java.yaml",
     ],
     "storage-and-simple": [
         "mlservice/pvc-storage.yaml",
@@ -82,7 +89,7 @@ BASE = ["volumes", "secrets", "runtimes"]
 NOT_HERE = {
     "kserve/sklearn-iris.yaml": "UnsupportedStorageUri",  # gs://
     "kserve/flowers-tensorflow.yaml": "NoSupportingRuntime",  # no tensorflow runtime
-    "kserve/torchserve-nllb.yaml": "NoSupportingRuntime",  # pytorch until TorchServe lands
+    "kserve/torchserve-nllb.yaml": "LaunchError",  # its CUDA image has no local equivalent
 }
 CANARY_STEPS = sorted((REPO / "examples" / "kserve" / "canary").glob("*.yaml"))
 CLI_KINDS = {

@@ -26,7 +26,7 @@ REVISION = Revision(
     service="iris",
     component="predict",
     release="v1",
-    endpoints=(Endpoint("r0", "127.0.0.1:20001"),),
+    endpoints=(Endpoint("r0", "127.0.0.1:20001", "127.0.0.1:20002"),),
     container_concurrency=2,
     timeout_seconds=30.0,
     logger=LoggerSpec(urls=("http://127.0.0.1:9/",), mode="response"),
@@ -73,7 +73,9 @@ def test_the_wire_format_is_the_one_both_processes_speak() -> None:
                 "service": "iris",
                 "component": "predict",
                 "release": "v1",
-                "endpoints": [{"replica": "r0", "address": "127.0.0.1:20001"}],
+                "endpoints": [
+                    {"replica": "r0", "address": "127.0.0.1:20001", "grpc": "127.0.0.1:20002"}
+                ],
                 "container_concurrency": 2,
                 "timeout_seconds": 30.0,
                 "logger": {
@@ -112,6 +114,7 @@ def test_the_wire_format_is_the_one_both_processes_speak() -> None:
         (lambda d: d["revisions"][0].update(timeout_seconds=0), r"revisions\.0\.timeout_seconds"),
         (lambda d: d["revisions"][0].update(component="predictor"), r"revisions\.0\.component"),
         (lambda d: d["revisions"][0]["endpoints"][0].update(address="nowhere"), "address"),
+        (lambda d: d["revisions"][0]["endpoints"][0].update(grpc="nowhere"), r"endpoints\.0\.grpc"),
         (lambda d: d["routes"][0].update(kind="weird"), r"routes\.0\.kind"),
         (lambda d: d["routes"][0]["backends"][0].update(percent=101), "percent"),
         (lambda d: d["routes"][0]["backends"][0].update(percent=60), "summing to 60, not 100"),

@@ -14,11 +14,17 @@ from mlservice.runtime.kserve_container import local_container
 SCHEMAS = Path(__file__).resolve().parents[2].parent / "shared" / "schemas" / "kserve"
 
 
+JAVA = "kserve-torchserve-java"
+MLS_SERVE = [m for m in manifests() if m["metadata"]["name"] != JAVA]
+
+
 def test_the_builtin_runtimes_are_the_designs() -> None:
     assert names() == [
         "kserve-lgbserver",
         "kserve-onnxserver",
         "kserve-sklearnserver",
+        "kserve-torchserve",
+        JAVA,
         "kserve-xgbserver",
     ]
 
@@ -30,8 +36,9 @@ def test_each_is_shaped_like_kserves_own(manifest: dict[str, Any]) -> None:
     assert "namespace" not in manifest["metadata"]  # cluster-scoped
     spec = manifest["spec"]
     assert spec["protocolVersions"] == ["v1", "v2"]
+    java = manifest["metadata"]["name"] == JAVA  # chosen by name only, and runs our launcher
     assert all(
-        f["autoSelect"] is True and f["priority"] == 1 for f in spec["supportedModelFormats"]
+        f["autoSelect"] is not java and f["priority"] == 1 for f in spec["supportedModelFormats"]
     )
     (container,) = spec["containers"]
     assert container["name"] == "kserve-container"
@@ -40,14 +47,19 @@ def test_each_is_shaped_like_kserves_own(manifest: dict[str, Any]) -> None:
         "--model_dir=/mnt/models",
         "--http_port=8080",
     ]
-    assert "command" not in container  # the image says what runs, as in KServe
+    if java:
+        assert container["command"] == ["python", "-m", "mlservice.runtime.builtin.torchserve"]
+    else:
+        assert "command" not in container  # the image says what runs, as in KServe
     limits = {"cpu": "1", "memory": "2Gi"}
     assert container["resources"] == {"requests": limits, "limits": limits}
 
 
-@pytest.mark.parametrize("manifest", manifests(), ids=names())
+@pytest.mark.parametrize("manifest", MLS_SERVE, ids=[m["metadata"]["name"] for m in MLS_SERVE])
 def test_each_runs_mls_serve_for_its_format_here(manifest: dict[str, Any]) -> None:
     fmt = manifest["spec"]["supportedModelFormats"][0]["name"]
+    if manifest["metadata"]["name"] == "kserve-torchserve":
+        fmt = "torchserve"  # KServe's pytorch format is a TorchServe model store
     container = local_container(
         manifest["spec"]["containers"][0],
         metadata={"name": "m", "namespace": "default"},
@@ -60,6 +72,15 @@ def test_each_runs_mls_serve_for_its_format_here(manifest: dict[str, Any]) -> No
     ) == fmt or f"--format={fmt}" in argv
     assert "--http_port=$(PORT)" in argv
     assert "--model_name=m" in argv
+
+
+def test_the_java_runtime_runs_the_launcher_on_the_replicas_port() -> None:
+    manifest = next(m for m in manifests() if m["metadata"]["name"] == JAVA)
+    container = local_container(
+        manifest["spec"]["containers"][0], metadata={"name": "m", "namespace": "d"}, where=JAVA
+    )
+    assert container["command"] == ["python", "-m", "mlservice.runtime.builtin.torchserve"]
+    assert container["args"] == ["--model_name=m", "--model_dir=/mnt/models", "--http_port=$(PORT)"]
 
 
 def _crd_schema(kind_file: str) -> dict[str, Any]:

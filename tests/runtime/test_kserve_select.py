@@ -346,6 +346,8 @@ BUILTIN = [RuntimeCandidate.from_manifest(m) for m in manifests()]
         ("lightgbm", "v2", "kserve-lgbserver"),
         ("onnx", None, "kserve-onnxserver"),
         ("onnx", "v1", "kserve-onnxserver"),
+        ("pytorch", "v1", "kserve-torchserve"),  # never kserve-torchserve-java by itself
+        ("pytorch", "v2", "kserve-torchserve"),
     ],
 )
 def test_builtin_runtimes_serve_their_shortcuts(
@@ -358,9 +360,7 @@ def test_builtin_runtimes_serve_their_shortcuts(
     assert (chosen.name, chosen.cluster) == (runtime, True)
 
 
-@pytest.mark.parametrize(
-    "field", ["pytorch", "tensorflow", "triton", "huggingface", "pmml", "paddle"]
-)
+@pytest.mark.parametrize("field", ["tensorflow", "triton", "huggingface", "pmml", "paddle"])
 def test_formats_without_a_runtime_here_get_no_supporting_runtime(field: str) -> None:
     model = shortcut_model(field)
     with pytest.raises(NoSupportingRuntime, match=rf"model type: \{{{field} <nil>\}}"):

@@ -27,6 +27,8 @@ PLATFORM_ARGS = (
     "0",
     "--gateway-port",
     "0",
+    "--gateway-grpc-port",
+    "0",
     "--backoff-cap",
     "2",
 )

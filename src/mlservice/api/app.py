@@ -6,18 +6,25 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
 from mlservice._version import __version__
-from mlservice.api import discovery, openapi, openapi_v3, pods, routes, status
+from mlservice.api import console, discovery, openapi, openapi_v3, pods, routes, status
 from mlservice.api.auth import BearerAuth
+from mlservice.api.metrics_history import MetricsHistory
 from mlservice.api.objects import Objects
 from mlservice.home import Home
 from mlservice.store import Store
 
 
 def create_app(
-    *, store: Store, home: Home, token: str, pod_view: pods.PodView | None = None
+    *,
+    store: Store,
+    home: Home,
+    token: str,
+    pod_view: pods.PodView | None = None,
+    metrics: MetricsHistory | None = None,
 ) -> FastAPI:
-    """The API over `store` (and the replicas `pod_view` shows as Pods); every path but
-    `/healthz` and `/openapi.json` needs `token`."""
+    """The API over `store` (and the replicas `pod_view` shows as Pods, the gateway's recent
+    `metrics` for the console); every path but `/healthz`, `/openapi.json` and the console's
+    shell under `/ui/` needs `token` (or the console's session cookie)."""
     app = FastAPI(
         title="mlservice control plane",
         version=__version__,
@@ -35,6 +42,7 @@ def create_app(
     app.include_router(openapi_v3.router())
     app.include_router(routes.router())
     app.include_router(pods.router())
+    app.include_router(console.router(token=token, history=metrics, request_logs=home.request_logs))
 
     @app.get("/healthz", tags=["health"], operation_id="getHealthz")
     async def healthz() -> PlainTextResponse:

@@ -24,6 +24,8 @@ COMMAND_MODULES: dict[str, str] = {
     "agent": "agent",
     "storage-init": "storage_init",
     "kube": "kube",
+    "operator": "operator",
+    "ui": "ui",
 }
 
 

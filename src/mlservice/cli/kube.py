@@ -22,6 +22,7 @@ ModeOption = Annotated[
     str, typer.Option("--mode", help="knative (Knative Serving) or standard (Deployments).")
 ]
 ImageOption = Annotated[str | None, typer.Option("--image", help="The mlservice image.")]
+DomainOption = Annotated[str | None, typer.Option("--domain", help="Ingress domain of the hosts.")]
 
 
 class _Dumper(yaml.SafeDumper):
@@ -59,9 +60,7 @@ def render(
     ],
     mode: ModeOption = "knative",
     image: ImageOption = None,
-    domain: Annotated[
-        str | None, typer.Option("--domain", help="Ingress domain of the hosts.")
-    ] = None,
+    domain: DomainOption = None,
     namespace: Annotated[
         str, typer.Option("--namespace", "-n", help="Namespace of objects that name none.")
     ] = "default",
@@ -117,6 +116,7 @@ def crds(
 def install(
     mode: ModeOption = "knative",
     image: ImageOption = None,
+    domain: DomainOption = None,
     kserve_kinds: Annotated[
         bool,
         typer.Option("--kserve-kinds", help="Run KServe's kinds and its built-in runtimes too."),
@@ -124,12 +124,13 @@ def install(
 ) -> None:
     """Print the operator's namespace, account, RBAC, Deployment and the built-in runtimes."""
     from mlservice.engine.kube.install import install_objects
-    from mlservice.engine.kube.render import DEFAULT_IMAGE
+    from mlservice.engine.kube.render import DEFAULT_DOMAIN, DEFAULT_IMAGE
     from mlservice.runtime import builtin, kserve
 
     runtimes = [*builtin.manifests(), *(kserve.manifests() if kserve_kinds else [])]
     objects = install_objects(
         image=image or DEFAULT_IMAGE,
+        domain=domain or DEFAULT_DOMAIN,
         mode=_mode(mode),
         kserve_kinds=kserve_kinds,
         runtimes=runtimes,

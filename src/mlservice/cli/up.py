@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
 from mlservice.errors import InvalidInput, MLServiceError
 from mlservice.home import Home
+
+if TYPE_CHECKING:
+    from mlservice.platform import Platform
 
 
 def parse_port_range(text: str) -> tuple[int, int]:
@@ -42,6 +45,15 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         gateway_port: Annotated[int, typer.Option(min=0, max=65535, help="Gateway port.")] = 8080,
+        gateway_grpc_port: Annotated[
+            int | None,
+            typer.Option(
+                min=0,
+                max=65535,
+                show_default=False,
+                help="Gateway gRPC (h2c) port (default 8081, or a free one if taken).",
+            ),
+        ] = None,
         domain: Annotated[str, typer.Option(help="Service host suffix.")] = "localhost",
         apply: Annotated[
             list[Path] | None, typer.Option(help="Manifest to apply once up (repeatable).")
@@ -76,6 +88,7 @@ def register(app: typer.Typer) -> None:
                 home=Home.from_env(home),
                 data_plane=DataPlaneConfig(
                     gateway_port=gateway_port,
+                    gateway_grpc_port=gateway_grpc_port,
                     port_range=parse_port_range(port_range),
                     backoff_cap=backoff_cap,
                     warm_standby=warm_standby,
@@ -89,6 +102,30 @@ def register(app: typer.Typer) -> None:
                 apply=tuple(apply or ()),
                 api_only=api_only,
             )
-            asyncio.run(Platform(config, out=typer.get_text_stream("stdout")).run())
+            out = typer.get_text_stream("stdout")
+            asyncio.run(_run(Platform(config, out=out), out=out))
         except MLServiceError as err:
             fail(err)
+
+
+async def _run(platform: Platform, *, out: IO[str]) -> None:
+    """`Platform.run`, plus the console's link once up, only on a terminal: the link holds
+    the token, which must never land in a log file."""
+    import asyncio
+    import signal
+
+    from mlservice.cli.ui import console_link
+
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, platform.stop)
+    try:
+        async with platform:
+            if out.isatty():
+                link = console_link(platform.endpoints["api"], platform.token)
+                print(f"mlservice console: {link}", file=out, flush=True)
+            await platform.serve()
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)

@@ -21,7 +21,14 @@ from mlservice.controller import mlservice as mlsvc_controller
 from mlservice.controller import simple as simple_controller
 from mlservice.controller.track import Failure, Plan
 from mlservice.engine import Revision
-from mlservice.engine.kube import LoggerArgs, RenderOptions, Split, Workload, render_workload
+from mlservice.engine.kube import (
+    LoggerArgs,
+    Pinned,
+    RenderOptions,
+    Split,
+    Workload,
+    render_workload,
+)
 from mlservice.engine.kube.render import (
     DEFAULT_DOMAIN,
     DEFAULT_IMAGE,
@@ -193,7 +200,8 @@ def _inferenceservice(
     candidates += kserve.manifests()
     outcome = isvc_controller.predictor_outcome(isvc, dict(obj), runtimes=candidates)
     predictor = isvc.spec.predictor
-    split = Split("", _kserve_component(predictor, outcome.plan, where, "spec.predictor"), 100)
+    component = _kserve_component(predictor, outcome.plan, where, "spec.predictor")
+    split = Split("", component, 100, pinned=_pinned(isvc, obj))
     transformer = None
     if isvc.spec.transformer is not None:
         host = Hosts(domain).predictor(isvc.name, isvc.namespace)
@@ -207,6 +215,20 @@ def _inferenceservice(
         transformer=transformer,
         labels=_owner_labels("InferenceService", isvc.name),
     )
+
+
+def _pinned(isvc: InferenceService, obj: Mapping[str, Any]) -> Pinned | None:
+    """KServe's canary: with `canaryTrafficPercent` P below 100, the latest revision gets P %
+    and the one rolled out before (`status.components.predictor.latestRolledoutRevision`,
+    which the operator keeps while the canary runs) the rest. A manifest without that status
+    (rendered offline, or never rolled out) sends everything to the latest revision."""
+    percent = isvc.spec.predictor.canary_traffic_percent
+    status = obj.get("status") or {}
+    predictor = (status.get("components") or {}).get("predictor") or {}
+    rolled_out = predictor.get("latestRolledoutRevision")
+    if percent is None or percent >= 100 or not rolled_out:
+        return None
+    return Pinned(str(rolled_out), percent, tags=isvc.tag_routing)
 
 
 def _kserve_component(

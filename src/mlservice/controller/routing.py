@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from mlservice.controller.track import TrackView
+from mlservice.engine import ReplicaState
 from mlservice.gateway.snapshot import (
     DEFAULT_CONTAINER_CONCURRENCY,
     DEFAULT_TIMEOUT_SECONDS,
@@ -93,12 +94,17 @@ def routed_revision(
         service=service,
         component=component,
         release=release,
-        endpoints=tuple(Endpoint(r.id, r.address) for r in ready if r.address),
+        endpoints=tuple(Endpoint(r.id, r.address, _grpc(r)) for r in ready if r.address),
         container_concurrency=settings.container_concurrency,
         timeout_seconds=settings.timeout_seconds,
         logger=settings.logger,
         activatable=activatable,
     )
+
+
+def _grpc(replica: ReplicaState) -> str | None:
+    """Where the gateway's h2c path reaches the replica's gRPC server (loopback, as `address`)."""
+    return f"127.0.0.1:{replica.grpc_port}" if replica.grpc_port is not None else None
 
 
 def build_snapshot(

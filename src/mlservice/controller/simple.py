@@ -1,15 +1,18 @@
 """The SimpleMLService reconciler: a fixed number of replicas of one framework's server.
 
-`custom` runs the given PodSpec; `tensorflow` and `pytorch` run the commands the reference
-documents (TensorFlow Serving, TorchServe), which need those programs installed: without them
-the service reports `RuntimeUnavailable`. The serving container listens on the engine's
-`$(PORT)`, or on the service port (default 8080) when it declares none and never asks for
-`$(PORT)`. Status has `address{dns, ports}` (the gateway's port) and the conditions
-`ModelDownloaded` and `Ready`.
+`custom` runs the given PodSpec; `tensorflow` runs TensorFlow Serving, which must be installed
+(else the service reports `RuntimeUnavailable`). `pytorch` serves the TorchServe model store
+natively (`mls serve --format torchserve`; `modelsFlag` naming one archive serves that one,
+`all` or several serve the store); with annotation `serving.mlservice.dev/torchserve: java` it
+runs the real TorchServe behind our V1/V2 adapter (needs `torchserve` and `java`). The serving
+container listens on the engine's `$(PORT)`, or on the service port (default 8080) when it
+declares none and never asks for `$(PORT)`. Status has `address{dns, ports}` (the gateway's
+port) and the conditions `ModelDownloaded` and `Ready`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 from mlservice.controller.conditions import Condition, conditions_json
@@ -22,11 +25,11 @@ from mlservice.controller.status import component_status, health
 from mlservice.controller.track import Failure, Plan, Track, TrackView
 from mlservice.engine import ModelSource
 from mlservice.errors import InvalidInput, MLServiceError, NotFound
-from mlservice.naming import ComponentKey
+from mlservice.naming import ComponentKey, Hosts
 from mlservice.resources import PodSpec, SimpleMLService, parse_as
 from mlservice.resources.kinds import API_VERSION
 from mlservice.resources.pod import USER_CONTAINER, ResourceRequirements
-from mlservice.resources.simplemlservice import MODEL_PATH
+from mlservice.resources.simplemlservice import MODEL_PATH, TORCHSERVE_ANNOTATION, PyTorch
 from mlservice.runtime import render_pod
 from mlservice.store import Key
 
@@ -87,32 +90,43 @@ class SimpleMLServiceReconciler:
     def _status(
         self, svc: SimpleMLService, view: TrackView, previous: dict[str, Any] | None
     ) -> dict[str, Any]:
-        wanted, hosts = svc.spec.replicas, self.ctx.hosts
-        ready_count = view.ready_count()
-        state = health(view, paused=False)
-        ready = wanted > 0 and view.serving is not None and ready_count >= wanted
-        if ready:
-            ready_condition = Condition(
-                "Ready", True, "MinimumReplicasAvailable", f"{ready_count}/{wanted} replicas ready."
-            )
-        else:
-            reason = state.reason or ("NoReplicas" if wanted == 0 else "MinimumReplicasUnavailable")
-            message = state.message or f"{ready_count}/{wanted} replicas ready."
-            ready_condition = Condition("Ready", False, reason, message)
-        conditions = [downloaded(svc, view), ready_condition]
-        return {
-            "observedGeneration": svc.metadata.generation,
-            "address": {
-                "dns": hosts.simple(svc.name, svc.namespace),
-                "ports": [{"port": hosts.port, "protocol": "TCP"}],
-            },
-            "conditions": conditions_json(
-                conditions, (previous or {}).get("conditions"), now=self.ctx.now()
-            ),
-            "replicas": wanted,
-            **component_status(view, state),
-            "ready": ready,
-        }
+        return simple_status(svc, view, hosts=self.ctx.hosts, previous=previous, now=self.ctx.now())
+
+
+def simple_status(
+    svc: SimpleMLService,
+    view: TrackView,
+    *,
+    hosts: Hosts,
+    previous: Mapping[str, Any] | None,
+    now: str,
+) -> dict[str, Any]:
+    """A SimpleMLService's status, as a Deployment's: ready once `replicas` replicas are (pure:
+    the operator writes it from a Deployment's counts)."""
+    wanted = svc.spec.replicas
+    ready_count = view.ready_count()
+    state = health(view, paused=False)
+    ready = wanted > 0 and view.serving is not None and ready_count >= wanted
+    if ready:
+        ready_condition = Condition(
+            "Ready", True, "MinimumReplicasAvailable", f"{ready_count}/{wanted} replicas ready."
+        )
+    else:
+        reason = state.reason or ("NoReplicas" if wanted == 0 else "MinimumReplicasUnavailable")
+        message = state.message or f"{ready_count}/{wanted} replicas ready."
+        ready_condition = Condition("Ready", False, reason, message)
+    conditions = [downloaded(svc, view), ready_condition]
+    return {
+        "observedGeneration": svc.metadata.generation,
+        "address": {
+            "dns": hosts.simple(svc.name, svc.namespace),
+            "ports": [{"port": hosts.port, "protocol": "TCP"}],
+        },
+        "conditions": conditions_json(conditions, (previous or {}).get("conditions"), now=now),
+        "replicas": wanted,
+        **component_status(view, state),
+        "ready": ready,
+    }
 
 
 def simple_plan(svc: SimpleMLService) -> Plan | Failure:
@@ -186,16 +200,41 @@ def pod_spec(svc: SimpleMLService, *, mount: str) -> tuple[PodSpec, list[str]]:
         required: list[str] = []
     else:
         assert spec.pytorch is not None
-        command = TORCHSERVE_LAUNCHER
-        args = ["--port", "$(PORT)", "--grpc-port", "$(GRPC_PORT)", "--model-store", mount]
-        args += ["--models", spec.pytorch.models_flag or "all"]
-        required = ["torchserve"]
+        java = (svc.metadata.annotations or {}).get(TORCHSERVE_ANNOTATION) == "java"
+        command, args = (_torchserve_java if java else _torchserve)(svc, spec.pytorch, mount)
+        required = ["torchserve", "java"] if java else []
     container: dict[str, Any] = {"name": USER_CONTAINER, "command": command, "args": args}
     container["ports"] = [{"containerPort": port}]
     try:
         return PodSpec.model_validate({"containers": [container]}), required
     except ValueError as err:  # pydantic's error: unreachable for the shapes above
         raise InvalidInput(f"SimpleMLService {svc.ref} makes an invalid pod: {err}.") from None
+
+
+def _torchserve(svc: SimpleMLService, pytorch: PyTorch, mount: str) -> tuple[list[str], list[str]]:
+    """`mls serve` on the store, or on the one archive `modelsFlag` names (under its name)."""
+    name, target = svc.name, mount
+    items = [item.strip() for item in (pytorch.models_flag or "").split(",") if item.strip()]
+    if len(items) == 1 and items[0] != "all":
+        alias, eq, archive = items[0].partition("=")
+        name, target = (alias, archive) if eq else (alias.removesuffix(".mar"), alias)
+        if "://" not in target:
+            target = f"{mount.rstrip('/')}/{target}"
+    args = [target, "--name", name, "--format", "torchserve"]
+    return ["mls", "serve"], [*args, "--port", "$(PORT)", "--grpc-port", "$(GRPC_PORT)"]
+
+
+def _torchserve_java(
+    svc: SimpleMLService, pytorch: PyTorch, mount: str
+) -> tuple[list[str], list[str]]:
+    args = ["--port", "$(PORT)", "--grpc-port", "$(GRPC_PORT)", "--model-store", mount]
+    return TORCHSERVE_LAUNCHER, [
+        *args,
+        "--models",
+        pytorch.models_flag or "all",
+        "--name",
+        svc.name,
+    ]
 
 
 def _with_port(raw: dict[str, Any], port: int) -> dict[str, Any]:

@@ -24,6 +24,12 @@ def parse(argv: list[str]) -> DemoConfig:
         "--gateway-port", type=int, default=8080, help="gateway port (0: any free one)"
     )
     parser.add_argument(
+        "--gateway-grpc-port",
+        type=int,
+        default=None,
+        help="gateway gRPC port (0: any free one; default 8081, or a free one when taken)",
+    )
+    parser.add_argument(
         "--examples", type=Path, default=REPO / "examples", help="folder with demo.yaml and data/"
     )
     parser.add_argument(
@@ -35,6 +41,7 @@ def parse(argv: list[str]) -> DemoConfig:
         api_port=args.api_port,
         api_tls_port=args.api_tls_port,
         gateway_port=args.gateway_port,
+        gateway_grpc_port=args.gateway_grpc_port,
         examples=args.examples.resolve(),
         ready_timeout=args.ready_timeout,
     )

@@ -39,6 +39,8 @@ class DemoConfig:
     """The control-plane API port, as `mls up` has it; 0 picks a free one."""
     api_tls_port: int | None = None
     """The TLS API port, as `mls up --api-tls-port` (None: 6443, or a free one when taken)."""
+    gateway_grpc_port: int | None = None
+    """The gateway's gRPC port, as `mls up --gateway-grpc-port` (None: 8081, or a free one)."""
     gateway_port: int = 8080
     """The gateway port the curl commands go to; 0 picks a free one."""
     examples: Path = REPO / "examples"
@@ -65,7 +67,9 @@ def run_demo(config: DemoConfig, *, out: IO[str]) -> None:
         )
     up = PlatformConfig(
         home=config.home,
-        data_plane=DataPlaneConfig(gateway_port=config.gateway_port),
+        data_plane=DataPlaneConfig(
+            gateway_port=config.gateway_port, gateway_grpc_port=config.gateway_grpc_port
+        ),
         control_plane=ControlPlaneConfig(
             api_port=config.api_port, api_tls_port=config.api_tls_port
         ),

@@ -1,8 +1,8 @@
 """`python -m mlservice.gateway`: the gateway process that `mls up` runs as its child.
 
     python -m mlservice.gateway --token-file TOKEN [--port 8080 | --listen-fd N]
-        [--admin-port 0 | --admin-fd N] [--request-logs DIR] [--routes-file PATH]
-        [--parent-pid PID] ...
+        [--grpc-port P | --grpc-fd N] [--admin-port 0 | --admin-fd N] [--request-logs DIR]
+        [--routes-file PATH] [--parent-pid PID] ...
 
 `mls up` binds both sockets itself and passes them as descriptors, so a restarted gateway
 takes over the same ports with no gap; standalone runs bind `--port`/`--admin-port` (0 picks
@@ -39,6 +39,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--token-file", type=Path, required=True, help="API bearer token file")
     p.add_argument("--port", type=int, default=8080, help="proxy port on 127.0.0.1")
     p.add_argument("--listen-fd", type=int, help="an inherited listening socket for the proxy")
+    p.add_argument("--grpc-port", type=int, help="gRPC (h2c) port on 127.0.0.1 (none if unset)")
+    p.add_argument("--grpc-fd", type=int, help="an inherited listening socket for gRPC")
     p.add_argument("--admin-port", type=int, default=0, help="admin port on 127.0.0.1")
     p.add_argument("--admin-fd", type=int, help="an inherited listening socket for admin")
     p.add_argument("--request-logs", type=Path, help="local request log folder")
@@ -90,8 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     token = args.token_file.read_text().strip()
     proxy = _socket(args.listen_fd, args.port, what="gateway")
     admin = _socket(args.admin_fd, args.admin_port, what="gateway admin")
+    grpc = None
+    if args.grpc_fd is not None or args.grpc_port is not None:
+        grpc = _socket(args.grpc_fd, args.grpc_port or 0, what="gateway gRPC")
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(serve(config, proxy=proxy, admin=admin, token=token))
+        runner.run(serve(config, proxy=proxy, admin=admin, token=token, grpc=grpc))
     return 0
 
 

@@ -15,6 +15,7 @@ import uvicorn
 from mlservice.gateway.admin import create_admin_app
 from mlservice.gateway.config import GatewayConfig
 from mlservice.gateway.core import Core
+from mlservice.gateway.grpcproxy import open_grpc
 from mlservice.gateway.proxy import ClientConnection
 from mlservice.gateway.reqlog.logger import RequestLog
 from mlservice.gateway.routesfile import RoutesFile
@@ -30,9 +31,15 @@ class _AdminServer(uvicorn.Server):
 
 
 async def serve(
-    config: GatewayConfig, *, proxy: socket.socket, admin: socket.socket, token: str
+    config: GatewayConfig,
+    *,
+    proxy: socket.socket,
+    admin: socket.socket,
+    token: str,
+    grpc: socket.socket | None = None,
 ) -> None:
-    """Serve until SIGTERM or SIGINT; the request log is flushed to its file before returning."""
+    """Serve until SIGTERM or SIGINT (h2c gRPC on `grpc` too, when given); the request log is
+    flushed to its file before returning."""
     loop = asyncio.get_running_loop()
     core = make_core(config)
     routes_file = None
@@ -63,10 +70,17 @@ async def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
     server = await open_proxy(core, proxy, reports=True)
+    grpc_front = await open_grpc(core, grpc) if grpc is not None else None
     log.warning("mls gateway: proxy on %s, admin on %s", url_of(proxy), url_of(admin))
+    if grpc is not None:
+        log.warning("mls gateway: gRPC (h2c) on %s", url_of(grpc))
     try:
         await admin_server.serve(sockets=[admin])
     finally:
+        if grpc_front is not None:
+            front, grpc_server = grpc_front
+            grpc_server.close()
+            front.close()
         await close_proxy(core, server)
 
 

@@ -11,11 +11,12 @@ from mlservice.gateway.upstream import ConnectionPool
 class Replica:
     """One ready replica as the balancer sees it: requests in flight, and whether usable."""
 
-    __slots__ = ("address", "ejected_until", "name", "outstanding", "pool", "removed")
+    __slots__ = ("address", "ejected_until", "grpc", "name", "outstanding", "pool", "removed")
 
     def __init__(self, endpoint: Endpoint, *, idle_seconds: float) -> None:
         self.name = endpoint.replica
         self.address = endpoint.address
+        self.grpc = endpoint.grpc
         host, _, port = endpoint.address.rpartition(":")
         self.pool = ConnectionPool(host, int(port), idle_seconds=idle_seconds)
         self.outstanding = 0

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -38,8 +39,11 @@ class GatewayProcess:
         log_file: Path,
         args: Sequence[str] = (),
         on_restart: Callable[[], Awaitable[None]] | None = None,
+        grpc: socket.socket | None = None,
     ) -> None:
         self.proxy = bind_loopback(port, what="gateway")
+        self.grpc = grpc
+        """The h2c (gRPC) listener, bound by the caller (which port, if taken, is its policy)."""
         self.admin = bind_loopback(0, what="gateway admin")
         self.token_file = token_file
         self.request_logs = request_logs
@@ -56,6 +60,14 @@ class GatewayProcess:
         return url_of(self.proxy)
 
     @property
+    def grpc_target(self) -> str | None:
+        """`127.0.0.1:PORT`, as gRPC clients take it (a target, not a URL)."""
+        if self.grpc is None:
+            return None
+        host, port = self.grpc.getsockname()[:2]
+        return f"{host}:{port}"
+
+    @property
     def admin_url(self) -> str:
         return url_of(self.admin)
 
@@ -68,9 +80,12 @@ class GatewayProcess:
         self._watch = asyncio.get_running_loop().create_task(self._supervise())
 
     async def _spawn(self) -> None:
-        fds = (self.proxy.fileno(), self.admin.fileno())
+        fds: tuple[int, ...] = (self.proxy.fileno(), self.admin.fileno())
         argv = [sys.executable, "-m", "mlservice.gateway", "--token-file", str(self.token_file)]
         argv += ["--listen-fd", str(fds[0]), "--admin-fd", str(fds[1])]
+        if self.grpc is not None:
+            fds += (self.grpc.fileno(),)
+            argv += ["--grpc-fd", str(self.grpc.fileno())]
         argv += ["--request-logs", str(self.request_logs), "--parent-pid", str(os.getpid())]
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         out = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -140,3 +155,5 @@ class GatewayProcess:
                 await self._watch
         self.proxy.close()
         self.admin.close()
+        if self.grpc is not None:
+            self.grpc.close()

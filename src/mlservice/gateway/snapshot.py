@@ -71,6 +71,7 @@ class Endpoint:
 
     replica: str
     address: Address
+    grpc: Address | None = None  # its gRPC port ("127.0.0.1:PORT"), for the gateway's h2c
 
 
 @no_extra_fields

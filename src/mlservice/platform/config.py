@@ -11,6 +11,8 @@ from mlservice.home import Home
 
 DEFAULT_API_TLS_PORT = 6443
 """kube-apiserver's port: see `ControlPlaneConfig.api_tls_port`."""
+DEFAULT_GATEWAY_GRPC_PORT = 8081
+"""The gateway's gRPC port: see `DataPlaneConfig.gateway_grpc_port`."""
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,10 @@ class DataPlaneConfig:
     gateway_port: int = 8080
     """Loopback port of the gateway: 8080, the port the docs' curl commands use (as KServe's
     examples do); 0 picks a free one (see `endpoints.json`)."""
+    gateway_grpc_port: int | None = None
+    """Loopback port of the gateway's gRPC (h2c) listener. None: 8081, or a free one when
+    8081 is taken (`mls up` says so; `endpoints.json` records it as `gateway_grpc`); 0 picks a
+    free one; any other port in use is an error."""
     port_range: tuple[int, int] = (20000, 29999)
     """Replica ports, below the kernel's ephemeral range so they never collide with clients."""
     backoff_cap: float = 10.0

@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from mlservice.api.app import create_app
 from mlservice.api.auth import load_or_create_token
+from mlservice.api.metrics_history import MetricsHistory, MetricsScraper
 from mlservice.api.pki import ensure_pki
 from mlservice.api.pods import PodView
 from mlservice.api.server import ApiServer, TlsListener, bind_loopback, bind_preferred
@@ -81,7 +82,12 @@ class ControlPlane:
         self.store = SqliteStore(home.state_db)
         # The replicas as Pods, once `supervise` gives the view an engine.
         self.pods = PodView()
-        app = create_app(store=self.store, home=home, token=token, pod_view=self.pods)
+        # The console's charts: the gateway's metrics, scraped once `supervise` names it.
+        self.metrics = MetricsHistory()
+        self.scraper: MetricsScraper | None = None
+        app = create_app(
+            store=self.store, home=home, token=token, pod_view=self.pods, metrics=self.metrics
+        )
         # Under `mls up` the supervisor binds the API's socket and hands it down, so a
         # restarted control plane answers on the same port (callers wait in the backlog).
         sock = api_socket if api_socket is not None else bind_loopback(config.api_port)
@@ -122,6 +128,7 @@ class ControlPlane:
             sinks=sinks,
         )
         self.autoscaler, self.controllers = autoscaler, controllers
+        self.scraper = MetricsScraper(self.metrics, admin_url=data_plane.addresses.gateway_admin)
 
     async def start_api(self) -> None:
         self._serving = asyncio.create_task(self.api.serve())
@@ -135,6 +142,8 @@ class ControlPlane:
         await self.controllers.start()
         if self.autoscaler is not None:
             self.autoscaler.start()
+        if self.scraper is not None:
+            self.scraper.start()
 
     async def serve(self) -> None:
         """Until `stop()`: the API serving is what keeps the platform up."""
@@ -147,6 +156,8 @@ class ControlPlane:
         self.pods.close()
 
     async def close_supervision(self) -> None:
+        if self.scraper is not None:
+            await self.scraper.close()
         if self.autoscaler is not None:
             await self.autoscaler.close()
         if self.controllers is not None:

@@ -35,7 +35,7 @@ import httpx
 
 from mlservice.api.auth import load_or_create_token
 from mlservice.api.pki import Pki, ensure_pki
-from mlservice.api.server import bind_loopback
+from mlservice.api.server import bind_loopback, bind_preferred
 from mlservice.client import Client
 from mlservice.client.manifests import apply_paths
 from mlservice.engine.local.channel import SpawnService
@@ -43,7 +43,12 @@ from mlservice.engine.local.process import Spawner
 from mlservice.errors import Unavailable
 from mlservice.gateway.process import GatewayProcess
 from mlservice.home import Home
-from mlservice.platform.config import DEFAULT_API_TLS_PORT, PlatformConfig, control_plane_args
+from mlservice.platform.config import (
+    DEFAULT_API_TLS_PORT,
+    DEFAULT_GATEWAY_GRPC_PORT,
+    PlatformConfig,
+    control_plane_args,
+)
 from mlservice.platform.control import GATEWAY_RESTARTED, ControlPlane, bind_api_tls
 from mlservice.platform.kubeconfig import kubeconfig, write_kubeconfig
 from mlservice.platform.lock import exclusive_home
@@ -238,10 +243,18 @@ class Platform:
             api_url = control.api.url
         else:
             self._api = bind_loopback(config.control_plane.api_port)
-            self.gateway = _gateway(config, home)
+            grpc, grpc_fell_back = bind_preferred(
+                config.data_plane.gateway_grpc_port,
+                default=DEFAULT_GATEWAY_GRPC_PORT,
+                what="gateway gRPC",
+            )
+            self.gateway = _gateway(config, home, grpc=grpc)
             self.spawner = Spawner(warm=config.data_plane.warm_standby)
             await self.gateway.start()
             print(f"mlservice gateway listening on {self.gateway.url}", file=out, flush=True)
+            taken = f", as port {DEFAULT_GATEWAY_GRPC_PORT} is in use" if grpc_fell_back else ""
+            line = f"mlservice gateway gRPC (h2c) on {self.gateway.grpc_target}{taken}"
+            print(line, file=out, flush=True)
             service = SpawnService(self.spawner)
             self.gateway.on_restart = _tell(service, GATEWAY_RESTARTED)
             self.control = ControlPlaneChild(
@@ -278,6 +291,8 @@ class Platform:
             # The admin channel serves /metrics and, with the token, routes; null with --api-only.
             "gateway": gateway.url if gateway else None,
             "gateway_admin": gateway.admin_url if gateway else None,
+            # A gRPC target (`127.0.0.1:PORT`), not a URL: what grpc and tritonclient take.
+            "gateway_grpc": gateway.grpc_target if gateway else None,
             "domain": self.config.control_plane.domain,
             "pid": os.getpid(),
         }
@@ -318,8 +333,9 @@ def _tell(service: SpawnService, event: str) -> Callable[[], Awaitable[None]]:
     return tell
 
 
-def _gateway(config: PlatformConfig, home: Home) -> GatewayProcess:
+def _gateway(config: PlatformConfig, home: Home, *, grpc: socket.socket) -> GatewayProcess:
     return GatewayProcess(
+        grpc=grpc,
         port=config.data_plane.gateway_port,
         token_file=home.token,
         request_logs=home.request_logs,

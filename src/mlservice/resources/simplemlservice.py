@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from mlservice.errors import FieldCause
+from mlservice.naming import LABEL_PREFIX
 from mlservice.resources._base import AbsolutePath, DnsSubdomain, Model, Port, RelativePath
 from mlservice.resources.limits import MAX_REPLICAS
 from mlservice.resources.meta import Envelope
@@ -14,6 +15,8 @@ from mlservice.resources.uri import S3Uri
 
 MODEL_PATH = "/var/lib/t9k/model"
 FRAMEWORKS = ("tensorflow", "pytorch", "custom")
+TORCHSERVE_ANNOTATION = LABEL_PREFIX + "torchserve"
+"""`java` on a SimpleMLService runs `pytorch` on the real TorchServe; else it is served natively."""
 
 
 class S3Source(Model):
@@ -40,7 +43,7 @@ class TensorFlow(Model):
 
 class PyTorch(Model):
     image: str | None = None
-    # Passed to `torchserve --models`, e.g. "resnet-18=resnet-18.mar".
+    # TorchServe's `--models`, e.g. "resnet-18=resnet-18.mar": which archive of the store.
     models_flag: str | None = None
     resources: ResourceRequirements | None = None
 

@@ -36,9 +36,16 @@ LOCAL_COMMANDS: Mapping[str, tuple[str, ...]] = {
     "kserve/sklearnserver": (*MLS_SERVE, "--format", "sklearn"),
     "kserve/xgbserver": (*MLS_SERVE, "--format", "xgboost"),
     "kserve/lgbserver": (*MLS_SERVE, "--format", "lightgbm"),
+    # KServe's TorchServe images, given our server's flags: a model store is served natively.
+    # KServe's own runtime passes `torchserve --start ...` instead, which runs as written.
+    "pytorch/torchserve-kfs": (*MLS_SERVE, "--format", "torchserve"),
+    "kserve/torchserve": (*MLS_SERVE, "--format", "torchserve"),
     "mlservice/mls": MLS_SERVE,
 }
 """Image repository -> the local program that serves as it does (flags as the image's)."""
+
+_PROGRAM_FIRST_IMAGES = frozenset({"pytorch/torchserve-kfs", "kserve/torchserve"})
+"""Images whose KServe runtime names the program in `args` (TorchServe's: `torchserve`)."""
 
 UNAVAILABLE_IMAGES: Mapping[str, str] = {
     "kserve/pmmlserver": "PMML models (a JVM-backed server)",
@@ -113,6 +120,8 @@ def render_placeholders(
 def local_command(image: object, *, args: Sequence[str], where: str) -> tuple[str, ...]:
     """The program to run for a container of `image` that gives no `command`."""
     repository = image_repository(image) if isinstance(image, str) else ""
+    if repository in _PROGRAM_FIRST_IMAGES and args and not args[0].startswith("-"):
+        return ()
     if repository in LOCAL_COMMANDS:
         return LOCAL_COMMANDS[repository]
     if repository in UNAVAILABLE_IMAGES:

@@ -191,7 +191,16 @@ def test_install_without_kserve_kinds_leaves_kserve_alone() -> None:
     assert "serving.kserve.io" not in text
     operator = next(o for o in objects if o["kind"] == "Deployment")
     (container,) = operator["spec"]["template"]["spec"]["containers"]
-    assert container["args"] == ["operator", "--all-namespaces", "--mode", "knative"]
+    assert container["args"] == [
+        "operator",
+        "--all-namespaces",
+        "--mode",
+        "knative",
+        "--image",
+        "mlservice:latest",
+        "--domain",
+        "example.com",
+    ]
 
 
 def test_render_reads_only_what_it_is_given() -> None:

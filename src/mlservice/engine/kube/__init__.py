@@ -15,7 +15,7 @@ from mlservice.engine.kube.render import (
     render_workload,
     render_workloads,
 )
-from mlservice.engine.kube.workload import Component, LoggerArgs, Split, Workload
+from mlservice.engine.kube.workload import Component, LoggerArgs, Pinned, Split, Workload
 
 __all__ = [
     "MODES",
@@ -23,6 +23,7 @@ __all__ = [
     "LoggerArgs",
     "Mode",
     "NotRenderable",
+    "Pinned",
     "RenderOptions",
     "Split",
     "Workload",

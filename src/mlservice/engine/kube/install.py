@@ -1,8 +1,9 @@
 """`mls kube install`: what a cluster needs besides the CRDs to run the operator.
 
 The `mls-system` namespace, the operator's ServiceAccount, a ClusterRole with what it reads
-and writes and its binding, the operator Deployment (`mls operator`), and the built-in
-runtimes as objects, so services select them as they do under `mls up`. KServe's
+and writes (`access.rules`: for its mode, KServe's kinds only with them) and its binding, the
+operator Deployment (`mls operator` with the image and domain it renders with), and the
+built-in runtimes as objects, so services select them as they do under `mls up`. KServe's
 ClusterServingRuntimes (and the operator's watch of KServe's kinds) only with
 `kserve_kinds`: a cluster that runs KServe keeps its own.
 """
@@ -13,21 +14,19 @@ import copy
 from collections.abc import Sequence
 from typing import Any, Final
 
+from mlservice.engine.kube.access import rules
 from mlservice.engine.kube.meta import MANAGED_BY, MANAGER
-from mlservice.engine.kube.render import DEFAULT_IMAGE, Mode
-from mlservice.resources.kinds import GROUP, KSERVE_GROUP
+from mlservice.engine.kube.render import DEFAULT_DOMAIN, DEFAULT_IMAGE, Mode
 
 SYSTEM_NAMESPACE: Final = "mls-system"
 OPERATOR: Final = "mls-operator"
 _LABELS: Final = {MANAGED_BY: MANAGER, "app.kubernetes.io/name": OPERATOR}
 
-_ALL: Final = ["get", "list", "watch", "create", "update", "patch", "delete"]
-_WATCH: Final = ["get", "list", "watch"]
-
 
 def install_objects(
     *,
     image: str = DEFAULT_IMAGE,
+    domain: str = DEFAULT_DOMAIN,
     mode: Mode = "knative",
     kserve_kinds: bool = False,
     runtimes: Sequence[dict[str, Any]] = (),
@@ -48,7 +47,7 @@ def install_objects(
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
             "metadata": _meta(OPERATOR),
-            "rules": rules(kserve_kinds=kserve_kinds),
+            "rules": rules(mode=mode, kserve_kinds=kserve_kinds),
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -63,7 +62,7 @@ def install_objects(
                 {"kind": "ServiceAccount", "name": OPERATOR, "namespace": SYSTEM_NAMESPACE}
             ],
         },
-        operator_deployment(image=image, mode=mode, kserve_kinds=kserve_kinds),
+        operator_deployment(image=image, domain=domain, mode=mode, kserve_kinds=kserve_kinds),
     ]
     for runtime in runtimes:
         copied = copy.deepcopy(runtime)
@@ -72,49 +71,11 @@ def install_objects(
     return objects
 
 
-def rules(*, kserve_kinds: bool) -> list[dict[str, Any]]:
-    """What the operator reads and writes: our kinds and their status, the children of both
-    modes, Events, and what kopf reads to find its resources."""
-    ours = ["mlservices", "simplemlservices", "mlserviceruntimes"]
-    found = [
-        {"apiGroups": [GROUP], "resources": ours, "verbs": [*_WATCH, "patch", "update"]},
-        {
-            "apiGroups": [GROUP],
-            "resources": [f"{r}/status" for r in ours],
-            "verbs": ["get", "patch", "update"],
-        },
-        {
-            "apiGroups": ["serving.knative.dev"],
-            "resources": ["configurations", "routes", "services"],
-            "verbs": _ALL,
-        },
-        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": _ALL},
-        {"apiGroups": [""], "resources": ["services"], "verbs": _ALL},
-        {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": _ALL},
-        {"apiGroups": ["gateway.networking.k8s.io"], "resources": ["httproutes"], "verbs": _ALL},
-        {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
-        {"apiGroups": [""], "resources": ["namespaces"], "verbs": _WATCH},
-        {
-            "apiGroups": ["apiextensions.k8s.io"],
-            "resources": ["customresourcedefinitions"],
-            "verbs": _WATCH,
-        },
-    ]
-    if kserve_kinds:
-        kinds = ["inferenceservices", "servingruntimes", "clusterservingruntimes"]
-        found += [
-            {"apiGroups": [KSERVE_GROUP], "resources": kinds, "verbs": [*_WATCH, "patch"]},
-            {
-                "apiGroups": [KSERVE_GROUP],
-                "resources": ["inferenceservices/status"],
-                "verbs": ["get", "patch", "update"],
-            },
-        ]
-    return found
-
-
-def operator_deployment(*, image: str, mode: Mode, kserve_kinds: bool) -> dict[str, Any]:
-    args = ["operator", "--all-namespaces", "--mode", mode]
+def operator_deployment(
+    *, image: str, domain: str, mode: Mode, kserve_kinds: bool
+) -> dict[str, Any]:
+    """The operator renders its children with the image it runs itself and the domain."""
+    args = ["operator", "--all-namespaces", "--mode", mode, "--image", image, "--domain", domain]
     if kserve_kinds:
         args.append("--kserve-kinds")
     container = {

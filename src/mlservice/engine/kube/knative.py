@@ -1,6 +1,7 @@
 """Knative mode, the reference's architecture: per release a `Configuration` (its revisions
 are ours), one `Route` splitting traffic by percent with a tag per release, the transformer a
-Knative `Service` named after the service (so it owns the service's host)."""
+Knative `Service` named after the service (so it owns the service's host). An
+InferenceService's canary pins the revision rolled out before by name beside the latest one."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any, Final
 from mlservice.engine.kube.meta import object_meta
 from mlservice.engine.kube.names import release_object, route_name
 from mlservice.engine.kube.pod import PodTemplate, pod_template
-from mlservice.engine.kube.workload import Component, Workload
+from mlservice.engine.kube.workload import Component, Pinned, Workload
 
 API_VERSION: Final = "serving.knative.dev/v1"
 MIN_SCALE: Final = "autoscaling.knative.dev/min-scale"
@@ -30,6 +31,9 @@ def knative_objects(workload: Workload, *, image: str) -> list[dict[str, Any]]:
                 "spec": {"template": template},
             }
         )
+        if split.pinned is not None:
+            traffic += _pinned(name, split.pinned, share=split.percent)
+            continue
         target: dict[str, Any] = {
             "configurationName": name,
             "latestRevision": True,
@@ -57,6 +61,28 @@ def knative_objects(workload: Workload, *, image: str) -> list[dict[str, Any]]:
             }
         )
     return objects
+
+
+def _pinned(configuration: str, pinned: Pinned, *, share: int) -> list[dict[str, Any]]:
+    """KServe's canary targets: the latest revision first, then the rolled-out one by name
+    (none when the latest takes the whole share)."""
+    latest: dict[str, Any] = {
+        "configurationName": configuration,
+        "latestRevision": True,
+        "percent": pinned.latest_percent,
+    }
+    if pinned.tags:
+        latest["tag"] = "latest"
+    if pinned.latest_percent >= share:
+        return [latest]
+    previous: dict[str, Any] = {
+        "revisionName": pinned.revision,
+        "latestRevision": False,
+        "percent": share - pinned.latest_percent,
+    }
+    if pinned.tags:
+        previous["tag"] = "prev"
+    return [latest, previous]
 
 
 def _template(component: Component, workload: Workload, *, image: str) -> dict[str, Any]:

@@ -43,12 +43,26 @@ class Component:
 
 
 @dataclass(frozen=True)
+class Pinned:
+    """A KServe canary: within its split's share, the latest revision takes `latest_percent`
+    and `revision`, the one rolled out before it (which only a cluster knows), the rest.
+    `tags`: KServe's tag routing, the targets tagged `latest` and `prev`."""
+
+    revision: str
+    latest_percent: int
+    tags: bool = False
+
+
+@dataclass(frozen=True)
 class Split:
     """A predictor release and its share of the service's traffic (percents sum to 100)."""
 
     release: str  # its tag and host part; "" for a kind without releases
     component: Component
     percent: int
+    pinned: Pinned | None = None
+    """Knative mode only (standard mode has no revisions to pin: everything goes to the
+    Deployment, as in KServe's raw mode)."""
 
 
 @dataclass(frozen=True)

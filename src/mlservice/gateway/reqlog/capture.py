@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from mlservice.gateway.reqlog.events import FLAVORS, LogEvent, Origin, make_event, new_id
 from mlservice.gateway.snapshot import LoggerSpec, Revision
 
-if TYPE_CHECKING:
-    from mlservice.gateway.exchange import Exchange
-
 
 class Emit(Protocol):
     def __call__(self, events: list[LogEvent], *, urls: tuple[str, ...]) -> None: ...
+
+
+class LoggedHead(Protocol):
+    @property
+    def traceparent(self) -> bytes: ...
+    @property
+    def content_type(self) -> bytes: ...
+
+
+class LoggedAnswer(Protocol):
+    @property
+    def release(self) -> bytes | None: ...
+    @property
+    def content_type(self) -> bytes: ...
+
+
+class Logged(Protocol):
+    """What the events say about a request: an HTTP/1.1 exchange or a gRPC call."""
+
+    @property
+    def url(self) -> bytes: ...
+    @property
+    def code(self) -> int: ...
+    @property
+    def head(self) -> LoggedHead: ...
+    @property
+    def response(self) -> LoggedAnswer | None: ...
 
 
 class Capture:
@@ -50,13 +74,14 @@ class Capture:
             into.append(piece)
             self._sizes[which] += len(piece)
 
-    def done(self, exchange: Exchange) -> None:
+    def done(self, exchange: Logged) -> None:
         """Emit the events `mode` asks for; a request never answered logs no response, nor
         (in a flavor that says so) one answered with anything but 200."""
         revision = self.revision
         flavor = self._flavor
         response = exchange.response
-        release = revision.release or (response.release.decode("latin-1") if response else "")
+        answered = response.release if response is not None else None
+        release = revision.release or (answered.decode("latin-1") if answered else "")
         origin = Origin(
             namespace=revision.namespace,
             service=revision.service,

@@ -1,7 +1,8 @@
 """The built-in runtimes `mls up` installs in namespace `mls-system`, as YAML package data.
 
-`sklearn`, `xgboost`, `lightgbm`, `onnx`, `pytorch` and `python` run `mls serve`; `torchserve`
-runs the real TorchServe through `torchserve.py`. A runtime may list programs it needs under
+`sklearn`, `xgboost`, `lightgbm`, `onnx`, `pytorch`, `python` and `torchserve` (a TorchServe
+model store, natively) run `mls serve`; `torchserve-java` runs the real TorchServe behind our
+V1/V2 adapter through `torchserve.py`. A runtime may list programs it needs under
 the `REQUIRES` annotation (comma-separated): the controllers report `RuntimeUnavailable`
 instead of starting replicas that could never run.
 """
@@ -26,7 +27,7 @@ def manifests() -> list[dict[str, Any]]:
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".yaml"):
             found.append(validate_object(yaml.safe_load(entry.read_text())))
-    return found
+    return sorted(found, key=lambda m: str(m["metadata"]["name"]))
 
 
 def runtimes() -> list[MLServiceRuntime]:

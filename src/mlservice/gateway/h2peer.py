@@ -1,0 +1,179 @@
+"""One HTTP/2 connection's sending half, shared by both ends of the h2c proxy: bodies that
+wait for flow-control window, and writes gathered while a read is being handled.
+
+The sans-IO `h2` state machine does the framing and HPACK; this class owns the socket side.
+Our receive windows are opened wide at once (2 GiB - 1, the maximum) and refilled as data is
+consumed, so a peer is never stalled on our account; what we send waits, per stream, for the
+window the peer grants (`WindowUpdated`), trailers after the body they follow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import cast
+
+import h2.config
+import h2.connection
+import h2.exceptions
+import h2.settings
+
+MAX_WINDOW = 2**31 - 1
+H2Error = (h2.exceptions.ProtocolError, h2.exceptions.StreamClosedError)
+
+Headers = list[tuple[bytes, bytes]]
+
+
+class Batch:
+    """Writes gathered while one read is handled, sent once it is (one send per connection)."""
+
+    __slots__ = ("dirty", "on")
+
+    def __init__(self) -> None:
+        self.on = False
+        self.dirty: list[H2Peer] = []
+
+    def flush(self) -> None:
+        self.on = False
+        dirty, self.dirty = self.dirty, []
+        for peer in dirty:
+            peer.flush()
+
+
+class _Held:
+    __slots__ = ("data", "end", "trailers")
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.end = False
+        self.trailers: Headers | None = None
+
+
+class H2Peer(asyncio.Protocol):
+    def __init__(self, *, client_side: bool, batch: Batch) -> None:
+        config = h2.config.H2Configuration(
+            client_side=client_side,
+            header_encoding=None,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+            validate_inbound_headers=False,
+            normalize_inbound_headers=False,
+        )
+        self.h2 = h2.connection.H2Connection(config=config)
+        self.batch = batch
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self._held: dict[int, _Held] = {}
+        self._dirty = False
+
+    def start(self) -> None:
+        """Our preface and settings, and the connection's receive window opened wide."""
+        h2c = self.h2
+        h2c.local_settings = h2.settings.Settings(
+            client=h2c.config.client_side,
+            initial_values={
+                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: MAX_WINDOW,
+                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1024,
+            },
+        )
+        h2c.initiate_connection()
+        h2c.increment_flow_control_window(MAX_WINDOW - 65535)
+        self.kick()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.start()
+
+    # -- sending
+    def kick(self) -> None:
+        """Send what `h2` has framed: now, or when the read being handled is done."""
+        if self.batch.on:
+            if not self._dirty:
+                self._dirty = True
+                self.batch.dirty.append(self)
+        else:
+            self.flush()
+
+    def flush(self) -> None:
+        self._dirty = False
+        data = self.h2.data_to_send()
+        if data and self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+    def send_headers(self, stream_id: int, headers: Headers, *, end: bool = False) -> None:
+        try:
+            self.h2.send_headers(stream_id, headers, end_stream=end)
+        except H2Error:
+            return  # the peer reset the stream meanwhile: its reset event ends the call
+        self.kick()
+
+    def send_data(self, stream_id: int, data: bytes, *, end: bool = False) -> None:
+        held = self._held.get(stream_id)
+        if held is None:
+            held = self._held[stream_id] = _Held()
+        held.data += data
+        held.end = held.end or end
+        self._drain(stream_id, held)
+
+    def send_trailers(self, stream_id: int, trailers: Headers) -> None:
+        """Trailers end the stream, after whatever body is still held for window."""
+        held = self._held.get(stream_id)
+        if held is None:
+            self.send_headers(stream_id, trailers, end=True)
+            return
+        held.trailers = trailers
+        self._drain(stream_id, held)
+
+    def reset(self, stream_id: int, code: int = 8) -> None:
+        """RST_STREAM (8: CANCEL); what was held for the stream is dropped."""
+        self._held.pop(stream_id, None)
+        try:
+            self.h2.reset_stream(stream_id, error_code=code)
+        except H2Error:
+            return
+        self.kick()
+
+    def forget(self, stream_id: int) -> None:
+        self._held.pop(stream_id, None)
+
+    def _drain(self, stream_id: int, held: _Held) -> None:
+        h2c = self.h2
+        ended = False
+        try:
+            while held.data:
+                room = min(h2c.local_flow_control_window(stream_id), h2c.max_outbound_frame_size)
+                if room <= 0:
+                    self.kick()
+                    return  # the rest goes on `window_opened`
+                piece = bytes(held.data[:room])
+                del held.data[:room]
+                ended = not held.data and held.end and held.trailers is None
+                h2c.send_data(stream_id, piece, end_stream=ended)
+            if held.trailers is not None:
+                h2c.send_headers(stream_id, held.trailers, end_stream=True)
+            elif held.end and not ended:
+                h2c.end_stream(stream_id)
+            elif not held.end:
+                self.kick()
+                return  # more body to come: keep the (empty) entry for it
+        except H2Error:
+            pass  # reset or closed meanwhile
+        self._held.pop(stream_id, None)
+        self.kick()
+
+    def window_opened(self, stream_id: int) -> None:
+        """A WINDOW_UPDATE: resume the held bodies it may unblock (0: the connection's)."""
+        if stream_id:
+            held = self._held.get(stream_id)
+            if held is not None:
+                self._drain(stream_id, held)
+            return
+        for sid, held in list(self._held.items()):
+            self._drain(sid, held)
+
+    def consumed(self, stream_id: int, size: int) -> None:
+        """Data handed on: give the peer its window back (h2 batches the updates)."""
+        if size:
+            try:
+                self.h2.acknowledge_received_data(size, stream_id)
+            except H2Error:
+                return

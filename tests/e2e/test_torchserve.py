@@ -1,0 +1,113 @@
+"""TorchServe model stores through the gateway of a real `mls up`, as the examples serve them:
+the digits store (a custom BaseHandler) by the InferenceService shaped like the reference's and
+the sentiment store (the built-in text_classifier) by an MLService, both natively over V1, V2 and
+TorchServe's /predictions; the digits store on the real TorchServe (Java) answers as natively."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from mlservice.cli.background import UpProcess
+from tests.e2e.e2e_helpers import wait_for
+from tests.support.paths import EXAMPLES
+from tests.support.torchserve import DIGIT_PNG, MISSING, model_stores, needs_java
+from tests.support.up import apply, scratch_namespace
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+READY_WITHIN = 150
+EXAMPLE_FILES = {
+    ("isvc", "digits"): "kserve/torchserve-digits.yaml",
+    ("mlservice", "torchserve-sentiment"): "mlservice/torchserve-sentiment.yaml",
+    ("mlservice", "torchserve-java"): "mlservice/torchserve-java.yaml",
+}
+
+
+@pytest.fixture(scope="module")
+def namespace(up: UpProcess, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The examples applied at once (the JVM starts while the native ones load), in a namespace
+    of their own, the stores in the volume tutorial as examples/make_models.py writes them."""
+    model_stores(up.home.volume("tutorial") / "torchserve")
+    with scratch_namespace(up, request, limit=30) as name:
+        for (_, service), rel in EXAMPLE_FILES.items():
+            if service != "torchserve-java" or not MISSING:
+                apply(up, (EXAMPLES / rel).read_text(), name)
+        yield name
+        with up.client() as client:
+            client.delete("isvc", "digits", namespace=name)
+
+
+def _ready(obj: dict[str, Any]) -> bool:
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def gateway(up: UpProcess, kind: str, name: str, namespace: str) -> httpx.Client:
+    """A client for the service's host on the gateway, once the service is Ready."""
+    wait_for(up, name, namespace, _ready, kind=kind, timeout=READY_WITHIN)
+    return httpx.Client(
+        base_url=str(up.endpoints["gateway"]),
+        headers={"Host": f"{name}.{namespace}.localhost"},
+        timeout=60,
+    )
+
+
+def v1_digits(client: httpx.Client) -> list[Any]:
+    text = base64.b64encode(DIGIT_PNG.read_bytes()).decode()
+    answer = client.post("/v1/models/digits:predict", json={"instances": [{"data": text}] * 2})
+    assert answer.status_code == 200, answer.text
+    predictions: list[Any] = answer.json()["predictions"]
+    return predictions
+
+
+def _label(answer: dict[str, Any]) -> int:
+    assert abs(sum(answer["probabilities"]) - 1) < 1e-3
+    return int(answer["label"])
+
+
+def test_digits_natively_over_v1_v2_and_predictions(up: UpProcess, namespace: str) -> None:
+    with gateway(up, "isvc", "digits", namespace) as client:
+        predictions = v1_digits(client)
+        assert [_label(p) for p in predictions] == [3, 3]
+        png = DIGIT_PNG.read_bytes()
+        # The reference's `curl -T 0.png .../v1/models/mnist:predict`: a PUT of the raw file.
+        raw = client.put("/v1/models/digits:predict", content=png)
+        assert raw.json()["predictions"] == predictions[:1]
+        data = [base64.b64encode(png).decode()]
+        tensor = {"name": "png", "datatype": "BYTES", "shape": [1], "data": data}
+        infer = client.post("/v2/models/digits/infer", json={"inputs": [tensor]}).json()
+        (output,) = infer["outputs"]
+        assert output["datatype"] == "BYTES"
+        assert json.loads(output["data"][0]) == predictions[0]
+        assert client.post("/predictions/digits", content=png).json() == predictions[0]
+
+
+def test_sentiment_with_the_builtin_text_classifier(up: UpProcess, namespace: str) -> None:
+    with gateway(up, "mlservice", "torchserve-sentiment", namespace) as client:
+        good = {"instances": [{"data": "what a great and wonderful film"}]}
+        (scores,) = client.post("/v1/models/sentiment:predict", json=good).json()["predictions"]
+        assert set(scores) == {"positive", "negative"}
+        assert scores["positive"] > 0.5
+        bad = "really bad i hated it"
+        tensor = {"name": "text", "datatype": "BYTES", "shape": [1], "data": [bad]}
+        infer = client.post("/v2/models/sentiment/infer", json={"inputs": [tensor]}).json()
+        assert json.loads(infer["outputs"][0]["data"][0])["negative"] > 0.5
+        own = client.post("/predictions/sentiment", content=bad.encode()).json()
+        assert own["negative"] > 0.5
+
+
+@needs_java()
+def test_digits_on_the_real_torchserve_answer_as_natively(up: UpProcess, namespace: str) -> None:
+    with gateway(up, "isvc", "digits", namespace) as native:
+        expected = v1_digits(native)
+    with gateway(up, "mlservice", "torchserve-java", namespace) as java:
+        answers = v1_digits(java)
+        assert java.post("/predictions/digits", content=DIGIT_PNG.read_bytes()).status_code == 200
+    assert [_label(a) for a in answers] == [_label(e) for e in expected]
+    for got, want in zip(answers, expected, strict=True):
+        assert got["probabilities"] == pytest.approx(want["probabilities"], abs=1e-4)

@@ -107,7 +107,12 @@ def test_digits_on_the_real_torchserve_answer_as_natively(up: UpProcess, namespa
         expected = v1_digits(native)
     with gateway(up, "mlservice", "torchserve-java", namespace) as java:
         answers = v1_digits(java)
-        assert java.post("/predictions/digits", content=DIGIT_PNG.read_bytes()).status_code == 200
+        png = DIGIT_PNG.read_bytes()
+        assert java.post("/predictions/digits", content=png).status_code == 200
+        # The example's `# Try:` (tests/examples/test_examples_run.py leaves it to this test).
+        raw = java.put("/v1/models/digits:predict", content=png)
+        assert raw.status_code == 200, raw.text
+        assert [_label(p) for p in raw.json()["predictions"]] == [3]
     assert [_label(a) for a in answers] == [_label(e) for e in expected]
     for got, want in zip(answers, expected, strict=True):
         assert got["probabilities"] == pytest.approx(want["probabilities"], abs=1e-4)

@@ -88,11 +88,10 @@ class InferenceServiceReconciler:
         predictor = isvc.spec.predictor
         track = self._track(state, key, obj, kserve_predictor_key(), "predictor")
         outcome = predictor_outcome(isvc, obj, runtimes=self._runtimes(isvc), local=True)
-        if outcome.warning is not None:
-            # Recorded once per spec: the event recorder would count every reconcile.
-            if state.warned != outcome.warning:
-                self.ctx.events.warning(Involved.of(obj), IMAGE_NOT_RUN, outcome.warning)
-            state.warned = outcome.warning
+        # Recorded once while the spec says it: the event recorder would count every reconcile.
+        if outcome.warning is not None and state.warned != outcome.warning:
+            self.ctx.events.warning(Involved.of(obj), IMAGE_NOT_RUN, outcome.warning)
+        state.warned = outcome.warning
         canary = predictor.canary_traffic_percent
         hold = canary is not None and canary != 100
         delay = await self._step(track, predictor, outcome.plan, hold=hold)

@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from mlservice.controller import ControllerConfig, Controllers
 from mlservice.engine import RevisionId
 from mlservice.engine.fake import FakeEngine
 from mlservice.store import Key
 from tests.controller.controller_helpers import Manifest, World
+from tests.support.paths import REPO
 
 pytestmark = pytest.mark.anyio
 KIND = "InferenceService"
@@ -137,6 +139,79 @@ async def test_the_real_torchserve_is_named(world: World) -> None:
     server = world.engine.specs[RevisionId("ns/iris-predictor-00001")].user_container
     assert server.command == ("python", "-m", "mlservice.runtime.builtin.torchserve")
     assert server.args == ("--model_name=iris", "--model_dir=/mnt/models", "--http_port=$(PORT)")
+
+
+async def test_the_real_torchserve_without_java_is_runtime_unavailable(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runtime's `requires` annotation reaches the revision, as an MLService's does: the
+    replica is never started (it would exit 127)."""
+    monkeypatch.setenv("PATH", "/nonexistent")  # this interpreter's folder is still searched
+    model = {
+        "modelFormat": {"name": "pytorch"},
+        "runtime": "kserve-torchserve-java",
+        "storageUri": "pvc://models/iris",
+    }
+    world.apply(isvc(model=model))
+    await world.settle()
+    ready = condition(world, "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "RuntimeUnavailable")
+    assert "'java'" in ready["message"]
+    assert world.engine.specs == {}
+
+
+async def test_an_image_override_is_served_as_its_runtime_serves_with_a_warning(
+    world: World,
+) -> None:
+    """The reference's `pytorch.image` (a CUDA build of TorchServe-KFS): locally the runtime's
+    program serves the store, the image stays as written and a Warning names it."""
+    image = "docker.io/yurkoff/torchserve-cuda-11.3-kfs:0.5.3-gpu"
+    pytorch = {"storageUri": "pvc://models/iris", "protocolVersion": "v1", "image": image}
+    world.apply(isvc(pytorch=pytorch))
+    await world.settle()
+    spec = world.engine.specs[RevisionId("ns/iris-predictor-00001")]
+    server = spec.user_container
+    assert server.image == image
+    assert server.command == ("mls", "serve", "--format", "torchserve")
+    assert server.args == ("--model_name=iris", "--model_dir=/mnt/models", "--http_port=$(PORT)")
+    warnings = [e for e in world.events() if e[0] == "ImageNotRun"]
+    assert len(warnings) == 1
+    assert image in warnings[0][1]
+    assert "pytorch/torchserve-kfs:0.12.0" in warnings[0][1]
+    world.mark_ready("iris-predictor-00001")
+    await world.settle()
+    assert condition(world, "Ready")["status"] == "True"
+    assert [e for e in world.events() if e[0] == "ImageNotRun"] == warnings  # once per spec
+
+
+async def test_the_reference_nllb_manifest_is_served_natively_with_a_warning(
+    world: World,
+) -> None:
+    manifest = yaml.safe_load((REPO / "examples" / "kserve" / "torchserve-nllb.yaml").read_text())
+    manifest["metadata"]["namespace"] = "ns"
+    (world.home.volume("torchserve-claim") / "nllb-200-1dot3b").mkdir(parents=True)
+    world.apply(manifest)
+    await world.settle()
+    spec = world.engine.specs[RevisionId("ns/nllb-200-1dot3b-predictor-00001")]
+    assert spec.user_container.command == ("mls", "serve", "--format", "torchserve")
+    assert spec.user_container.image == manifest["spec"]["predictor"]["pytorch"]["image"]
+    assert any(e[0] == "ImageNotRun" and "yurkoff" in e[1] for e in world.events())
+
+
+async def test_an_override_with_its_own_command_or_a_known_image_runs_as_written(
+    world: World,
+) -> None:
+    custom = {"storageUri": "pvc://models/iris", "image": "me/server:1", "command": ["python"]}
+    world.apply(isvc(pytorch=custom))
+    known = {"storageUri": "pvc://models/iris", "image": "kserve/pmmlserver:v0.15.0"}
+    world.apply(isvc("pmml", pytorch=known))
+    await world.settle()
+    server = world.engine.specs[RevisionId("ns/iris-predictor-00001")].user_container
+    assert (server.image, server.command) == ("me/server:1", ("python",))
+    ready = condition(world, "Ready", name="pmml")
+    assert (ready["status"], ready["reason"]) == ("False", "RuntimeUnavailable")
+    assert "PMML" in ready["message"]
+    assert not [e for e in world.events() if e[0] == "ImageNotRun"]
 
 
 async def test_tensorflow_has_no_supporting_runtime(world: World) -> None:

@@ -12,9 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from mlservice.cli.background import UpProcess
-from tests.e2e.e2e_helpers import wait_for
+from tests.e2e.e2e_helpers import events, wait_for
 from tests.support.paths import EXAMPLES
 from tests.support.torchserve import DIGIT_PNG, MISSING, model_stores, needs_java
 from tests.support.up import apply, scratch_namespace
@@ -37,9 +38,27 @@ def namespace(up: UpProcess, request: pytest.FixtureRequest) -> Iterator[str]:
         for (_, service), rel in EXAMPLE_FILES.items():
             if service != "torchserve-java" or not MISSING:
                 apply(up, (EXAMPLES / rel).read_text(), name)
+        apply(up, nllb_on_digits(), name)
         yield name
         with up.client() as client:
-            client.delete("isvc", "digits", namespace=name)
+            for isvc in ("digits", NLLB):
+                client.delete("isvc", isvc, namespace=name)
+
+
+NLLB = "nllb-200-1dot3b"
+
+
+def nllb_on_digits() -> dict[str, Any]:
+    """The reference's manifest (its CUDA image, its resources) as written, but for its
+    store, which is the digits one here, and its GPU, which this machine may not have."""
+    manifest: dict[str, Any] = yaml.safe_load(
+        (EXAMPLES / "kserve/torchserve-nllb.yaml").read_text()
+    )
+    pytorch = manifest["spec"]["predictor"]["pytorch"]
+    pytorch["storageUri"] = "pvc://tutorial/torchserve/digits"
+    for part in pytorch["resources"].values():
+        part.pop("nvidia.com/gpu")
+    return manifest
 
 
 def _ready(obj: dict[str, Any]) -> bool:
@@ -87,6 +106,21 @@ def test_digits_natively_over_v1_v2_and_predictions(up: UpProcess, namespace: st
         assert client.post("/predictions/digits", content=png).json() == predictions[0]
 
 
+def test_the_reference_nllb_manifest_is_served_natively_despite_its_image(
+    up: UpProcess, namespace: str
+) -> None:
+    """Its `pytorch.image` (a CUDA build of TorchServe-KFS) is not run here: the runtime's
+    program serves the store, and a Warning event says which image was not run."""
+    with gateway(up, "isvc", NLLB, namespace) as client:
+        raw = client.put(f"/v1/models/{NLLB}:predict", content=DIGIT_PNG.read_bytes())
+        assert raw.status_code == 200, raw.text
+        assert [_label(p) for p in raw.json()["predictions"]] == [3]
+    warned = [e for e in events(up, namespace) if e["reason"] == "ImageNotRun"]
+    assert len(warned) == 1
+    assert "yurkoff/torchserve-cuda-11.3-kfs" in warned[0]["message"]
+    assert warned[0]["type"] == "Warning"
+
+
 def test_sentiment_with_the_builtin_text_classifier(up: UpProcess, namespace: str) -> None:
     with gateway(up, "mlservice", "torchserve-sentiment", namespace) as client:
         good = {"instances": [{"data": "what a great and wonderful film"}]}
@@ -107,7 +141,12 @@ def test_digits_on_the_real_torchserve_answer_as_natively(up: UpProcess, namespa
         expected = v1_digits(native)
     with gateway(up, "mlservice", "torchserve-java", namespace) as java:
         answers = v1_digits(java)
-        assert java.post("/predictions/digits", content=DIGIT_PNG.read_bytes()).status_code == 200
+        png = DIGIT_PNG.read_bytes()
+        assert java.post("/predictions/digits", content=png).status_code == 200
+        # The example's `# Try:` (tests/examples/test_examples_run.py leaves it to this test).
+        raw = java.put("/v1/models/digits:predict", content=png)
+        assert raw.status_code == 200, raw.text
+        assert [_label(p) for p in raw.json()["predictions"]] == [3]
     assert [_label(a) for a in answers] == [_label(e) for e in expected]
     for got, want in zip(answers, expected, strict=True):
         assert got["probabilities"] == pytest.approx(want["probabilities"], abs=1e-4)

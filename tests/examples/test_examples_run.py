@@ -20,6 +20,7 @@ import yaml
 
 from mlservice.cli.background import UpProcess
 from mlservice.errors import NotFound
+from tests.e2e.test_torchserve import EXAMPLE_FILES as TORCHSERVE_E2E_FILES
 from tests.examples.examples_lib import (
     SERVICE_KINDS,
     Example,
@@ -66,11 +67,11 @@ BATCHES = {
         "kserve/torchserve-nllb.yaml",
         "kserve/torchserve-digits.yaml",
     ],
-    # TorchServe model stores (examples/torchserve/): natively, and on the real TorchServe.
+    # TorchServe model stores (examples/torchserve/), natively; the real TorchServe's example
+    # runs in tests/e2e/test_torchserve.py (RUN_ELSEWHERE).
     "torchserve": [
         "mlservice/torchserve-digits.yaml",
         "mlservice/torchserve-sentiment.yaml",
-        "mlservice/torchserve-java.yaml",
     ],
     "storage-and-simple": [
         "mlservice/pvc-storage.yaml",
@@ -89,8 +90,11 @@ BASE = ["volumes", "secrets", "runtimes"]
 NOT_HERE = {
     "kserve/sklearn-iris.yaml": "UnsupportedStorageUri",  # gs://
     "kserve/flowers-tensorflow.yaml": "NoSupportingRuntime",  # no tensorflow runtime
-    "kserve/torchserve-nllb.yaml": "LaunchError",  # its CUDA image has no local equivalent
+    "kserve/torchserve-nllb.yaml": "ModelDownloadFailed",  # the reference's own volume
 }
+# Examples another end-to-end test applies and asks its `# Try:` request, so they are not
+# started twice: a second TorchServe JVM here would add ~40 s to the suite.
+RUN_ELSEWHERE = {"mlservice/torchserve-java.yaml": "tests/e2e/test_torchserve.py"}
 CANARY_STEPS = sorted((REPO / "examples" / "kserve" / "canary").glob("*.yaml"))
 CLI_KINDS = {
     "MLService": "mlservice",
@@ -106,8 +110,10 @@ def test_the_batches_hold_every_service_example_once() -> None:
     batched = [rel for batch in BATCHES.values() for rel in batch]
     services = [e.rel for e in load_all() if e.kind in (*SERVICE_KINDS, "ServingRuntime")]
     walked = {f"kserve/canary/{p.name}" for p in CANARY_STEPS}
-    assert sorted(batched) == sorted(s for s in services if s not in {"demo.yaml", *walked})
+    elsewhere = {"demo.yaml", *walked, *RUN_ELSEWHERE}
+    assert sorted(batched) == sorted(s for s in services if s not in elsewhere)
     assert set(NOT_HERE) <= set(batched)
+    assert set(RUN_ELSEWHERE) <= set(TORCHSERVE_E2E_FILES.values())
 
 
 @pytest.fixture(scope="module")

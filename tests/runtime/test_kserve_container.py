@@ -12,6 +12,7 @@ from mlservice.runtime.kserve_container import (
     MODEL_MOUNT_PATH,
     engine_ports,
     image_repository,
+    image_stand_in,
     local_container,
 )
 
@@ -207,6 +208,26 @@ def test_an_unknown_image_with_only_flags_cannot_launch() -> None:
         adapt(PREDICTIVE)
     with pytest.raises(LaunchError, match=r"image docker.io/seldonio/mlserver:1.3.2 has no local"):
         adapt(MLSERVER)
+
+
+def test_an_image_swapped_into_a_known_runtime_is_served_as_the_runtime_serves() -> None:
+    runtime = "pytorch/torchserve-kfs:0.12.0"
+    cuda = "docker.io/yurkoff/torchserve-cuda-11.3-kfs:0.5.3-gpu"
+    flags = ["--model_name={{.Name}}", "--http_port=8080"]
+    swapped = {"name": "kserve-container", "image": cuda, "args": flags}
+    assert image_stand_in(swapped, runtime_image=runtime) == runtime
+    container = local_container(swapped, metadata=ISVC_META, where="x", serve_as=runtime)
+    assert container["image"] == cuda  # kept as written: only the program is the runtime's
+    assert container["command"] == ["mls", "serve", "--format", "torchserve"]
+    assert container["args"] == ["--model_name=iris", "--http_port=$(PORT)"]
+    # Its own program, an image that says what it serves, or a runtime without a local
+    # program: each runs (or fails) as written.
+    assert image_stand_in({**swapped, "command": ["serve"]}, runtime_image=runtime) is None
+    assert image_stand_in({**swapped, "args": ["torchserve"]}, runtime_image=runtime) is None
+    pmml = {**swapped, "image": "kserve/pmmlserver:v0.15.0"}
+    assert image_stand_in(pmml, runtime_image=runtime) is None
+    assert image_stand_in(swapped, runtime_image="seldonio/mlserver:1.3.2") is None
+    assert image_stand_in({**swapped, "image": runtime}, runtime_image=runtime) is None
 
 
 @pytest.mark.parametrize("source", [TRITON, TORCHSERVE])

@@ -10,7 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mlservice.runtime.torchserve.adapter import TorchServe, app, instance_body, v2_output
+from mlservice.runtime.torchserve.adapter import (
+    TorchServe,
+    app,
+    instance_body,
+    v2_input,
+    v2_output,
+)
 from mlservice.runtime.torchserve.properties import (
     Ports,
     find_store,
@@ -76,9 +82,29 @@ def test_instances_go_to_torchserve_as_its_envelope_would_give_them() -> None:
     assert instance_body({"data": "aGk="}) == (b"aGk=", "text/plain; charset=utf-8")
     assert instance_body([1, 2]) == (b"[1, 2]", "application/json")
     assert instance_body({"data": [1], "x": 2}) == (b'{"data": [1], "x": 2}', "application/json")
-    assert v2_output([1, 2])["datatype"] == "INT64"
-    assert v2_output([0.5])["datatype"] == "FP64"
-    assert v2_output([{"a": 1}])["data"] == ['{"a": 1}']
+
+
+def test_v2_inputs_and_outputs_follow_torchserves_kservev2_envelope() -> None:
+    """An input is one row: BYTES its first element, else its data shaped; an answer is one
+    output, flattened (mls serve's `_output` builds the same)."""
+    assert v2_input({"name": "x", "datatype": "BYTES", "shape": [2], "data": ["a", "b"]}) == "a"
+    shaped = {"name": "x", "datatype": "FP32", "shape": [2, 1, 2], "data": [1, 2, 3, 4]}
+    assert v2_input(shaped) == [[[1, 2]], [[3, 4]]]
+    assert v2_input({"name": "x", "datatype": "INT64", "shape": [2], "data": [1, 2]}) == [1, 2]
+    assert v2_output([[1, 2], [3]], name="y") == {
+        "name": "y",
+        "datatype": "INT64",
+        "shape": [3],
+        "data": [1, 2, 3],
+    }
+    assert v2_output([0.5, 1], name="y")["datatype"] == "FP64"
+    assert v2_output("text", name="y")["data"] == ["text"]
+    assert v2_output({"a": "é"}, name="y") == {
+        "name": "y",
+        "datatype": "BYTES",
+        "shape": [1],
+        "data": ['{"a":"é"}'],
+    }
 
 
 class FakeTorchServe:
@@ -151,24 +177,21 @@ async def test_v1_instances_become_one_call_each_with_the_token(
 async def test_v2_and_torchserves_own_api(
     adapter: tuple[httpx.AsyncClient, FakeTorchServe],
 ) -> None:
-    client, _ = adapter
+    client, fake = adapter
+    # KServe's TorchServe V2 (the kservev2 envelope): one row per input, a BYTES input's first
+    # element; mls serve answers the same (tests/server/torchserve/test_torchserve_serve.py).
     tensor = {"name": "x", "datatype": "BYTES", "shape": [2], "data": ["a", "b"]}
     infer = await client.post("/v2/models/digits/infer", json={"id": "7", "inputs": [tensor]})
     assert infer.json() == {
         "model_name": "digits",
         "id": "7",
-        "outputs": [
-            {
-                "name": "x",
-                "datatype": "BYTES",
-                "shape": [2],
-                "data": ['{"echo": "a"}', '{"echo": "b"}'],
-            }
-        ],
+        "outputs": [{"name": "x", "datatype": "BYTES", "shape": [1], "data": ['{"echo":"a"}']}],
     }
-    rows = {"name": "x", "datatype": "FP32", "shape": [2, 2], "data": [1, 2, 3, 4]}
-    infer = await client.post("/v2/models/digits/infer", json={"inputs": [rows]})
-    assert infer.json()["outputs"][0]["data"] == ['{"echo": "[1, 2]"}', '{"echo": "[3, 4]"}']
+    assert fake.seen[-1] == ("/predictions/digits", "text/plain; charset=utf-8", b"a")
+    rows = {"name": "r", "datatype": "FP32", "shape": [2, 2], "data": [1, 2, 3, 4]}
+    infer = await client.post("/v2/models/digits/infer", json={"inputs": [rows, tensor]})
+    assert [o["name"] for o in infer.json()["outputs"]] == ["r", "x"]
+    assert infer.json()["outputs"][0]["data"] == ['{"echo":"[[1, 2], [3, 4]]"}']
     own = await client.post("/predictions/digits", content=b"x")
     assert own.json() == {"echo": "x"}
     assert (await client.get("/ping")).json() == {"status": "Healthy"}

@@ -29,6 +29,7 @@ from mlservice.controller.kserve_pod import (
     custom_pod,
     model_pod,
     model_source,
+    stand_in,
     transformer_pod,
     unsupported_scheme,
 )
@@ -48,6 +49,7 @@ from mlservice.resources.kinds import KSERVE_GROUP
 from mlservice.resources.kserve_component import ComponentSpec
 from mlservice.resources.pod import PodSpec
 from mlservice.runtime import RenderedReplica, render_pod
+from mlservice.runtime.builtin import requires_of
 from mlservice.runtime.kserve_container import MODEL_MOUNT_PATH
 from mlservice.runtime.kserve_select import CLUSTER_KIND, RuntimeCandidate, select_runtime
 from mlservice.store import Key, Obj, Scope
@@ -56,9 +58,14 @@ KIND: Final = "InferenceService"
 NAMESPACE_KIND: Final = "ServingRuntime"
 
 
+IMAGE_NOT_RUN: Final = "ImageNotRun"
+"""The Warning event's reason when a predictor's image is served by its runtime's program."""
+
+
 @dataclass
 class _Service:
     tracks: dict[ComponentKey, Track] = field(default_factory=dict)
+    warned: str | None = None  # the last ImageNotRun message recorded
 
 
 class InferenceServiceReconciler:
@@ -80,7 +87,11 @@ class InferenceServiceReconciler:
         state = self._services.setdefault(key, _Service())
         predictor = isvc.spec.predictor
         track = self._track(state, key, obj, kserve_predictor_key(), "predictor")
-        outcome = predictor_outcome(isvc, obj, runtimes=self._runtimes(isvc))
+        outcome = predictor_outcome(isvc, obj, runtimes=self._runtimes(isvc), local=True)
+        # Recorded once while the spec says it: the event recorder would count every reconcile.
+        if outcome.warning is not None and state.warned != outcome.warning:
+            self.ctx.events.warning(Involved.of(obj), IMAGE_NOT_RUN, outcome.warning)
+        state.warned = outcome.warning
         canary = predictor.canary_traffic_percent
         hold = canary is not None and canary != 100
         delay = await self._step(track, predictor, outcome.plan, hold=hold)
@@ -216,16 +227,21 @@ class InferenceServiceReconciler:
 class PredictorOutcome:
     plan: Plan | Failure
     invalid: ModelFailure | None = None  # the spec itself cannot be served (modelStatus)
+    warning: str | None = None  # served, but not as written (an image that does not run here)
 
 
 def predictor_outcome(
-    isvc: InferenceService, obj: Obj, *, runtimes: Sequence[Obj]
+    isvc: InferenceService, obj: Obj, *, runtimes: Sequence[Obj], local: bool = False
 ) -> PredictorOutcome:
     """What the predictor runs, choosing among `runtimes` (ServingRuntime and
-    ClusterServingRuntime manifests) as KServe does."""
+    ClusterServingRuntime manifests) as KServe does. `local`: for the local engine, which
+    runs no image (a predictor that only overrides its runtime's image is served as the
+    runtime serves, with a `warning`); else for a cluster, which runs every image as written."""
     predictor = isvc.spec.predictor
     model = None if predictor.is_custom else predictor.effective_model()
     source = None
+    requires: list[str] = []
+    warning = None
     try:
         if model is None:
             pod = custom_pod(predictor)
@@ -240,8 +256,17 @@ def predictor_outcome(
                 failure = ModelFailure("InvalidPredictorSpec", message)
                 return PredictorOutcome(Failure("UnsupportedStorageUri", message), failure)
             runtime = _runtime(isvc, model.model_format.name, obj, runtimes)
-            pod = model_pod(predictor, model, runtime, metadata=obj["metadata"])
+            pod = model_pod(predictor, model, runtime, metadata=obj["metadata"], local=local)
             source = model_source(predictor, model, mount_path=MODEL_MOUNT_PATH)
+            requires = requires_of(runtime.manifest.get("metadata") or {})
+            swapped = stand_in(model, runtime) if local else None
+            if swapped is not None:
+                image, runtime_image = swapped
+                warning = (
+                    f"image {image} is not run on this machine: the predictor is served as "
+                    f"{runtime.where}'s image {runtime_image} serves it, with the same flags "
+                    "(a cluster runs the image as written)."
+                )
         rendered = _rendered(isvc, predictor, pod)
     except KServeSelectionError as err:
         invalid = ModelFailure(err.reason, err.failure_message or err.message)
@@ -256,7 +281,9 @@ def predictor_outcome(
             service=isvc.name,
             component=kserve_predictor_key(),
             model=source,
-        )
+            requires=requires,
+        ),
+        warning=warning,
     )
 
 

@@ -6,6 +6,8 @@ model's `args` after the runtime's, `env` by name (the model's wins), `resources
 (the model's wins), any other field the model sets replacing the runtime's. The serving
 container comes first in the pod, then the runtime's other containers, then the predictor's
 own sidecars. Placeholders, the image's local program and the ports are `local_container`'s.
+A predictor that only overrides its runtime's image is served locally by the runtime image's
+program (`image_stand_in`; the reconciler warns), while a cluster runs its image as written.
 A custom predictor or a transformer runs its containers as given, `kserve-container` first.
 """
 
@@ -20,7 +22,12 @@ from mlservice.errors import InvalidInput
 from mlservice.resources.inferenceservice import KServeModelSpec
 from mlservice.resources.kserve_component import Batcher, ComponentSpec
 from mlservice.resources.pod import PodSpec
-from mlservice.runtime.kserve_container import MLS_SERVE, engine_ports, local_container
+from mlservice.runtime.kserve_container import (
+    MLS_SERVE,
+    engine_ports,
+    image_stand_in,
+    local_container,
+)
 from mlservice.runtime.kserve_select import RuntimeCandidate
 from mlservice.storage.uri import SCHEMES
 
@@ -65,26 +72,52 @@ def model_pod(
     runtime: SelectedRuntime,
     *,
     metadata: Mapping[str, Any],
+    local: bool = False,
 ) -> dict[str, Any]:
-    """The predictor's PodSpec for `model` served by `runtime` (Kubernetes JSON)."""
-    spec = runtime.manifest.get("spec") or {}
-    containers: list[dict[str, Any]] = list(spec.get("containers") or [])
-    if not containers:
-        raise InvalidInput(f"{runtime.where} has no containers.")
-    server = next((c for c in containers if c.get("name") == SERVER_CONTAINER), containers[0])
-    fields = model.model_dump(mode="json", by_alias=True, exclude_none=True, exclude=_MODEL_ONLY)
-    merged = merge_container(server, fields)
-    served = batching(
-        local_container(merged, metadata=metadata, where=runtime.where), component.batcher
-    )
+    """The predictor's PodSpec for `model` served by `runtime` (Kubernetes JSON). `local`: for
+    the local engine, which serves an image the predictor swapped in as its runtime's image
+    (`stand_in`); on a cluster that image runs its own entrypoint."""
+    server, others = _server(runtime)
+    merged = _merged(server, model)
+    serve_as = image_stand_in(merged, runtime_image=server.get("image"))
+    served = local_container(merged, metadata=metadata, where=runtime.where, serve_as=serve_as)
+    if serve_as is not None and not local:
+        served.pop("command", None)
     pod = pod_fields(component)
     own = [c for c in pod.get("containers") or [] if c.get("name") != SERVER_CONTAINER]
-    others = [c for c in containers if c is not server]
-    pod["containers"] = [served, *others, *own]
-    volumes = [*(spec.get("volumes") or []), *(pod.get("volumes") or [])]
+    pod["containers"] = [batching(served, component.batcher), *others, *own]
+    volumes = [
+        *((runtime.manifest.get("spec") or {}).get("volumes") or []),
+        *(pod.get("volumes") or []),
+    ]
     if volumes:
         pod["volumes"] = volumes
     return pod
+
+
+def stand_in(model: KServeModelSpec, runtime: SelectedRuntime) -> tuple[str, str] | None:
+    """(the predictor's image, the runtime's) when the predictor only overrides the image of
+    `runtime`: locally the runtime's program serves it and that image does not run."""
+    server, _ = _server(runtime)
+    merged = _merged(server, model)
+    serve_as = image_stand_in(merged, runtime_image=server.get("image"))
+    return None if serve_as is None else (str(merged["image"]), serve_as)
+
+
+def _server(runtime: SelectedRuntime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The runtime's serving container (`kserve-container`, else the first) and the others."""
+    containers: list[dict[str, Any]] = list(
+        (runtime.manifest.get("spec") or {}).get("containers") or []
+    )
+    if not containers:
+        raise InvalidInput(f"{runtime.where} has no containers.")
+    server = next((c for c in containers if c.get("name") == SERVER_CONTAINER), containers[0])
+    return server, [c for c in containers if c is not server]
+
+
+def _merged(server: Mapping[str, Any], model: KServeModelSpec) -> dict[str, Any]:
+    fields = model.model_dump(mode="json", by_alias=True, exclude_none=True, exclude=_MODEL_ONLY)
+    return merge_container(server, fields)
 
 
 def model_source(

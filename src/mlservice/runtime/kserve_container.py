@@ -11,7 +11,11 @@ image runs, so `local_container`:
    "<no value>");
 2. gives a container without `command` the local program of its image (`kserve/sklearnserver`
    runs `mls serve --format sklearn`, which takes KServe's server flags); an image with no
-   local equivalent is RuntimeUnavailable, naming it;
+   local equivalent is RuntimeUnavailable, naming it. A predictor that only overrides its
+   runtime's image (the reference's `pytorch.image: .../torchserve-cuda-11.3-kfs`, a CUDA
+   build of the runtime's TorchServe-KFS) is served by the runtime image's local program
+   (`serve_as`, see `image_stand_in`): locally no image runs anyway, and the flags are the
+   runtime's; the caller warns that the image was not run;
 3. points the server's ports at the engine's: `--http_port=8080` becomes `--http_port=$(PORT)`
    and `--grpc_port=...` `$(GRPC_PORT)`, so every replica gets its own loopback ports.
 
@@ -78,14 +82,21 @@ _META_FIELDS = {
 
 
 def local_container(
-    container: Mapping[str, Any], *, metadata: Mapping[str, Any], where: str
+    container: Mapping[str, Any],
+    *,
+    metadata: Mapping[str, Any],
+    where: str,
+    serve_as: str | None = None,
 ) -> dict[str, Any]:
     """`container` (Kubernetes JSON, from a ServingRuntime merged with the predictor's) as the
     local engine runs it, for the InferenceService with `metadata`. `where` names the runtime
-    and container in errors, e.g. "ClusterServingRuntime kserve-sklearnserver"."""
+    and container in errors, e.g. "ClusterServingRuntime kserve-sklearnserver". `serve_as`
+    is the image whose local program runs instead of the container's own (`image_stand_in`);
+    the container keeps its image, as written."""
     out = render_placeholders(container, metadata, where=where)
     args = out.get("args") or []
-    program = () if out.get("command") else local_command(out.get("image"), args=args, where=where)
+    image = serve_as or out.get("image")
+    program = () if out.get("command") else local_command(image, args=args, where=where)
     if program:
         out["command"] = list(program)
     out["args"] = engine_ports(args, ensure_http=bool(program))
@@ -136,6 +147,23 @@ def local_command(image: object, *, args: Sequence[str], where: str) -> tuple[st
         f"{where}: image {image or '(none)'} has no local equivalent (known: {known}); give "
         "the container a command."
     )
+
+
+def image_stand_in(container: Mapping[str, Any], *, runtime_image: object) -> str | None:
+    """`runtime_image` when `container` (a runtime's merged with its predictor's fields) only
+    swaps that image for one with no local program: the predictor gives no command and its
+    flags are the runtime's, so locally the runtime's program serves it (a CUDA build of
+    TorchServe-KFS is still TorchServe-KFS). None when the container runs as it is."""
+    image = container.get("image")
+    if not isinstance(image, str) or not isinstance(runtime_image, str) or image == runtime_image:
+        return None
+    args = container.get("args") or []
+    if container.get("command") or (args and not str(args[0]).startswith("-")):
+        return None  # it names its own program
+    repository = image_repository(image)
+    if repository in LOCAL_COMMANDS or repository in UNAVAILABLE_IMAGES:
+        return None  # an image we know: it says itself what it serves
+    return runtime_image if image_repository(runtime_image) in LOCAL_COMMANDS else None
 
 
 def image_repository(image: str) -> str:

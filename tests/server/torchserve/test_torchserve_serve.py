@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -132,6 +133,19 @@ def test_v2_inputs_are_the_handler_batch_and_outputs_take_their_names(served: Se
     y = result.as_numpy("x")
     assert y is not None
     assert np.allclose(y, [1.5, -1.5, 5.5, 0.0])
+
+
+def test_a_v2_bytes_input_is_one_row_of_its_first_element(served: Served) -> None:
+    """KServe's TorchServe V2 (the kservev2 envelope): a [2]-shaped BYTES input is one row, its
+    first element; the answer one output named after it. The Java adapter sends the same
+    (tests/runtime/test_torchserve_java.py)."""
+    texts = {"name": "x", "datatype": "BYTES", "shape": [2], "data": ["hi", "there"]}
+    answer = httpx.post(f"{served.url}/v2/models/echo/infer", json={"inputs": [texts]})
+    assert answer.status_code == 200, answer.text
+    (output,) = answer.json()["outputs"]
+    assert (output["name"], output["datatype"], output["shape"]) == ("x", "BYTES", [1])
+    echoed = json.loads(output["data"][0])
+    assert (echoed["echo"], echoed["batch"]) == ("HI", 1)
 
 
 def test_base_handler_subclass_runs_base_inference_on_its_weights(

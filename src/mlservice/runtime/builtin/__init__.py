@@ -4,11 +4,13 @@
 model store, natively) run `mls serve`; `torchserve-java` runs the real TorchServe behind our
 V1/V2 adapter through `torchserve.py`. A runtime may list programs it needs under
 the `REQUIRES` annotation (comma-separated): the controllers report `RuntimeUnavailable`
-instead of starting replicas that could never run.
+instead of starting replicas that could never run; a KServe ServingRuntime may carry it too
+(`kserve-torchserve-java`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
@@ -36,5 +38,11 @@ def runtimes() -> list[MLServiceRuntime]:
 
 def required_programs(runtime: MLServiceRuntime) -> list[str]:
     """Programs the runtime says it needs on PATH, besides its command."""
-    listed = (runtime.metadata.annotations or {}).get(REQUIRES, "")
-    return [name.strip() for name in listed.split(",") if name.strip()]
+    return requires_of({"annotations": runtime.metadata.annotations or {}})
+
+
+def requires_of(metadata: Mapping[str, Any]) -> list[str]:
+    """Programs a runtime's `metadata` (Kubernetes JSON: an MLServiceRuntime's, a KServe
+    ServingRuntime's) says it needs on PATH, besides its command."""
+    listed = (metadata.get("annotations") or {}).get(REQUIRES, "")
+    return [name.strip() for name in str(listed).split(",") if name.strip()]

@@ -5,9 +5,11 @@
   handler sees what TorchServe's KServe envelope would give it); the answers, in order, are
   `{"predictions": [...]}`. A body that is not a JSON object with `instances` (the reference's
   `curl -T 0.png`) is sent as it is, its one answer in `predictions`.
-- V2 `POST /v2/models/{m}/infer`: each element of the first input's `data` is one call; the
-  answers are one output named as that input (numbers as FP64/INT64, anything else BYTES of
-  JSON text), as `mls serve` answers for a TorchServe model.
+- V2 `POST /v2/models/{m}/infer`: each input is one call, as TorchServe's `kservev2` envelope
+  makes each input one row: a BYTES input sends its first element (text as text), any other
+  its `data` shaped by `shape`, as JSON. Each answer is one output named as its input,
+  flattened (numbers as INT64/FP64, text as BYTES, anything else BYTES of compact JSON text),
+  as `mls serve` answers for a TorchServe model (docs/torchserve.md, "Protocols").
 - TorchServe's own `/predictions/{m}[/{v}]`, `/ping` and `/models` pass through.
 - Health: live once the adapter runs; ready once every model TorchServe lists has a READY
   worker (the replica's readiness probe asks `/v2/health/ready`).
@@ -20,7 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,8 +130,9 @@ def _raise_for(response: httpx.Response) -> None:
 
 
 def instance_body(instance: Any) -> tuple[bytes, str]:
-    """What one V1 instance (or V2 element) sends TorchServe: a `data`/`body` string as text
-    (base64 stays text, as in TorchServe's KServe envelope), anything else as JSON."""
+    """What one V1 instance (or V2 input, `v2_input`) sends TorchServe: a `data`/`body`
+    string as text (base64 stays text, as in TorchServe's KServe envelope), anything else as
+    JSON."""
     if isinstance(instance, dict) and len(instance) == 1:
         (only,) = instance.values()
         if next(iter(instance)) in ("data", "body") and isinstance(only, str):
@@ -144,15 +148,40 @@ async def predict_all(ts: TorchServe, model: str, items: Sequence[Any]) -> list[
     return list(await asyncio.gather(*calls))
 
 
-def v2_output(answers: list[Any], *, name: str = "predict") -> dict[str, Any]:
-    if answers and all(isinstance(a, int) and not isinstance(a, bool) for a in answers):
-        datatype, data = "INT64", answers
-    elif answers and all(isinstance(a, int | float) and not isinstance(a, bool) for a in answers):
-        datatype, data = "FP64", answers
+def v2_input(tensor: Mapping[str, Any]) -> Any:
+    """What one V2 input sends TorchServe, as TorchServe's `kservev2` envelope reads an input:
+    BYTES, its first element (the others are not read); else its data shaped by `shape`."""
+    data = tensor["data"]
+    if tensor.get("datatype") == "BYTES":
+        return data[0] if isinstance(data, list) and data else data
+    shape = [int(n) for n in tensor.get("shape") or []]
+    flat = list(_flat(data))
+    if len(shape) <= 1 or math.prod(shape) != len(flat):
+        return data
+    for size in reversed(shape[1:]):
+        flat = [flat[i : i + size] for i in range(0, len(flat), size)]
+    return flat
+
+
+def v2_output(answer: Any, *, name: str) -> dict[str, Any]:
+    """One answer as the output of the input it came from, flattened, as `mls serve` builds it:
+    numbers as INT64/FP64, text as BYTES, anything else (objects) BYTES of compact JSON."""
+    if isinstance(answer, str):
+        return {"name": name, "datatype": "BYTES", "shape": [1], "data": [answer]}
+    values = list(_flat(answer))
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        datatype = "INT64" if all(isinstance(v, int) for v in values) else "FP64"
+        return {"name": name, "datatype": datatype, "shape": [len(values)], "data": values}
+    text = json.dumps(answer, separators=(",", ":"), ensure_ascii=False)
+    return {"name": name, "datatype": "BYTES", "shape": [1], "data": [text]}
+
+
+def _flat(value: Any) -> Iterator[Any]:
+    if isinstance(value, list):
+        for item in value:
+            yield from _flat(item)
     else:
-        datatype = "BYTES"
-        data = [a if isinstance(a, str) else json.dumps(a) for a in answers]
-    return {"name": name, "datatype": datatype, "shape": [len(answers)], "data": data}
+        yield value
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -181,20 +210,19 @@ def app(ts: TorchServe) -> Starlette:
         model = request.path_params["model"]
         try:
             payload = json.loads(await request.body())
-            first = payload["inputs"][0]
-            items = first["data"]
+            inputs = payload["inputs"]
+            items = [v2_input(tensor) for tensor in inputs]
+            names = [str(tensor["name"]) for tensor in inputs]
         except (ValueError, KeyError, IndexError, TypeError):
-            return _error(400, "expected a V2 body with inputs[0].data")
-        if isinstance(items, list) and first.get("shape") and len(first["shape"]) > 1:
-            rows = int(first["shape"][0])
-            width = len(items) // max(rows, 1)
-            items = [items[i * width : (i + 1) * width] for i in range(rows)]
+            items = []
+        if not items:
+            return _error(400, "expected a V2 body with inputs, each with a name and data")
         try:
-            answers = await predict_all(ts, model, items if isinstance(items, list) else [items])
+            answers = await predict_all(ts, model, items)
         except UpstreamError as err:
             return _error(err.status, err.message)
-        # Named as the input, as `mls serve` names a TorchServe model's output.
-        out = {"model_name": model, "outputs": [v2_output(answers, name=str(first.get("name")))]}
+        outputs = [v2_output(a, name=n) for a, n in zip(answers, names, strict=True)]
+        out = {"model_name": model, "outputs": outputs}
         if "id" in payload:
             out["id"] = payload["id"]
         return JSONResponse(out)

@@ -13,6 +13,7 @@ from mlservice.controller.analysis import (
     decide,
     percent,
     policy_from_annotations,
+    policy_of,
     seconds_of,
 )
 from mlservice.controller.analysis_metrics import RevisionMetrics, quantile
@@ -119,7 +120,7 @@ def test_inference_service_annotations_give_the_same_policy() -> None:
             f"{prefix}interval": "1m",
             f"{prefix}min-requests": "20",
             f"{prefix}max-error-rate": "0.05",
-            f"{prefix}max-p99-ratio": "none",
+            f"{prefix}max-p99-ratio": "off",
             "other": "x",
         }
     )
@@ -258,3 +259,29 @@ def test_percent_is_the_step_s_and_stays_within_bounds(policy: Policy, step: int
     assert share == policy.steps[min(step, len(policy.steps) - 1)]
     assert percent(policy, Progress(step=step, phase="RolledBack")) == 0
     assert percent(policy, Progress(step=step, phase="Promoted")) == 100
+
+
+def test_the_spec_field_is_optional_and_checked() -> None:
+    from mlservice.resources import MLService, validate_object
+    from tests.controller.controller_helpers import mlservice
+
+    plain = MLService.model_validate(validate_object(mlservice()))
+    assert plain.spec.analysis is None
+    no_canary = mlservice(analysis={"steps": [10, 100]})
+    with pytest.raises(Exception, match=r"needs spec\.canary"):
+        validate_object(no_canary)
+    second = {"name": "v2", "predictor": {"model": {"modelFormat": {"name": "sklearn"}}}}
+    falling = mlservice(canary="v2", analysis={"steps": [50, 10]})
+    falling["spec"]["releases"].append(second)
+    with pytest.raises(Exception, match="must rise strictly"):
+        validate_object(falling)
+    fine = mlservice(canary="v2", analysis={"interval": "2s", "maxP99Ratio": 0})
+    fine["spec"]["releases"].append(second)
+    parsed = MLService.model_validate(validate_object(fine)).spec.analysis
+    assert parsed is not None
+    assert (parsed.interval, parsed.min_requests, parsed.max_p99_ratio) == ("2s", 100, 0)
+    assert policy_of(parsed) == Policy(interval=2.0, max_p99_ratio=None)
+    half = mlservice(canary="v2", analysis={"maxP99Ratio": 0.5})
+    half["spec"]["releases"].append(second)
+    with pytest.raises(Exception, match="must be 0"):
+        validate_object(half)

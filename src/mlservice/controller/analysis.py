@@ -178,14 +178,14 @@ def policy_of(spec: CanaryAnalysis) -> Policy:
         steps=tuple(spec.steps),
         interval=seconds_of(spec.interval),
         min_requests=spec.min_requests,
-        max_error_rate=spec.max_error_rate,
-        max_p99_ratio=spec.max_p99_ratio,
+        max_error_rate=spec.max_error_rate if spec.max_error_rate < 1 else None,
+        max_p99_ratio=spec.max_p99_ratio or None,
     )
 
 
 def policy_from_annotations(annotations: Mapping[str, str] | None) -> Policy | None:
     """An InferenceService's analysis: `serving.mlservice.dev/analysis-steps`, `-interval`,
-    `-min-requests`, `-max-error-rate`, `-max-p99-ratio` (`none` turns a check off); None
+    `-min-requests`, `-max-error-rate`, `-max-p99-ratio` (`off` turns a check off); None
     without any of them. Invalid values raise ValueError naming the annotation."""
     found = {
         k.removeprefix(ANNOTATION_PREFIX): v
@@ -214,6 +214,8 @@ def policy_from_annotations(annotations: Mapping[str, str] | None) -> Policy | N
         spec = CanaryAnalysis.model_validate(body)
     except Exception as err:  # pydantic's message names the field
         raise ValueError(f"{ANNOTATION_PREFIX}*: {err}") from None
+    if 0 < spec.max_p99_ratio < 1:
+        raise ValueError(f"{ANNOTATION_PREFIX}max-p99-ratio: must be off or at least 1")
     return policy_of(spec)
 
 
@@ -224,8 +226,8 @@ def _annotation_value(key: str, value: str) -> object:
         return value
     if key == "min-requests":
         return int(value)
-    if value.lower() == "none":
-        return None
+    if value.lower() == "off":
+        return 1.0 if key == "max-error-rate" else 0.0
     number = float(value)
     if not math.isfinite(number):
         raise ValueError(f"{value!r} is not a finite number")

@@ -93,10 +93,10 @@ class CanaryAnalysis(Model):
     steps: list[int] = Field(default=list(DEFAULT_ANALYSIS_STEPS), min_length=1, max_length=20)
     interval: str = Field(default="30s", pattern=_DURATION)
     min_requests: int = Field(default=100, ge=1, le=10_000_000)
-    # A threshold set to null is not checked; one whose number the gateway does not report
-    # holds the analysis (no promotion on missing evidence).
-    max_error_rate: float | None = Field(default=0.01, ge=0.0, le=1.0)
-    max_p99_ratio: float | None = Field(default=1.5, ge=1.0, le=1000.0)
+    # `maxErrorRate: 1` and `maxP99Ratio: 0` turn a check off (a null would be pruned); a check
+    # whose number the gateway does not report holds the analysis (no promotion unjudged).
+    max_error_rate: float = Field(default=0.01, ge=0.0, le=1.0)
+    max_p99_ratio: float = Field(default=1.5, ge=0.0, le=1000.0)
 
 
 class MLServiceSpec(Model):
@@ -174,6 +174,8 @@ def _analysis_problems(spec: MLServiceSpec) -> list[FieldCause]:
                 f"{steps} must rise strictly, each from 1 to 100",
             )
         )
+    if 0 < analysis.max_p99_ratio < 1:
+        causes.append(FieldCause("spec.analysis.maxP99Ratio", "must be 0 (off) or at least 1"))
     if analysis.interval.endswith("ms") and int(analysis.interval[:-2]) < 100:
         causes.append(FieldCause("spec.analysis.interval", "must be at least 100ms"))
     return causes

@@ -88,6 +88,18 @@ def test_a_slow_canary_is_rolled_back_on_its_p99_ratio() -> None:
     assert "4.00 times" in decision.message
 
 
+def test_p99s_under_the_floor_are_never_slow() -> None:
+    # A few milliseconds against fewer: a big ratio, and noise (histogram buckets, a busy box).
+    quick = ReleaseWindow(requests=300, errors=0, p99=0.021)
+    fast = ReleaseWindow(requests=900, errors=0, p99=0.009)
+    decision = decide(POLICY, Progress(step=0, since=0.0), canary=quick, default=fast, now=31)
+    assert decision.verdict == "advance"
+    strict = Policy(p99_floor=0.0)
+    decision = decide(strict, Progress(step=0, since=0.0), canary=quick, default=fast, now=31)
+    assert decision.verdict == "rollback"
+    assert "p99s under 0ms pass" in decision.message
+
+
 def test_p99_is_not_compared_without_default_traffic() -> None:
     # At the last step (100 %) the default gets nothing: no baseline, no latency verdict.
     slow = ReleaseWindow(requests=300, errors=0, p99=0.5)
@@ -121,6 +133,7 @@ def test_inference_service_annotations_give_the_same_policy() -> None:
             f"{prefix}min-requests": "20",
             f"{prefix}max-error-rate": "0.05",
             f"{prefix}max-p99-ratio": "off",
+            f"{prefix}p99-floor": "20ms",
             "other": "x",
         }
     )
@@ -130,6 +143,7 @@ def test_inference_service_annotations_give_the_same_policy() -> None:
         min_requests=20,
         max_error_rate=0.05,
         max_p99_ratio=None,
+        p99_floor=0.02,
     )
     assert policy_from_annotations({"other": "x"}) is None
     assert policy_from_annotations({f"{prefix}steps": "5"}) == Policy(steps=(5,))

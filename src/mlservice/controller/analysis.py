@@ -29,6 +29,7 @@ class Policy:
     min_requests: int = 100  # canary requests a step needs before it is judged a pass
     max_error_rate: float | None = 0.01  # canary 5xx / requests; None: not checked
     max_p99_ratio: float | None = 1.5  # canary p99 / default p99; None: not checked
+    p99_floor: float = 0.05  # seconds; a canary p99 below it is never judged slow
 
 
 @dataclass(frozen=True)
@@ -123,10 +124,13 @@ def _failure(policy: Policy, *, canary: ReleaseWindow, default: ReleaseWindow) -
             f"({rate:.1%}), above the {policy.max_error_rate:.1%} allowed{theirs}."
         )
     ratio = _p99_ratio(canary, default)
-    if policy.max_p99_ratio is not None and ratio is not None and ratio > policy.max_p99_ratio:
+    limit = policy.max_p99_ratio
+    slow = canary.p99 is not None and canary.p99 >= policy.p99_floor
+    if limit is not None and ratio is not None and slow and ratio > limit:
         return (
             f"the canary's p99 latency {_ms(canary.p99)} is {ratio:.2f} times the default's "
-            f"{_ms(default.p99)}, above the {policy.max_p99_ratio:g} allowed."
+            f"{_ms(default.p99)}, above the {limit:g} allowed (p99s under "
+            f"{_ms(policy.p99_floor)} pass)."
         )
     return None
 
@@ -180,12 +184,14 @@ def policy_of(spec: CanaryAnalysis) -> Policy:
         min_requests=spec.min_requests,
         max_error_rate=spec.max_error_rate if spec.max_error_rate < 1 else None,
         max_p99_ratio=spec.max_p99_ratio or None,
+        p99_floor=seconds_of(spec.p99_floor),
     )
 
 
 def policy_from_annotations(annotations: Mapping[str, str] | None) -> Policy | None:
     """An InferenceService's analysis: `serving.mlservice.dev/analysis-steps`, `-interval`,
-    `-min-requests`, `-max-error-rate`, `-max-p99-ratio` (`off` turns a check off); None
+    `-min-requests`, `-max-error-rate`, `-max-p99-ratio`, `-p99-floor` (`off` turns a check
+    off); None
     without any of them. Invalid values raise ValueError naming the annotation."""
     found = {
         k.removeprefix(ANNOTATION_PREFIX): v
@@ -200,6 +206,7 @@ def policy_from_annotations(annotations: Mapping[str, str] | None) -> Policy | N
         "min-requests": "minRequests",
         "max-error-rate": "maxErrorRate",
         "max-p99-ratio": "maxP99Ratio",
+        "p99-floor": "p99Floor",
     }
     unknown = sorted(set(found) - set(wire))
     if unknown:
@@ -222,7 +229,7 @@ def policy_from_annotations(annotations: Mapping[str, str] | None) -> Policy | N
 def _annotation_value(key: str, value: str) -> object:
     if key == "steps":
         return [int(p) for p in value.split(",")]
-    if key == "interval":
+    if key in ("interval", "p99-floor"):
         return value
     if key == "min-requests":
         return int(value)

@@ -97,6 +97,8 @@ class CanaryAnalysis(Model):
     # whose number the gateway does not report holds the analysis (no promotion unjudged).
     max_error_rate: float = Field(default=0.01, ge=0.0, le=1.0)
     max_p99_ratio: float = Field(default=1.5, ge=0.0, le=1000.0)
+    # A canary p99 under this is never judged slow: at a few milliseconds the ratio is noise.
+    p99_floor: str = Field(default="50ms", pattern=_DURATION)
 
 
 class MLServiceSpec(Model):

@@ -90,8 +90,8 @@ def decide(
     elapsed = now - progress.since
     if canary.requests < policy.min_requests:
         message = (
-            f"{canary.requests} of the {policy.min_requests} canary requests a step needs "
-            f"after {elapsed:.0f}s at {at} %."
+            f"{canary.requests} of the {policy.min_requests} canary requests a step needs, "
+            f"at {at} %."
         )
         return Decision("hold", progress, "TooFewRequests", message)
     failed = _failure(policy, canary=canary, default=default)
@@ -103,7 +103,8 @@ def decide(
         message = f"The gateway does not report the canary's {missing}; holding at {at} %."
         return Decision("hold", progress, "MetricsUnavailable", message)
     if elapsed < policy.interval:
-        message = f"Step at {at} % passes so far; {policy.interval - elapsed:.0f}s to go."
+        # No countdown in the message: status would be rewritten at every look.
+        message = f"The step at {at} % passes so far; it lasts {policy.interval:g}s."
         return Decision("hold", progress, "StepRunning", message)
     summary = _summary(canary, default)
     if progress.step >= len(policy.steps) - 1:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,6 +22,8 @@ from mlservice.controller.analysis_metrics import RevisionMetrics, quantile
 from mlservice.engine import RevisionId
 from mlservice.gateway.revision import BUCKETS
 from mlservice.gateway.signals import LoadReport, RevisionLoad
+from mlservice.resources import MLService, validate_object
+from tests.controller.controller_helpers import mlservice
 
 POLICY = Policy(steps=(5, 25, 50, 100), interval=30.0, min_requests=100)
 HEALTHY = ReleaseWindow(requests=200, errors=0, p99=0.020)
@@ -179,8 +183,6 @@ def test_windows_sum_the_seconds_in_their_span_and_know_what_is_not_reported() -
 
 
 def test_windows_use_errors_and_latency_buckets_once_reports_carry_them() -> None:
-    from dataclasses import dataclass
-
     @dataclass(frozen=True)
     class RicherLoad(RevisionLoad):  # what the gateway's report needs to carry (docs)
         errors: int = 0
@@ -276,9 +278,6 @@ def test_percent_is_the_step_s_and_stays_within_bounds(policy: Policy, step: int
 
 
 def test_the_spec_field_is_optional_and_checked() -> None:
-    from mlservice.resources import MLService, validate_object
-    from tests.controller.controller_helpers import mlservice
-
     plain = MLService.model_validate(validate_object(mlservice()))
     assert plain.spec.analysis is None
     no_canary = mlservice(analysis={"steps": [10, 100]})

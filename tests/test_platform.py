@@ -146,7 +146,10 @@ async def test_the_control_plane_uses_nothing_of_the_data_plane_but_the_seam(
     data = FakeDataPlane()
     control = ControlPlane(ControlPlaneConfig(api_port=0), home=home, token="seam-token")
     control.supervise(data)
-    assert len(data.listeners) == 1  # the autoscaler reads the gateway's signals
+    # The autoscaler reads the gateway's signals (and so does the canary analysis).
+    assert control.autoscaler is not None
+    assert control.autoscaler.observe in data.listeners
+    assert len(data.listeners) == 2
     await control.start_api()
     await control.start()
     try:

@@ -20,6 +20,7 @@ COMMAND_MODULES: dict[str, str] = {
     "logs": "logs",
     "volume": "volume",
     "predict": "predict",
+    "replay": "replay",
     "serve": "serve",
     "agent": "agent",
     "storage-init": "storage_init",

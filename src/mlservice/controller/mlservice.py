@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from mlservice.controller.analysis_step import CanaryAnalyst, MetricsSource
 from mlservice.controller.context import Context
 from mlservice.controller.events import Involved
 from mlservice.controller.revisions import plan_of
@@ -40,10 +41,11 @@ class _Service:
 
 
 class MLServiceReconciler:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, *, metrics: MetricsSource | None = None) -> None:
         self.ctx = ctx
         self.routes: dict[Key, ServiceRoutes] = {}
         self._services: dict[Key, _Service] = {}
+        self.analyst = CanaryAnalyst(metrics=metrics, events=ctx.events)
 
     def keys(self) -> list[Key]:
         return list(self._services)
@@ -82,6 +84,17 @@ class MLServiceReconciler:
             views[release.name] = await track.view()
         transformer = await self._transformer(service, state, key, obj)
         await self._drop_removed(state, service)
+        # The canary analysis (ours, optional) steers the percent routed and reported.
+        serving = {
+            name: state.tracks[ComponentKey("predict", name)].revision_id(view.serving)
+            if view.serving
+            else None
+            for name, view in views.items()
+        }
+        now = self.ctx.clock().timestamp()
+        steered = self.analyst.steer(service, obj, serving=serving, now=now)
+        service = steered.service
+        delays.append(steered.delay)
         status = mlservice_status(
             service,
             releases=views,
@@ -90,6 +103,7 @@ class MLServiceReconciler:
             previous=obj.get("status"),
             now=self.ctx.now(),
         )
+        status = steered.annotate(status, previous=obj.get("status"), now=self.ctx.now())
         self.ctx.write_status(obj, status)
         self.routes[key] = self._routes(service, views, transformer)
         return min((d for d in delays if d is not None), default=None)

@@ -35,7 +35,10 @@ from mlservice.controller import (
     RouteSink,
     install_builtin_runtimes,
 )
+from mlservice.controller.analysis_metrics import RevisionMetrics
+from mlservice.controller.analysis_step import with_analysis
 from mlservice.controller.events import Involved
+from mlservice.controller.kinds import KINDS
 from mlservice.controller.secrets import secret_lookup, service_account_lookup
 from mlservice.engine import Engine
 from mlservice.engine.local import LocalEngine, LocalEngineConfig
@@ -113,6 +116,9 @@ class ControlPlane:
         data_plane.engine.subscribe(autoscaler.replica_changed)
         self.pods.attach(data_plane.engine)
         data_plane.subscribe(autoscaler.observe)
+        # The canary analysis (spec.analysis) reads the same signals, per revision and second.
+        metrics = RevisionMetrics()
+        data_plane.subscribe(metrics.observe)
         # Routing snapshots go to every sink here: memory (for tests) and the gateway.
         sinks: list[RouteSink] = [MemorySink(), data_plane.routes]
         controllers = Controllers(
@@ -126,6 +132,7 @@ class ControlPlane:
             ),
             scale=autoscaler,
             sinks=sinks,
+            kinds=with_analysis(KINDS, metrics),
         )
         self.autoscaler, self.controllers = autoscaler, controllers
         self.scraper = MetricsScraper(self.metrics, admin_url=data_plane.addresses.gateway_admin)

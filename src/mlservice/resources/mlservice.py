@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from typing import Literal
 
@@ -81,6 +82,25 @@ class Scheduler(Model):
     t9k_scheduler: T9kScheduler | None = Field(default=None, alias="t9kScheduler")
 
 
+DEFAULT_ANALYSIS_STEPS = (5, 25, 50, 100)
+_DURATION = r"^[0-9]{1,6}(ms|s|m)$"
+
+
+class CanaryAnalysis(Model):
+    """Ours, not the reference's: the controller moves the canary's percent through `steps`,
+    judging each step on the gateway's numbers (docs/canary-analysis.md)."""
+
+    steps: list[int] = Field(default=list(DEFAULT_ANALYSIS_STEPS), min_length=1, max_length=20)
+    interval: str = Field(default="30s", pattern=_DURATION)
+    min_requests: int = Field(default=100, ge=1, le=10_000_000)
+    # `maxErrorRate: 1` and `maxP99Ratio: 0` turn a check off (a null would be pruned); a check
+    # whose number the gateway does not report holds the analysis (no promotion unjudged).
+    max_error_rate: float = Field(default=0.01, ge=0.0, le=1.0)
+    max_p99_ratio: float = Field(default=1.5, ge=0.0, le=1000.0)
+    # A canary p99 under this is never judged slow: at a few milliseconds the ratio is noise.
+    p99_floor: str = Field(default="50ms", pattern=_DURATION)
+
+
 class MLServiceSpec(Model):
     default: str
     canary: str | None = None
@@ -89,6 +109,8 @@ class MLServiceSpec(Model):
     transformer: Transformer | None = None
     scheduler: Scheduler | None = None
     paused: bool = False
+    analysis: CanaryAnalysis | None = None
+    """Ours: automatic canary analysis. (`shadow` is reserved for shadow traffic, issue 21.)"""
 
 
 class MLService(Envelope):
@@ -99,7 +121,7 @@ class MLService(Envelope):
 
     def problems(self) -> list[FieldCause]:
         spec = self.spec
-        causes = [*self.host_name_problems(), *_release_refs(spec)]
+        causes = [*self.host_name_problems(), *_release_refs(spec), *_analysis_problems(spec)]
         for i, release in enumerate(spec.releases):
             causes += _host_label_problems(self.name, release.name, index=i)
             causes += _predictor_problems(release.predictor, path=f"spec.releases[{i}].predictor")
@@ -134,6 +156,30 @@ def _release_refs(spec: MLServiceSpec) -> list[FieldCause]:
                 "FieldValueForbidden",
             )
         )
+    return causes
+
+
+def _analysis_problems(spec: MLServiceSpec) -> list[FieldCause]:
+    analysis = spec.analysis
+    if analysis is None:
+        return []
+    causes = []
+    if spec.canary is None:
+        causes.append(
+            FieldCause("spec.analysis", "needs spec.canary: it judges the canary release")
+        )
+    steps = analysis.steps
+    if any(not 1 <= s <= 100 for s in steps) or any(a >= b for a, b in itertools.pairwise(steps)):
+        causes.append(
+            FieldCause(
+                "spec.analysis.steps",
+                f"{steps} must rise strictly, each from 1 to 100",
+            )
+        )
+    if 0 < analysis.max_p99_ratio < 1:
+        causes.append(FieldCause("spec.analysis.maxP99Ratio", "must be 0 (off) or at least 1"))
+    if analysis.interval.endswith("ms") and int(analysis.interval[:-2]) < 100:
+        causes.append(FieldCause("spec.analysis.interval", "must be at least 100ms"))
     return causes
 
 

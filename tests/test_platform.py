@@ -75,7 +75,7 @@ async def test_the_platform_starts_serves_and_stops_in_process(tmp_path: Path) -
     home = Home(tmp_path / "home")
     config = PlatformConfig(
         home=home,
-        data_plane=DataPlaneConfig(gateway_port=0, warm_standby=False),
+        data_plane=DataPlaneConfig(gateway_port=0, gateway_grpc_port=0, warm_standby=False),
         control_plane=ControlPlaneConfig(api_port=0, api_tls_port=0),
     )
     out = io.StringIO()
@@ -108,8 +108,9 @@ async def test_the_platform_starts_serves_and_stops_in_process(tmp_path: Path) -
     assert control.returncode == 0  # stopped cleanly, not killed
     lines = out.getvalue().splitlines()
     assert lines[0] == f"mlservice gateway listening on {platform.endpoints['gateway']}"
-    assert lines[1].startswith(f"mlservice API listening on {platform.endpoints['api']} ")
-    assert lines[2] == f"mlservice TLS API listening on {tls} (kubeconfig {home.kubeconfig})"
+    assert lines[1] == f"mlservice gateway gRPC (h2c) on {platform.endpoints['gateway_grpc']}"
+    assert lines[2].startswith(f"mlservice API listening on {platform.endpoints['api']} ")
+    assert lines[3] == f"mlservice TLS API listening on {tls} (kubeconfig {home.kubeconfig})"
 
 
 async def test_the_data_dir_lock_is_taken_once_per_process(tmp_path: Path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -175,24 +173,19 @@ def test_windows_sum_the_seconds_in_their_span_and_know_what_is_not_reported() -
     for second in range(1, 11):
         metrics.observe(report(100.0 + second, v1=10, v2=second))
     window = metrics.window(RevisionId("default/v2"), since=105.0, until=110.0)
-    assert window == ReleaseWindow(requests=6 + 7 + 8 + 9 + 10, errors=None, p99=None)
+    assert window == ReleaseWindow(requests=6 + 7 + 8 + 9 + 10, errors=0, p99=None)
     assert metrics.window(RevisionId("default/v1"), since=0, until=1e9).requests == 100
     assert metrics.window(RevisionId("default/none"), since=0, until=1e9) == ReleaseWindow()
     metrics.observe(report(200.0, v1=1))  # 60s later: v2's seconds have aged out
     assert metrics.window(RevisionId("default/v2"), since=0, until=1e9) == ReleaseWindow()
 
 
-def test_windows_use_errors_and_latency_buckets_once_reports_carry_them() -> None:
-    @dataclass(frozen=True)
-    class RicherLoad(RevisionLoad):  # what the gateway's report needs to carry (docs)
-        errors: int = 0
-        buckets: tuple[int, ...] = ()
-
+def test_windows_sum_the_reports_errors_and_latency_buckets() -> None:
     def richer(end: float, errors: int, fast: int, slow: int) -> LoadReport:
         buckets = [0] * (len(BUCKETS) + 1)
         buckets[BUCKETS.index(0.01)] = fast  # (0.005, 0.01]
         buckets[BUCKETS.index(0.5)] = slow  # (0.25, 0.5]
-        load = RicherLoad(
+        load = RevisionLoad(
             "default/v2", 0.0, fast + slow, 0, 0, errors=errors, buckets=tuple(buckets)
         )
         return LoadReport(time=end, window=1.0, revisions=(load,))

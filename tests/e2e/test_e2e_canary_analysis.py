@@ -1,10 +1,8 @@
 """Issue 21's canary analysis against a real `mls up`: python models, real load, short steps.
 
 A healthy canary is stepped up to 100 % and made the default; a canary failing 20 % of its
-requests is rolled back within two intervals while the default release fails nothing. The
-rollback needs the gateway's load reports to carry 5xx counts (`RevisionLoad.errors`, see
-docs/canary-analysis.md); until they do that test is skipped and the healthy one runs with
-the checks off (a traffic-only rollout).
+requests is rolled back within two intervals while the default release fails nothing. Both
+judge the 5xx counts the gateway's load reports carry (`RevisionLoad.errors`).
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ import pytest
 
 from mlservice.cli.background import UpProcess
 from mlservice.client import Endpoints
-from mlservice.gateway.signals import RevisionLoad
 from mlservice.naming import Hosts
 from tests.e2e.e2e_helpers import condition, events, get
 from tests.support.polling import wait_until
@@ -31,7 +28,6 @@ from tests.support.up import apply
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 INTERVAL = 3.0
-REPORTS_ERRORS = "errors" in {f.name for f in dataclasses.fields(RevisionLoad)}
 
 MODEL = """
 from mlservice import Model
@@ -138,7 +134,7 @@ def test_a_healthy_canary_reaches_100_percent_and_becomes_the_default(
     up: UpProcess, namespace: str
 ) -> None:
     models(up, namespace, canary_fails_every=0)
-    apply(up, manifest("healthy", namespace, checks=REPORTS_ERRORS), namespace)
+    apply(up, manifest("healthy", namespace, checks=True), namespace)
     wait_until(lambda: analysis(up, "healthy", namespace).get("phase"), timeout=40)
     with load(up, "healthy", namespace) as traffic:
         seen: list[int] = []
@@ -164,10 +160,6 @@ def test_a_healthy_canary_reaches_100_percent_and_becomes_the_default(
     assert reasons == ["CanaryAdvanced", "CanaryAdvanced", "CanaryPromoted"]
 
 
-@pytest.mark.skipif(
-    not REPORTS_ERRORS,
-    reason="the gateway's load reports carry no 5xx counts yet (RevisionLoad.errors, issue 21)",
-)
 def test_a_canary_failing_a_fifth_of_its_requests_is_rolled_back_within_two_intervals(
     up: UpProcess, namespace: str
 ) -> None:

@@ -1,10 +1,10 @@
 """The canary analysis' input: each revision's numbers per second, from the gateway's signals.
 
 `RevisionMetrics.observe` is a `SignalListener` (subscribed like the autoscaler's `observe`);
-`window` sums a revision's seconds over a span into a `ReleaseWindow`. Today's `LoadReport`
-carries arrivals only; a report that also carries `errors` (5xx answers in the window) and
-`buckets` (latency histogram counts over `gateway.revision.BUCKETS` plus +Inf, this window's
-only) fills the window's `errors` and `p99` with no change here (read by attribute name).
+`window` sums a revision's seconds over a span into a `ReleaseWindow`: arrivals, `errors`
+(5xx answers) and `buckets` (latency histogram counts over `gateway.revision.BUCKETS` plus
++Inf), each counted over the report's window only. A report with no histogram (empty
+`buckets`) leaves the window's p99 unknown rather than zero.
 """
 
 from __future__ import annotations
@@ -41,15 +41,13 @@ class RevisionMetrics:
         if not isinstance(signal, LoadReport):
             return
         for load in signal.revisions:
-            errors = getattr(load, "errors", None)
-            buckets = getattr(load, "buckets", None)
             seconds = self._seconds.setdefault(RevisionId(load.revision), deque())
             seconds.append(
                 Second(
                     end=signal.time,
                     requests=load.requests,
-                    errors=None if errors is None else int(errors),
-                    buckets=None if buckets is None else tuple(int(b) for b in buckets),
+                    errors=load.errors,
+                    buckets=load.buckets or None,
                 )
             )
         # A stopped revision's seconds age out too.

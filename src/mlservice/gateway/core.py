@@ -69,6 +69,7 @@ class Core:
         loads = []
         for state in self.table.revisions.values():
             concurrency, requests = state.window.take(now)
+            errors, buckets = state.counters.take()
             loads.append(
                 RevisionLoad(
                     revision=state.id,
@@ -76,6 +77,8 @@ class Core:
                     requests=requests,
                     in_flight=state.in_flight,
                     queued=state.queued,
+                    errors=errors,
+                    buckets=buckets,
                 )
             )
         self.hub.publish(LoadReport(time=time.time(), window=LOAD_WINDOW, revisions=tuple(loads)))

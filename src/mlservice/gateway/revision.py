@@ -39,16 +39,27 @@ class Waiter(Protocol):
 class Counters:
     """Requests by status code and a latency histogram; read by the metrics collector."""
 
-    __slots__ = ("buckets", "codes", "count", "seconds")
+    __slots__ = ("_errors", "_taken", "buckets", "codes", "count", "seconds")
 
     def __init__(self) -> None:
         self.codes: dict[int, int] = {}
         self.buckets = [0] * (len(BUCKETS) + 1)
         self.count = 0
         self.seconds = 0.0
+        self._errors = 0
+        self._taken = (0, [0] * (len(BUCKETS) + 1))
+
+    def take(self) -> tuple[int, tuple[int, ...]]:
+        """5xx answers and latency bucket counts since the last take."""
+        errors, buckets = self._taken
+        delta = tuple(now - then for now, then in zip(self.buckets, buckets, strict=True))
+        self._taken = (self._errors, list(self.buckets))
+        return self._errors - errors, delta
 
     def observe(self, code: int, seconds: float) -> None:
         self.codes[code] = self.codes.get(code, 0) + 1
+        if code >= 500:
+            self._errors += 1
         self.buckets[bisect.bisect_left(BUCKETS, seconds)] += 1
         self.count += 1
         self.seconds += seconds

@@ -22,6 +22,8 @@ class RevisionLoad:
     requests: int  # arrivals in the window
     in_flight: int  # at the end of the window
     queued: int
+    errors: int = 0  # answers with a 5xx status in the window
+    buckets: tuple[int, ...] = ()  # latency histogram counts in the window (BUCKETS + +Inf)
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,10 @@ def signal_from_json(data: Mapping[str, Any]) -> Signal:
     fields = {k: v for k, v in data.items() if k != "type"}
     if data.get("type") == "activate":
         return Activation(**fields)
-    loads = tuple(RevisionLoad(**r) for r in fields.pop("revisions", ()))
+    loads = tuple(
+        RevisionLoad(**{**r, "buckets": tuple(r.get("buckets", ()))})
+        for r in fields.pop("revisions", ())
+    )
     return LoadReport(**fields, revisions=loads)
 
 

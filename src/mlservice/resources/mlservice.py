@@ -81,10 +81,19 @@ class Scheduler(Model):
     t9k_scheduler: T9kScheduler | None = Field(default=None, alias="t9kScheduler")
 
 
+class Shadow(Model):
+    """Ours (not in the reference): copies `percent` of the service's requests to `release`
+    off the request path; its answers are compared, logged and discarded (docs/shadow.md)."""
+
+    release: str
+    percent: int = Field(default=100, ge=0, le=100)
+
+
 class MLServiceSpec(Model):
     default: str
     canary: str | None = None
     canary_traffic_percent: int | None = Field(default=None, ge=0, le=100)
+    shadow: Shadow | None = None
     releases: list[Release] = Field(min_length=1)
     transformer: Transformer | None = None
     scheduler: Scheduler | None = None
@@ -99,7 +108,7 @@ class MLService(Envelope):
 
     def problems(self) -> list[FieldCause]:
         spec = self.spec
-        causes = [*self.host_name_problems(), *_release_refs(spec)]
+        causes = [*self.host_name_problems(), *_release_refs(spec), *_shadow_refs(spec)]
         for i, release in enumerate(spec.releases):
             causes += _host_label_problems(self.name, release.name, index=i)
             causes += _predictor_problems(release.predictor, path=f"spec.releases[{i}].predictor")
@@ -135,6 +144,20 @@ def _release_refs(spec: MLServiceSpec) -> list[FieldCause]:
             )
         )
     return causes
+
+
+def _shadow_refs(spec: MLServiceSpec) -> list[FieldCause]:
+    """The shadow is a release other than the default (it answers nobody)."""
+    if spec.shadow is None:
+        return []
+    names = [r.name for r in spec.releases]
+    release = spec.shadow.release
+    if release not in names:
+        known = ", ".join(f'"{n}"' for n in names)
+        return [FieldCause("spec.shadow.release", f'"{release}" is not a release ({known})')]
+    if release == spec.default:
+        return [FieldCause("spec.shadow.release", f'"{release}" is the default release')]
+    return []
 
 
 def _host_label_problems(service: str, release: str, *, index: int) -> list[FieldCause]:

@@ -14,6 +14,8 @@ from mlservice.controller import build_snapshot
 from mlservice.controller.routing import ServiceRoutes
 from mlservice.errors import InvalidObject
 from mlservice.gateway.agreement import judge, same
+from mlservice.gateway.shadow import ShadowStats
+from mlservice.gateway.signals import LoadReport, ShadowLoad, signal_from_json, signal_to_json
 from mlservice.gateway.snapshot import Revision, Shadow
 from mlservice.gateway.wire import dump_snapshot, parse_snapshot
 from mlservice.naming import Hosts
@@ -147,3 +149,21 @@ def test_a_number_agrees_within_the_tolerance_only(x: float) -> None:
     assert same(x + abs(x) * 1e-7, x)
     assert not same(x + abs(x) * 1e-3 + 1e-3, x)
     assert not same(True, 1)  # booleans are not numbers
+
+
+def test_the_per_second_report_carries_each_windows_shadow_counts() -> None:
+    stats = ShadowStats(namespace="ns", service="svc", release="v2")
+    assert stats.take("r") is None  # nothing yet: no entry in the report
+    stats.copies["sent"] += 3
+    stats.copies["dropped_queue_full"] += 1
+    stats.verdicts["agree"] += 2
+    stats.verdicts["disagree"] += 1
+    stats.errors += 1
+    stats.answers.observe(500, 0.25)
+    first = stats.take("r")
+    assert first == ShadowLoad("r", 3, 1, 1, 2, 1, 0, 0.25)
+    stats.verdicts["incomparable"] += 1
+    assert stats.take("r") == ShadowLoad("r", 0, 0, 0, 0, 0, 1, 0.0)
+    assert stats.take("r") is None
+    report = LoadReport(time=1.0, window=1.0, revisions=(), shadows=(first,))
+    assert signal_from_json(orjson.loads(orjson.dumps(signal_to_json(report)))) == report

@@ -80,7 +80,13 @@ class Core:
                     queued=state.queued,
                 )
             )
-        self.hub.publish(LoadReport(time=time.time(), window=LOAD_WINDOW, revisions=tuple(loads)))
+        report = LoadReport(
+            time=time.time(),
+            window=LOAD_WINDOW,
+            revisions=tuple(loads),
+            shadows=self.shadows.take(),
+        )
+        self.hub.publish(report)
 
     async def close(self) -> None:
         for timer in (self._ticker, self._sweeper):

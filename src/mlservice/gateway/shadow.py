@@ -23,6 +23,7 @@ import httpx
 from mlservice.gateway.agreement import Verdict, judge
 from mlservice.gateway.reqlog.events import FLAVORS, LogEvent, Origin, make_event, new_id
 from mlservice.gateway.revision import Counters
+from mlservice.gateway.signals import ShadowLoad
 from mlservice.gateway.snapshot import Revision
 
 if TYPE_CHECKING:
@@ -106,6 +107,34 @@ class ShadowStats:
     answers: Counters = field(default_factory=Counters)  # status codes (502/504: no answer)
     errors: int = 0  # 5xx or no answer
     verdicts: dict[Verdict, int] = field(default_factory=lambda: dict.fromkeys(VERDICTS, 0))
+    taken: tuple[int, ...] = (0, 0, 0, 0, 0, 0)  # the totals at the last per-second report
+    taken_seconds: float = 0.0
+
+    def totals(self) -> tuple[int, ...]:
+        """(sent, dropped, errors, agree, disagree, incomparable) so far."""
+        sent = self.copies["sent"]
+        dropped = sum(self.copies.values()) - sent
+        return (sent, dropped, self.errors, *(self.verdicts[v] for v in VERDICTS))
+
+    def take(self, revision: str) -> ShadowLoad | None:
+        """The window since the last take; None when nothing happened in it."""
+        now, seconds = self.totals(), self.answers.seconds
+        if now == self.taken:
+            return None
+        delta = [a - b for a, b in zip(now, self.taken, strict=True)]
+        spent = seconds - self.taken_seconds
+        self.taken, self.taken_seconds = now, seconds
+        sent, dropped, errors, agree, disagree, incomparable = delta
+        return ShadowLoad(
+            revision=revision,
+            sent=sent,
+            dropped=dropped,
+            errors=errors,
+            agree=agree,
+            disagree=disagree,
+            incomparable=incomparable,
+            seconds=round(spent, 6),
+        )
 
 
 class Shadows:
@@ -130,6 +159,11 @@ class Shadows:
             )
             self.stats[revision] = stats
         return stats
+
+    def take(self) -> tuple[ShadowLoad, ...]:
+        """Each shadow revision's window since the last call (for the per-second report)."""
+        taken = (stats.take(revision) for revision, stats in self.stats.items())
+        return tuple(load for load in taken if load is not None)
 
     def too_large(self, revision: str) -> None:
         self.stats_for(revision).copies["dropped_too_large"] += 1

@@ -3,6 +3,8 @@ puts the copy, and the agreement rule."""
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -14,7 +16,14 @@ from mlservice.controller import build_snapshot
 from mlservice.controller.routing import ServiceRoutes
 from mlservice.errors import InvalidObject
 from mlservice.gateway.agreement import judge, same
-from mlservice.gateway.shadow import ShadowStats
+from mlservice.gateway.shadow import (
+    PARALLEL,
+    QUEUE_BYTES,
+    QUEUE_LIMIT,
+    Copy,
+    Shadows,
+    ShadowStats,
+)
 from mlservice.gateway.signals import LoadReport, ShadowLoad, signal_from_json, signal_to_json
 from mlservice.gateway.snapshot import Revision, Shadow
 from mlservice.gateway.wire import dump_snapshot, parse_snapshot
@@ -167,3 +176,41 @@ def test_the_per_second_report_carries_each_windows_shadow_counts() -> None:
     assert stats.take("r") is None
     report = LoadReport(time=1.0, window=1.0, revisions=(), shadows=(first,))
     assert signal_from_json(orjson.loads(orjson.dumps(signal_to_json(report)))) == report
+
+
+class _Idle:
+    """Enough of a `Core` for `Shadows.submit`: its senders are never run."""
+
+    def __init__(self) -> None:
+        self.table = SimpleNamespace(revisions={})
+        self.spawned = 0
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        coro.close()
+        self.spawned += 1
+
+
+def _copy(size: int = 10) -> Copy:
+    return Copy(
+        revision="ns/r",
+        method="POST",
+        url="/",
+        headers=(),
+        body=b"x" * size,
+        answered_code=200,
+        answered_body=None,
+        event_id=None,
+    )
+
+
+def test_the_queue_is_bounded_in_copies_and_bytes_and_drops_are_counted() -> None:
+    core = _Idle()
+    shadows = Shadows(core)  # type: ignore[arg-type]
+    for _ in range(QUEUE_LIMIT + 5):
+        shadows.submit(_copy())
+    assert shadows.stats["ns/r"].copies["dropped_queue_full"] == 5
+    assert core.spawned == PARALLEL  # a bounded number of senders, however many copies
+    big = Shadows(_Idle())  # type: ignore[arg-type]
+    for _ in range(QUEUE_BYTES // (1024 * 1024) + 3):
+        big.submit(_copy(1024 * 1024))
+    assert big.stats["ns/r"].copies["dropped_queue_full"] == 3

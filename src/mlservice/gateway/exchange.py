@@ -450,6 +450,7 @@ class Exchange:
         seconds = time.monotonic() - self.started
         if state is None:
             self.core.unrouted(self.code)
+            self.shadow = None  # no release answered: nothing to compare a copy with
             return
         if self.waiting:
             state.cancel(self)

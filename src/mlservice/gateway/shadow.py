@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("mlservice.gateway")
 
 QUEUE_LIMIT = 1000  # copies waiting to be sent; past it they are dropped (counted)
+QUEUE_BYTES = 64 * 1024 * 1024  # and their bodies, each copy holding up to 2 MiB
 PARALLEL = 8  # copies in flight at once, over all shadow revisions
 SHADOW_HEADER = "x-mls-shadow"  # on every copy, so a replica can tell one from real traffic
 SHADOW_ATTRIBUTE = "shadow"  # the CloudEvents extension marking the shadow's log events
@@ -95,6 +96,10 @@ class Copy:
     traceparent: str = ""
     content_type: str = ""
 
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.answered_body or b"")
+
 
 @dataclass
 class ShadowStats:
@@ -143,6 +148,7 @@ class Shadows:
         self.stats: dict[str, ShadowStats] = {}  # by shadow revision id
         self.in_flight = 0
         self._queue: deque[Copy] = deque()
+        self._queued_bytes = 0
         self._workers = 0
         self._turn = 0
         self._client: httpx.AsyncClient | None = None
@@ -170,10 +176,12 @@ class Shadows:
 
     def submit(self, copy: Copy) -> None:
         """Queue `copy` (never waits); dropped and counted when the queue is full."""
-        if len(self._queue) >= QUEUE_LIMIT:
+        size = copy.size
+        if len(self._queue) >= QUEUE_LIMIT or self._queued_bytes + size > QUEUE_BYTES:
             self.stats_for(copy.revision).copies["dropped_queue_full"] += 1
             return
         self._queue.append(copy)
+        self._queued_bytes += size
         if self._workers < PARALLEL:
             self._workers += 1
             self.core.spawn(self._work())
@@ -181,7 +189,9 @@ class Shadows:
     async def _work(self) -> None:
         try:
             while self._queue:
-                await self._send(self._queue.popleft())
+                copy = self._queue.popleft()
+                self._queued_bytes -= copy.size
+                await self._send(copy)
         finally:
             self._workers -= 1
 
@@ -278,6 +288,7 @@ class Shadows:
 
     async def close(self) -> None:
         self._queue.clear()
+        self._queued_bytes = 0
         if self._client is not None:
             await self._client.aclose()
 

@@ -94,6 +94,7 @@ def test_the_wire_format_is_the_one_both_processes_speak() -> None:
                 "service": "iris",
                 "backends": [{"revision": REVISION.id, "release": "v1", "percent": 100}],
                 "paused": False,
+                "shadow": None,
             }
         ],
     }

@@ -200,6 +200,8 @@ class MLServiceReconciler:
             canary=spec.canary,
             canary_percent=spec.canary_traffic_percent or 0,
             paused=paused,
+            shadow=spec.shadow.release if spec.shadow else None,
+            shadow_percent=spec.shadow.percent if spec.shadow else 0,
         )
 
 

@@ -27,6 +27,7 @@ from mlservice.gateway.snapshot import (
     Route,
     RouteKind,
     RoutingSnapshot,
+    Shadow,
 )
 from mlservice.naming import Hosts
 
@@ -53,6 +54,9 @@ class ServiceRoutes:
     paused: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
     """An InferenceService's tag routing: tag (`latest`, `prev`) -> the release it reaches."""
+    shadow: str | None = None
+    """The release the gateway copies `shadow_percent` of the requests to (docs/shadow.md)."""
+    shadow_percent: int = 0
 
 
 class RouteSink(Protocol):
@@ -128,15 +132,18 @@ def same_content(a: RoutingSnapshot | None, b: RoutingSnapshot) -> bool:
 def _routes(svc: ServiceRoutes, hosts: Hosts) -> list[Route]:
     name, ns = svc.name, svc.namespace
 
-    def route(host: str, kind: RouteKind, backends: list[Backend]) -> Route:
-        return Route(host, kind, ns, name, tuple(backends), svc.paused)
+    def route(
+        host: str, kind: RouteKind, backends: list[Backend], shadow: Shadow | None = None
+    ) -> Route:
+        return Route(host, kind, ns, name, tuple(backends), svc.paused, shadow)
 
     if svc.kind == "SimpleMLService":
         only = next(iter(svc.releases.values()), None)
         backends = [Backend(only.id, "", 100)] if only else []
         return [route(hosts.simple(name, ns), "simple", backends)]
     split = _split(svc)
-    found = [route(hosts.predictor(name, ns), "predictor", split)]
+    shadow = _shadow(svc)
+    found = [route(hosts.predictor(name, ns), "predictor", split, shadow)]
     if svc.kind == "MLService":  # an InferenceService's "releases" are revisions: no host each
         found += [
             route(hosts.release(name, ns, release), "release", [Backend(rev.id, release, 100)])
@@ -151,8 +158,20 @@ def _routes(svc: ServiceRoutes, hosts: Hosts) -> list[Route]:
         found.append(route(hosts.transformer(name, ns), "transformer", chain))
         found.append(route(hosts.service(name, ns), "service", chain))
     else:
-        found.append(route(hosts.service(name, ns), "service", split))
+        found.append(route(hosts.service(name, ns), "service", split, shadow))
     return found
+
+
+def _shadow(svc: ServiceRoutes) -> Shadow | None:
+    """The shadow copy of the split's traffic, on the predictor and service hosts only (with a
+    transformer, its calls to the predictor host are the ones copied, so never twice). A
+    shadow that also takes part in the split, or has no revision yet, is left out."""
+    release = svc.shadow
+    if release is None or svc.shadow_percent <= 0 or release not in svc.releases:
+        return None
+    if release in (svc.default, svc.canary):
+        return None
+    return Shadow(revision=svc.releases[release].id, release=release, percent=svc.shadow_percent)
 
 
 def _split(svc: ServiceRoutes) -> list[Backend]:

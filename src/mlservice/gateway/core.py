@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlservice.gateway.config import GatewayConfig
 from mlservice.gateway.hosts import HostKeys
+from mlservice.gateway.shadow import Shadows
 from mlservice.gateway.signals import LoadReport, RevisionLoad, SignalHub
 from mlservice.gateway.snapshot import Route
 from mlservice.gateway.table import RoutingTable
@@ -28,6 +29,7 @@ class Core:
         self.hub = SignalHub()
         self.table = RoutingTable(config=config, hub=self.hub)
         self.request_log = request_log
+        self.shadows = Shadows(self)
         self.host_key = HostKeys()
         self.connections: set[ClientConnection] = set()
         self.unrouted_codes: dict[int, int] = {}  # answers given before any revision was chosen
@@ -81,7 +83,13 @@ class Core:
                     buckets=buckets,
                 )
             )
-        self.hub.publish(LoadReport(time=time.time(), window=LOAD_WINDOW, revisions=tuple(loads)))
+        report = LoadReport(
+            time=time.time(),
+            window=LOAD_WINDOW,
+            revisions=tuple(loads),
+            shadows=self.shadows.take(),
+        )
+        self.hub.publish(report)
 
     async def close(self) -> None:
         for timer in (self._ticker, self._sweeper):
@@ -94,3 +102,4 @@ class Core:
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=2)
+        await self.shadows.close()

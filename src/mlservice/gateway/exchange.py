@@ -22,12 +22,14 @@ until the answer starts, and nothing the replica said can be contradicted.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from typing import TYPE_CHECKING
 
 from mlservice.errors import Unavailable
 from mlservice.gateway import httpwire, split
 from mlservice.gateway.balancer import Replica
+from mlservice.gateway.shadow import Buffer, Copy
 from mlservice.gateway.snapshot import Backend, Route
 
 if TYPE_CHECKING:
@@ -65,6 +67,7 @@ class Exchange:
         "response",
         "response_done",
         "route",
+        "shadow",
         "started",
         "state",
         "upstream",
@@ -98,6 +101,7 @@ class Exchange:
         self.upstream: UpstreamConnection | None = None
         self.response: httpwire.ResponseHead | None = None
         self.capture: Capture | None = None
+        self.shadow: Buffer | None = None  # kept for a shadow copy (gateway/shadow.py)
         self.waiting = False
         self.attempts = 0
         # The request body as sent upstream: all of it until sent, then kept for a replay
@@ -125,9 +129,21 @@ class Exchange:
             self.reject(503, f"Service {route.namespace}/{route.service} is paused.")
             return
         self.route = route
+        if route.shadow is not None and random.random() * 100.0 < route.shadow.percent:
+            self._keep_for_shadow(route.shadow.revision)
         if self.head.expect_continue and not self.request_done:
             self.conn.write(httpwire.CONTINUE)
         self.dispatch()
+
+    def _keep_for_shadow(self, revision: str) -> None:
+        """Keep this request's bodies for a copy to `revision`. Body bytes read before its turn
+        (pipelined) are kept too, unless chunked (held re-chunked: not copied)."""
+        shadow = Buffer(revision, limit=self.core.config.retry_body_bytes)
+        if self.body_size and self.head.chunked:
+            shadow.request = None
+        for data in self.body:
+            shadow.add_request(data)
+        self.shadow = shadow
 
     def dispatch(self) -> None:
         route = self.route
@@ -243,6 +259,8 @@ class Exchange:
     def request_body(self, data: bytes) -> None:
         if self.capture is not None:
             self.capture.request(data)
+        if self.shadow is not None:
+            self.shadow.add_request(data)
         if self.response_done or self.finished:
             return  # answered already (an error, or a replica that answered early)
         if self.head.chunked:
@@ -262,6 +280,8 @@ class Exchange:
 
     def request_complete(self) -> None:
         self.request_done = True
+        if self.finished and self.shadow is not None:
+            self._copy_to_shadow(None)  # answered before the body was all read
         if self.upstream is not None and self.head.chunked and not self.response_done:
             self._write_up(httpwire.LAST_CHUNK)
         if self.response_done:
@@ -305,6 +325,8 @@ class Exchange:
     def response_body(self, chunk: bytes) -> None:
         if self.capture is not None:
             self.capture.response(chunk)
+        if self.shadow is not None:
+            self.shadow.add_response(chunk)
         self.activity = time.monotonic()
         assert self.response is not None
         self.conn.write(httpwire.chunk(chunk) if self.response.chunk_out else chunk)
@@ -428,12 +450,38 @@ class Exchange:
         seconds = time.monotonic() - self.started
         if state is None:
             self.core.unrouted(self.code)
+            self.shadow = None  # no release answered: nothing to compare a copy with
             return
         if self.waiting:
             state.cancel(self)
         state.release(self.replica, code=self.code, seconds=seconds)
-        if self.capture is not None:
-            self.capture.done(self)
+        event_id = self.capture.done(self) if self.capture is not None else None
+        if self.shadow is not None and self.request_done:
+            self._copy_to_shadow(event_id)
+
+    def _copy_to_shadow(self, event_id: str | None) -> None:
+        """Hand the copy over (after the client's answer is written): never waited for."""
+        shadow, self.shadow = self.shadow, None
+        assert shadow is not None
+        shadows = self.core.shadows
+        if shadow.request is None:
+            shadows.too_large(shadow.revision)
+            return
+        response = shadow.response
+        shadows.submit(
+            Copy(
+                revision=shadow.revision,
+                method=self.method.decode("latin-1"),
+                url=self.url.decode("latin-1"),
+                headers=tuple(self.headers),
+                body=b"".join(shadow.request),
+                answered_code=self.code if self.response is not None else 0,
+                answered_body=b"".join(response) if response is not None else None,
+                event_id=event_id,
+                traceparent=self.head.traceparent.decode("latin-1"),
+                content_type=self.head.content_type.decode("latin-1"),
+            )
+        )
 
     def _drop_upstream(self) -> None:
         upstream, self.upstream = self.upstream, None

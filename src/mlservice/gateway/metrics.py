@@ -17,7 +17,7 @@ from prometheus_client.core import (
 )
 
 from mlservice.gateway.core import Core
-from mlservice.gateway.revision import BUCKETS, RevisionState
+from mlservice.gateway.revision import BUCKETS, Counters, RevisionState
 
 _REVISION = ["namespace", "service", "component", "release", "revision"]
 
@@ -40,6 +40,7 @@ class GatewayCollector:
         yield self._latency(states)
         yield from self._gauges(states)
         yield from self._logger()
+        yield from self._shadow()
         version = GaugeMetricFamily("mls_gateway_snapshot_version", "Routing snapshot served.")
         version.add_metric([], self.core.table.version)
         yield version
@@ -75,12 +76,7 @@ class GatewayCollector:
             labels=_REVISION,
         )
         for state in states:
-            counters = state.counters
-            cumulative, buckets = 0, []
-            for bound, count in zip((*BUCKETS, float("inf")), counters.buckets, strict=True):
-                cumulative += count
-                buckets.append((str(bound) if bound != float("inf") else "+Inf", cumulative))
-            family.add_metric(_labels(state), buckets, counters.seconds)
+            family.add_metric(_labels(state), _buckets(state.counters), state.counters.seconds)
         return family
 
     def _gauges(self, states: list[RevisionState]) -> Iterator[Metric]:
@@ -99,6 +95,49 @@ class GatewayCollector:
         for state in states:
             ready.add_metric(_labels(state), len(state.replicas))
         yield ready
+
+    def _shadow(self) -> Iterator[Metric]:
+        """Shadow copies by shadow revision (gateway/shadow.py, docs/shadow.md)."""
+        stats = self.core.shadows.stats
+        labels = ["namespace", "service", "release", "revision"]
+
+        def of(revision: str) -> list[str]:
+            s = stats[revision]
+            return [s.namespace, s.service, s.release, revision]
+
+        copies = CounterMetricFamily(
+            "mls_gateway_shadow_copies",
+            "Shadow copies sent, or dropped: queue full, body over 1 MiB, no ready replica.",
+            labels=[*labels, "outcome"],
+        )
+        answers = CounterMetricFamily(
+            "mls_gateway_shadow_requests",
+            "Shadow copies answered, by status code (502/504: no answer, or none in time).",
+            labels=[*labels, "code"],
+        )
+        errors = CounterMetricFamily(
+            "mls_gateway_shadow_errors", "Shadow copies answered 5xx or not at all.", labels=labels
+        )
+        agreement = CounterMetricFamily(
+            "mls_gateway_shadow_agreement",
+            "Shadow answers compared with the client's: agree, disagree, incomparable.",
+            labels=[*labels, "result"],
+        )
+        latency = HistogramMetricFamily(
+            "mls_gateway_shadow_duration_seconds",
+            "Time from sending a shadow copy to the end of its answer.",
+            labels=labels,
+        )
+        for revision, s in stats.items():
+            for outcome, count in s.copies.items():
+                copies.add_metric([*of(revision), outcome], count)
+            for code, count in s.answers.codes.items():
+                answers.add_metric([*of(revision), str(code)], count)
+            errors.add_metric(of(revision), s.errors)
+            for verdict, count in s.verdicts.items():
+                agreement.add_metric([*of(revision), verdict], count)
+            latency.add_metric(of(revision), _buckets(s.answers), s.answers.seconds)
+        yield from (copies, answers, errors, agreement, latency)
 
     def _logger(self) -> Iterator[Metric]:
         log = self.core.request_log
@@ -127,6 +166,14 @@ class GatewayCollector:
         local.add_metric(["written"], log.file_written)
         local.add_metric(["dropped"], log.file_dropped)
         yield local
+
+
+def _buckets(counters: Counters) -> list[tuple[str, float]]:
+    cumulative, buckets = 0, list[tuple[str, float]]()
+    for bound, count in zip((*BUCKETS, float("inf")), counters.buckets, strict=True):
+        cumulative += count
+        buckets.append((str(bound) if bound != float("inf") else "+Inf", cumulative))
+    return buckets
 
 
 def registry_for(core: Core) -> CollectorRegistry:

@@ -3,7 +3,8 @@
 `LoadReport` carries, per revision, the average number of requests the gateway held for it
 over the window (in flight to replicas plus waiting), as Knative's queue-proxy reports
 concurrency, and how many arrived. `Activation` is sent at once when a request arrives for a
-revision with no ready replica. Both travel as NDJSON on the admin channel.
+revision with no ready replica. Both travel as NDJSON on the admin channel. Shadow copies
+judged in the window ride along in the report (`ShadowLoad`).
 """
 
 from __future__ import annotations
@@ -27,10 +28,25 @@ class RevisionLoad:
 
 
 @dataclass(frozen=True)
+class ShadowLoad:
+    """One shadow revision's copies judged in the window (docs/shadow.md)."""
+
+    revision: str
+    sent: int
+    dropped: int  # queue full, body too large, no ready replica
+    errors: int  # 5xx or no answer
+    agree: int
+    disagree: int
+    incomparable: int
+    seconds: float  # summed latency of the copies answered (or failed) in the window
+
+
+@dataclass(frozen=True)
 class LoadReport:
     time: float  # unix seconds at the end of the window
     window: float  # seconds
     revisions: tuple[RevisionLoad, ...]
+    shadows: tuple[ShadowLoad, ...] = ()  # only revisions with shadow copies in the window
 
 
 @dataclass(frozen=True)
@@ -56,7 +72,8 @@ def signal_from_json(data: Mapping[str, Any]) -> Signal:
         RevisionLoad(**{**r, "buckets": tuple(r.get("buckets", ()))})
         for r in fields.pop("revisions", ())
     )
-    return LoadReport(**fields, revisions=loads)
+    shadows = tuple(ShadowLoad(**r) for r in fields.pop("shadows", ()))
+    return LoadReport(**fields, revisions=loads, shadows=shadows)
 
 
 class Window:

@@ -110,6 +110,17 @@ class Backend:
 
 @no_extra_fields
 @dataclass(frozen=True)
+class Shadow:
+    """A copy of `percent` of a route's requests, sent to `revision` off the request path;
+    its answers are compared with the client's and discarded (docs/shadow.md)."""
+
+    revision: str  # a Revision.id
+    release: str
+    percent: Percent
+
+
+@no_extra_fields
+@dataclass(frozen=True)
 class Route:
     """What one Host header reaches."""
 
@@ -121,6 +132,7 @@ class Route:
     service: str
     backends: tuple[Backend, ...] = ()
     paused: bool = False  # answer 503 "paused" without touching any backend
+    shadow: Shadow | None = None
 
 
 def _percents_sum_to_100(route: Route) -> Route:

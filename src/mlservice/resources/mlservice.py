@@ -101,16 +101,26 @@ class CanaryAnalysis(Model):
     p99_floor: str = Field(default="50ms", pattern=_DURATION)
 
 
+class Shadow(Model):
+    """Ours (not in the reference): copies `percent` of the service's requests to `release`
+    off the request path; its answers are compared, logged and discarded (docs/shadow.md)."""
+
+    release: str
+    percent: int = Field(default=100, ge=0, le=100)
+
+
 class MLServiceSpec(Model):
     default: str
     canary: str | None = None
     canary_traffic_percent: int | None = Field(default=None, ge=0, le=100)
+    shadow: Shadow | None = None
+    """Ours: shadow traffic (docs/shadow.md)."""
     releases: list[Release] = Field(min_length=1)
     transformer: Transformer | None = None
     scheduler: Scheduler | None = None
     paused: bool = False
     analysis: CanaryAnalysis | None = None
-    """Ours: automatic canary analysis. (`shadow` is reserved for shadow traffic, issue 21.)"""
+    """Ours: automatic canary analysis (docs/canary-analysis.md)."""
 
 
 class MLService(Envelope):
@@ -121,7 +131,12 @@ class MLService(Envelope):
 
     def problems(self) -> list[FieldCause]:
         spec = self.spec
-        causes = [*self.host_name_problems(), *_release_refs(spec), *_analysis_problems(spec)]
+        causes = [
+            *self.host_name_problems(),
+            *_release_refs(spec),
+            *_analysis_problems(spec),
+            *_shadow_refs(spec),
+        ]
         for i, release in enumerate(spec.releases):
             causes += _host_label_problems(self.name, release.name, index=i)
             causes += _predictor_problems(release.predictor, path=f"spec.releases[{i}].predictor")
@@ -181,6 +196,20 @@ def _analysis_problems(spec: MLServiceSpec) -> list[FieldCause]:
     if analysis.interval.endswith("ms") and int(analysis.interval[:-2]) < 100:
         causes.append(FieldCause("spec.analysis.interval", "must be at least 100ms"))
     return causes
+
+
+def _shadow_refs(spec: MLServiceSpec) -> list[FieldCause]:
+    """The shadow is a release other than the default (it answers nobody)."""
+    if spec.shadow is None:
+        return []
+    names = [r.name for r in spec.releases]
+    release = spec.shadow.release
+    if release not in names:
+        known = ", ".join(f'"{n}"' for n in names)
+        return [FieldCause("spec.shadow.release", f'"{release}" is not a release ({known})')]
+    if release == spec.default:
+        return [FieldCause("spec.shadow.release", f'"{release}" is the default release')]
+    return []
 
 
 def _host_label_problems(service: str, release: str, *, index: int) -> list[FieldCause]:

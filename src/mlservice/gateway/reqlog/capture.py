@@ -74,9 +74,10 @@ class Capture:
             into.append(piece)
             self._sizes[which] += len(piece)
 
-    def done(self, exchange: Logged) -> None:
+    def done(self, exchange: Logged) -> str:
         """Emit the events `mode` asks for; a request never answered logs no response, nor
-        (in a flavor that says so) one answered with anything but 200."""
+        (in a flavor that says so) one answered with anything but 200. Returns the events'
+        `id` (a shadow copy's events share it)."""
         revision = self.revision
         flavor = self._flavor
         response = exchange.response
@@ -118,3 +119,4 @@ class Capture:
             )
         if events:
             self._emit(events, urls=self.spec.urls)
+        return event_id

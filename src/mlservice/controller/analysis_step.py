@@ -6,6 +6,11 @@ controller forever), and the user's file stays the single source of what they as
 `steer` returns the service as it is in effect: the canary at the step's percent, at 0 after
 a rollback, or made the default after a promotion. Progress belongs to one canary revision:
 a changed canary (a new model, another release) starts over at the first step.
+
+An InferenceService (`share`) is steered the same way through its `canaryTrafficPercent`:
+the latest revision is the canary, the rolled-out one the default, the policy comes from
+annotations, and the record is `status.canaryAnalysis` too (KServe's status keeps unknown
+fields; its components' entries do not).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from mlservice.controller.analysis import (
     ReleaseWindow,
     decide,
     percent,
+    policy_from_annotations,
     policy_of,
 )
 from mlservice.controller.conditions import Condition, conditions_json
@@ -36,6 +42,8 @@ if TYPE_CHECKING:
 
 CONDITION = "CanaryAnalysis"
 MIN_DELAY, MAX_DELAY = 0.5, 5.0  # how often a running analysis looks again
+ISVC_RELEASE = "predictor"
+"""`status.canaryAnalysis.release` of an InferenceService: its canary is the predictor's."""
 
 
 class MetricsSource(Protocol):
@@ -59,12 +67,28 @@ class Steered:
     ) -> dict[str, Any]:
         """`status` with the record and the condition (whose transition time moves only when
         its status flips)."""
-        if self.record is None or self.condition is None:
-            return status
-        before = (previous or {}).get("conditions")
-        condition = conditions_json([self.condition], before, now=now)
-        conditions = [*status.get("conditions", ()), *condition]
-        return {**status, "conditions": conditions, "canaryAnalysis": self.record}
+        return _annotate(status, self.record, self.condition, previous=previous, now=now)
+
+
+@dataclass(frozen=True)
+class CanaryShare:
+    """An InferenceService's predictor as the analysis steers it."""
+
+    percent: int | None
+    """`canaryTrafficPercent` in effect: None promotes the latest revision, 0 rolls it back."""
+    record: dict[str, Any] | None = None
+    condition: Condition | None = None
+    delay: float | None = None
+
+    @property
+    def holds(self) -> bool:
+        """Whether the rolled-out revision keeps serving beside a newer one."""
+        return self.percent is not None and self.percent != 100
+
+    def annotate(
+        self, status: dict[str, Any], *, previous: Mapping[str, Any] | None, now: str
+    ) -> dict[str, Any]:
+        return _annotate(status, self.record, self.condition, previous=previous, now=now)
 
 
 class CanaryAnalyst:
@@ -91,30 +115,112 @@ class CanaryAnalyst:
         canary_rev = serving.get(spec.canary)
         if canary_rev is None:  # nothing to judge yet; the canary gets no traffic anyway
             return Steered(_at(service, percent(policy, Progress(0))), delay=MAX_DELAY)
+        decision, record = self._judge(
+            policy,
+            obj,
+            release=spec.canary,
+            canary=canary_rev,
+            default=serving.get(spec.default),
+            now=now,
+        )
+        kept = decision.progress
+        return Steered(
+            service=_effective(service, policy, kept),
+            record=record,
+            condition=_condition(decision),
+            delay=_delay(policy) if kept.phase == "Progressing" else None,
+        )
+
+    def share(
+        self,
+        obj: Obj,
+        *,
+        latest: RevisionId | None,
+        rolled_out: RevisionId | None,
+        requested: int | None,
+        now: float,
+    ) -> CanaryShare:
+        """An InferenceService's predictor: `latest` its newest revision once ready (else
+        None), `rolled_out` the one serving, `requested` spec's `canaryTrafficPercent`
+        (what applies without analysis annotations)."""
+        annotations = (obj.get("metadata") or {}).get("annotations")
+        try:
+            policy = policy_from_annotations(annotations)
+        except ValueError as err:
+            invalid = Condition(CONDITION, False, "InvalidAnalysis", f"{err}.")
+            return CanaryShare(requested, condition=invalid)
+        if policy is None:
+            return CanaryShare(requested)
         record = ((obj.get("status") or {}).get("canaryAnalysis")) or {}
-        progress = _restore(record, release=spec.canary, revision=canary_rev, now=now)
+        if latest is None or rolled_out is None or latest == rolled_out:
+            # Nothing to judge: the first revision, a canary not ready yet, or a promoted one
+            # (whose record stays while it serves).
+            served = latest or rolled_out
+            kept = record if served and record.get("revision") == _name(served) else None
+            first = percent(policy, Progress(0))
+            if kept is None:
+                waiting = latest is None and rolled_out is not None
+                return CanaryShare(first, delay=MAX_DELAY if waiting else None)
+            phase = kept.get("phase")
+            held = Condition(
+                CONDITION,
+                phase != "RolledBack",
+                str(kept.get("reason", "")),
+                str(kept.get("message", "")),
+            )
+            return CanaryShare(None if phase == "Promoted" else first, kept, held)
+        decision, kept_record = self._judge(
+            policy,
+            obj,
+            release=ISVC_RELEASE,
+            canary=latest,
+            default=rolled_out,
+            now=now,
+            full_promotes=True,
+        )
+        progress = decision.progress
+        return CanaryShare(
+            None if progress.phase == "Promoted" else percent(policy, progress),
+            record=kept_record,
+            condition=_condition(decision),
+            delay=_delay(policy) if progress.phase == "Progressing" else None,
+        )
+
+    def _judge(
+        self,
+        policy: Policy,
+        obj: Obj,
+        *,
+        release: str,
+        canary: RevisionId,
+        default: RevisionId | None,
+        now: float,
+        full_promotes: bool = False,
+    ) -> tuple[Decision, dict[str, Any]]:
+        """The decision on `canary` from the progress in status, and the record to keep;
+        a moving decision is an event. `full_promotes`: reaching a step at 100 % promotes
+        (KServe's `canaryTrafficPercent: 100` rolls the latest revision out and stops the
+        previous one, so no later step could roll it back)."""
+        record = ((obj.get("status") or {}).get("canaryAnalysis")) or {}
+        progress = _restore(record, release=release, revision=canary, now=now)
         decision = decide(
             policy,
             progress,
-            canary=self._window(canary_rev, since=progress.since, until=now),
-            default=self._window(serving.get(spec.default), since=progress.since, until=now),
+            canary=self._window(canary, since=progress.since, until=now),
+            default=self._window(default, since=progress.since, until=now),
             now=now,
         )
+        reached = decision.progress
+        if full_promotes and reached.phase == "Progressing" and percent(policy, reached) == 100:
+            done = replace(reached, phase="Promoted", since=now)
+            decision = Decision("promote", done, "CanaryPromoted", f"Promoted: {decision.message}")
         if decision.progress != progress:
             self._note(Involved.of(obj), decision)
-        kept = decision.progress
-        if decision.verdict == "hold" and record and kept.phase != "Progressing":
+        if decision.verdict == "hold" and record and decision.progress.phase != "Progressing":
             decision = replace(
                 decision, reason=record.get("reason", ""), message=record.get("message", "")
             )
-        return Steered(
-            service=_effective(service, policy, kept),
-            record=_record(decision, release=spec.canary, revision=canary_rev, policy=policy),
-            condition=Condition(
-                CONDITION, kept.phase != "RolledBack", decision.reason, decision.message
-            ),
-            delay=_delay(policy) if kept.phase == "Progressing" else None,
-        )
+        return decision, _record(decision, release=release, revision=canary, policy=policy)
 
     def _window(self, revision: RevisionId | None, *, since: float, until: float) -> ReleaseWindow:
         if self.metrics is None or revision is None:
@@ -131,11 +237,40 @@ class CanaryAnalyst:
 def with_analysis(
     kinds: Sequence[Registration], metrics: MetricsSource | None
 ) -> tuple[Registration, ...]:
-    """`kinds` with the MLService reconciler reading `metrics` (what `mls up` wires)."""
-    from mlservice.controller.mlservice import MLServiceReconciler  # it imports this module
+    """`kinds` with the MLService and InferenceService reconcilers reading `metrics` (what
+    `mls up` wires)."""
+    # Both import this module.
+    from mlservice.controller.inferenceservice import InferenceServiceReconciler
+    from mlservice.controller.mlservice import MLServiceReconciler
 
-    make: Callable[..., Any] = functools.partial(MLServiceReconciler, metrics=metrics)
-    return tuple(replace(k, make=make) if k.kind == "MLService" else k for k in kinds)
+    makers: dict[str, Callable[..., Any]] = {
+        "MLService": functools.partial(MLServiceReconciler, metrics=metrics),
+        "InferenceService": functools.partial(InferenceServiceReconciler, metrics=metrics),
+    }
+    return tuple(replace(k, make=makers[k.kind]) if k.kind in makers else k for k in kinds)
+
+
+def _annotate(
+    status: dict[str, Any],
+    record: dict[str, Any] | None,
+    condition: Condition | None,
+    *,
+    previous: Mapping[str, Any] | None,
+    now: str,
+) -> dict[str, Any]:
+    if condition is None:
+        return status
+    before = (previous or {}).get("conditions")
+    conditions = [*status.get("conditions", ()), *conditions_json([condition], before, now=now)]
+    out = {**status, "conditions": conditions}
+    if record is not None:
+        out["canaryAnalysis"] = record
+    return out
+
+
+def _condition(decision: Decision) -> Condition:
+    rolled_back = decision.progress.phase == "RolledBack"
+    return Condition(CONDITION, not rolled_back, decision.reason, decision.message)
 
 
 def _restore(record: Mapping[str, Any], *, release: str, revision: str, now: float) -> Progress:

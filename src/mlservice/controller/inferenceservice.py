@@ -13,6 +13,11 @@ ready newer one, which takes P % (0 rolls back); absent or 100 promotes the newe
 percent is not part of the revision's hash, so a traffic-only change makes no revision.
 With `serving.kserve.io/enable-tag-routing: "true"`, `latest-{name}-predictor...` and
 `prev-{name}-predictor...` reach each side of a canary.
+
+With `serving.mlservice.dev/analysis-*` annotations (ours) the canary analysis owns that
+percent (`analysis_step.CanaryAnalyst.share`): it holds the rolled-out revision beside the
+latest one at each step's percent, rolls the latest back to 0 or promotes it, and keeps its
+progress in `status.canaryAnalysis`, never in `spec`.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
+from mlservice.controller.analysis import ANNOTATION_PREFIX
+from mlservice.controller.analysis_step import CanaryAnalyst, CanaryShare, MetricsSource
 from mlservice.controller.context import Context
 from mlservice.controller.events import Involved
 from mlservice.controller.kserve_pod import (
@@ -69,10 +76,11 @@ class _Service:
 
 
 class InferenceServiceReconciler:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, *, metrics: MetricsSource | None = None) -> None:
         self.ctx = ctx
         self.routes: dict[Key, ServiceRoutes] = {}
         self._services: dict[Key, _Service] = {}
+        self.analyst = CanaryAnalyst(metrics=metrics, events=ctx.events)
 
     def keys(self) -> list[Key]:
         return list(self._services)
@@ -92,10 +100,20 @@ class InferenceServiceReconciler:
         if outcome.warning is not None and state.warned != outcome.warning:
             self.ctx.events.warning(Involved.of(obj), IMAGE_NOT_RUN, outcome.warning)
         state.warned = outcome.warning
-        canary = predictor.canary_traffic_percent
-        hold = canary is not None and canary != 100
+        # The canary analysis (ours, optional) steers the percent held, routed and reported.
+        # It judges the latest revision once it is ready, so the step holds until then.
+        requested = predictor.canary_traffic_percent
+        analysed = any(k.startswith(ANNOTATION_PREFIX) for k in isvc.metadata.annotations or {})
+        hold = analysed or (requested is not None and requested != 100)
         delay = await self._step(track, predictor, outcome.plan, hold=hold)
         view = await track.view()
+        share = self._share(obj, track, view, requested)
+        if hold and not share.holds and view.serving != view.latest:
+            # Promoted (or released) in this pass: the latest replaces the rolled-out one now.
+            delay = await self._step(track, predictor, outcome.plan)
+            view = await track.view()
+        canary = share.percent
+        delays = [delay, share.delay]
         transformer_view = None
         transformer = isvc.spec.transformer
         if transformer is not None:
@@ -107,7 +125,7 @@ class InferenceServiceReconciler:
                     isvc, predictor_host=self.ctx.hosts.predictor(isvc.name, isvc.namespace)
                 ),
             )
-            delay = min((d for d in (delay, later) if d is not None), default=None)
+            delays.append(later)
             transformer_view = await chain.view()
         elif kserve_transformer_key() in state.tracks:
             await state.tracks.pop(kserve_transformer_key()).stop()
@@ -124,9 +142,10 @@ class InferenceServiceReconciler:
             previous=obj.get("status"),
             now=self.ctx.now(),
         )
+        status = share.annotate(status, previous=obj.get("status"), now=self.ctx.now())
         self.ctx.write_status(obj, status)
-        self.routes[key] = self._routes(isvc, view, transformer_view)
-        return delay
+        self.routes[key] = self._routes(isvc, view, transformer_view, canary=canary)
+        return min((d for d in delays if d is not None), default=None)
 
     async def forget(self, key: Key) -> None:
         state = self._services.pop(key, None)
@@ -147,6 +166,18 @@ class InferenceServiceReconciler:
             track.restore(recorded.get("latestCreatedRevision"), recorded.get("revisionHash"))
             state.tracks[component] = track
         return state.tracks[component]
+
+    def _share(self, obj: Obj, track: Track, view: TrackView, requested: int | None) -> CanaryShare:
+        # The latest revision is a canary to judge once a replica of it answers.
+        ready = view.latest and any(r.ready for r in view.replicas.get(view.latest, ()))
+        latest = view.latest if ready else None
+        return self.analyst.share(
+            obj,
+            latest=track.revision_id(latest) if latest else None,
+            rolled_out=track.revision_id(view.serving) if view.serving else None,
+            requested=requested,
+            now=self.ctx.clock().timestamp(),
+        )
 
     async def _step(
         self,
@@ -177,10 +208,15 @@ class InferenceServiceReconciler:
         return [item for scope in scopes for item in self.ctx.store.list(scope).items]
 
     def _routes(
-        self, isvc: InferenceService, view: TrackView, transformer: TrackView | None
+        self,
+        isvc: InferenceService,
+        view: TrackView,
+        transformer: TrackView | None,
+        *,
+        canary: int | None,
     ) -> ServiceRoutes:
         predictor = isvc.spec.predictor
-        split = canary_split(view, predictor.canary_traffic_percent)
+        split = canary_split(view, canary)
         names = [view.serving or view.latest, *([split.latest] if split else [])]
         releases = {}
         for name in names:

@@ -82,13 +82,15 @@ def test_sklearn_isvc_from_a_volume_serves_v1_and_v2_through_the_gateway(
 
 
 def test_a_format_without_runtime_reports_kserves_reason(up: UpProcess, namespace: str) -> None:
-    apply(up, sklearn_isvc("torch", "pvc://nowhere/x").replace("sklearn", "pytorch"), namespace)
+    # tensorflow: KServe's own runtime for it is a TensorFlow Serving image, none here.
+    manifest = sklearn_isvc("tf", "pvc://nowhere/x").replace("sklearn", "tensorflow")
+    apply(up, manifest, namespace)
 
     def failed(obj: dict) -> bool:
         conditions = (obj.get("status") or {}).get("conditions") or []
         return any(c["type"] == "Ready" and c.get("reason") for c in conditions)
 
-    obj = wait_for(up, "torch", namespace, failed, kind="isvc", timeout=30)
+    obj = wait_for(up, "tf", namespace, failed, kind="isvc", timeout=30)
     ready = condition(obj, "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "NoSupportingRuntime")
     assert obj["status"]["modelStatus"]["lastFailureInfo"]["reason"] == "NoSupportingRuntime"

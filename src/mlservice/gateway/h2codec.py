@@ -169,6 +169,7 @@ class H2Codec:
         self._block: list[bytes] = []  # a header block awaiting its CONTINUATION frames
         self._block_head = (0, 0)  # its stream id and HEADERS flags
         self._encoded: dict[tuple[bytes, bytes], bytes] = {}
+        self._decoded: dict[bytes, tuple[tuple[bytes, bytes], ...]] = {}
         self.terminated = False
 
     @property
@@ -396,10 +397,7 @@ class H2Codec:
 
     def _headers(self, events: list[Event], flags: int, stream_id: int,
                  block: bytes) -> None:  # fmt: skip
-        try:
-            headers = cast(Headers, list(self._decoder.decode(block, raw=True)))
-        except hpack.HPACKError as exc:
-            self._error(COMPRESSION_ERROR, f"a header block that does not decode: {exc}")
+        headers = self._decode(block)
         stream = self.streams.get(stream_id)
         ended = bool(flags & END_STREAM)
         if stream is None:
@@ -432,6 +430,26 @@ class H2Codec:
             events.append(TrailersReceived(stream_id, headers))
         if ended:
             self._remote_end(events, stream_id, stream)
+
+    def _decode(self, block: bytes) -> Headers:
+        """A header block's list (the caller's own). Blocks repeat on a connection once the
+        peer's encoder has indexed what it sends, and a block means the same as long as the
+        dynamic table is unchanged: so they are kept until a block changes the table."""
+        cached = self._decoded.get(block)
+        if cached is not None:
+            return list(cached)
+        entries = self._decoder.header_table.dynamic_entries
+        size, first = len(entries), entries[0] if entries else None
+        try:
+            headers = cast(Headers, list(self._decoder.decode(block, raw=True)))
+        except hpack.HPACKError as exc:
+            self._error(COMPRESSION_ERROR, f"a header block that does not decode: {exc}")
+        # By identity: a re-inserted pair is a new tuple, equal to the one it displaced.
+        if len(entries) != size or (entries[0] if entries else None) is not first:
+            self._decoded.clear()  # the table changed: what was cached may mean other headers
+        elif len(self._decoded) < 256:
+            self._decoded[block] = tuple(headers)
+        return headers
 
     def _remote_end(self, events: list[Event], stream_id: int, stream: _Stream) -> None:
         stream.remote_ended = True

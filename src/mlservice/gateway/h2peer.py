@@ -91,6 +91,15 @@ class H2Peer(asyncio.Protocol):
     def send_data(self, stream_id: int, data: bytes, *, end: bool = False) -> None:
         held = self._held.get(stream_id)
         if held is None:
+            h2c = self.h2
+            try:
+                room = min(h2c.local_flow_control_window(stream_id), h2c.max_outbound_frame_size)
+                if len(data) <= room:  # the usual case: all of it fits, nothing is held
+                    h2c.send_data(stream_id, data, end_stream=end)
+                    self.kick()
+                    return
+            except H2Error:
+                return  # reset or closed meanwhile
             held = self._held[stream_id] = _Held()
         held.data += data
         held.end = held.end or end

@@ -3,6 +3,7 @@ implementation must accept of it, and what it must understand of one)."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import h2.config
@@ -50,6 +51,14 @@ def pair_with_server() -> tuple[H2Codec, h2.connection.H2Connection]:
     ours.receive_data(server.data_to_send())
     server.receive_data(ours.data_to_send())
     return ours, server
+
+
+def frame_types_in(data: bytes) -> list[int]:
+    types, at = [], 0
+    while at + 9 <= len(data):
+        types.append(data[at + 3])
+        at += 9 + int.from_bytes(data[at : at + 3])
+    return types
 
 
 def kinds(events: list[Any]) -> list[str]:
@@ -180,5 +189,24 @@ def test_a_bad_preface_is_a_protocol_error_with_a_goaway_to_send() -> None:
     ours.data_to_send()
     with pytest.raises(h2.exceptions.ProtocolError):
         ours.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    goaway = ours.data_to_send()
-    assert goaway[3] == 7  # the frame type: GOAWAY
+    assert frame_types_in(ours.data_to_send()) == [7]  # GOAWAY
+
+
+def test_garbage_after_the_preface_ends_in_protocol_errors_only() -> None:
+    """Whatever a peer sends, the codec answers with events or ProtocolError (the caller's
+    cue to send the GOAWAY and close), never another exception that would escape the Protocol."""
+    rng = random.Random(18)
+    frame_types = [0, 1, 3, 4, 6, 7, 8, 9, 2, 5, 0xA]
+    for _ in range(3000):
+        client, ours = pair_with_client()
+        client.send_headers(1, REQUEST)
+        ours.receive_data(client.data_to_send())
+        junk = bytearray()
+        for _ in range(rng.randrange(1, 4)):
+            payload = rng.randbytes(rng.randrange(0, 24))
+            head = len(payload).to_bytes(3) + bytes((rng.choice(frame_types), rng.randrange(256)))
+            junk += head + rng.choice((0, 1, 3)).to_bytes(4) + payload
+        try:
+            ours.receive_data(bytes(junk))
+        except h2.exceptions.ProtocolError:
+            assert 7 in frame_types_in(ours.data_to_send())  # a GOAWAY is framed to send

@@ -170,7 +170,8 @@ class H2Codec:
         self._block_head = (0, 0)  # its stream id and HEADERS flags
         self._encoded: dict[tuple[bytes, bytes], bytes] = {}
         self._decoded: dict[bytes, tuple[tuple[bytes, bytes], ...]] = {}
-        self.terminated = False
+        self.terminated = False  # either side said GOAWAY: no new streams
+        self._goaway_sent = False
 
     @property
     def max_outbound_frame_size(self) -> int:
@@ -516,8 +517,9 @@ class H2Codec:
 
     def _error(self, code: int, reason: str) -> NoReturn:
         """A connection error: GOAWAY framed for the caller to send, then ProtocolError."""
-        if not self.terminated:
-            self.terminated = True
+        self.terminated = True
+        if not self._goaway_sent:
+            self._goaway_sent = True
             last = self._highest_inbound.to_bytes(4)
             self._out.append(_frame(GOAWAY, 0, 0, last + code.to_bytes(4) + reason.encode()))
         raise h2.exceptions.ProtocolError(reason)

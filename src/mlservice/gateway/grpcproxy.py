@@ -19,10 +19,8 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
-import h2.events
-
 from mlservice.errors import Unavailable
-from mlservice.gateway import grpcwire, split
+from mlservice.gateway import grpcwire, h2codec, split
 from mlservice.gateway.balancer import Replica
 from mlservice.gateway.grpcupstream import GrpcUpstream, UpstreamLinks
 from mlservice.gateway.grpcwire import (
@@ -86,24 +84,24 @@ class GrpcConnection(H2Peer):
             self.flush()
             batch.flush()
 
-    def _event(self, event: h2.events.Event) -> None:
-        if isinstance(event, h2.events.DataReceived):
+    def _event(self, event: h2codec.Event) -> None:
+        if isinstance(event, h2codec.DataReceived):
             self.consumed(event.stream_id, event.flow_controlled_length)
             if (call := self.calls.get(event.stream_id)) is not None:
                 call.request_data(event.data)
-        elif isinstance(event, h2.events.RequestReceived):
+        elif isinstance(event, h2codec.RequestReceived):
             call = GrpcCall(self, event.stream_id, event.headers)
             self.calls[event.stream_id] = call
             call.begin()
-        elif isinstance(event, h2.events.StreamEnded):
+        elif isinstance(event, h2codec.StreamEnded):
             if (call := self.calls.get(event.stream_id)) is not None:
                 call.request_end()
-        elif isinstance(event, h2.events.StreamReset):
+        elif isinstance(event, h2codec.StreamReset):
             if (call := self.calls.get(event.stream_id)) is not None:
                 call.client_gone()
-        elif isinstance(event, h2.events.WindowUpdated):
+        elif isinstance(event, h2codec.WindowUpdated):
             self.window_opened(event.stream_id)
-        elif isinstance(event, h2.events.ConnectionTerminated) and self.transport is not None:
+        elif isinstance(event, h2codec.ConnectionTerminated) and self.transport is not None:
             self.transport.close()
 
     def call_done(self, call: GrpcCall) -> None:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-import h2.events
-
+from mlservice.gateway import h2codec
 from mlservice.gateway.h2peer import Batch, H2Error, H2Peer, Headers
 
 
@@ -73,33 +72,33 @@ class GrpcUpstream(H2Peer):
                 self.flush()
                 batch.flush()
 
-    def _event(self, event: h2.events.Event) -> None:
-        if isinstance(event, h2.events.DataReceived):
+    def _event(self, event: h2codec.Event) -> None:
+        if isinstance(event, h2codec.DataReceived):
             self.consumed(event.stream_id, event.flow_controlled_length)
             if (stream := self.streams.get(event.stream_id)) is not None:
                 stream.response_data(event.data)
-        elif isinstance(event, h2.events.ResponseReceived):
-            if event.stream_ended is not None:  # Trailers-Only: the whole answer is this block
+        elif isinstance(event, h2codec.ResponseReceived):
+            if event.stream_ended:  # Trailers-Only: the whole answer is this block
                 if (stream := self.streams.pop(event.stream_id, None)) is not None:
                     self.forget(event.stream_id)
                     stream.response_trailers(event.headers)
             elif (stream := self.streams.get(event.stream_id)) is not None:
                 stream.response_headers(event.headers)
-        elif isinstance(event, h2.events.TrailersReceived):
+        elif isinstance(event, h2codec.TrailersReceived):
             if (stream := self.streams.pop(event.stream_id, None)) is not None:
                 self.forget(event.stream_id)
                 stream.response_trailers(event.headers)
-        elif isinstance(event, h2.events.StreamEnded):
+        elif isinstance(event, h2codec.StreamEnded):
             if (stream := self.streams.pop(event.stream_id, None)) is not None:
                 self.forget(event.stream_id)
                 stream.response_end()
-        elif isinstance(event, h2.events.StreamReset):
+        elif isinstance(event, h2codec.StreamReset):
             if (stream := self.streams.pop(event.stream_id, None)) is not None:
                 self.forget(event.stream_id)
                 stream.upstream_failed(f"the replica reset the stream (code {event.error_code})")
-        elif isinstance(event, h2.events.WindowUpdated):
+        elif isinstance(event, h2codec.WindowUpdated):
             self.window_opened(event.stream_id)
-        elif isinstance(event, h2.events.ConnectionTerminated):
+        elif isinstance(event, h2codec.ConnectionTerminated):
             self.usable = False
             last = event.last_stream_id or 0
             for sid in [s for s in self.streams if s > last]:

@@ -1,7 +1,8 @@
 """One HTTP/2 connection's sending half, shared by both ends of the h2c proxy: bodies that
 wait for flow-control window, and writes gathered while a read is being handled.
 
-The sans-IO `h2` state machine does the framing and HPACK; this class owns the socket side.
+`H2Codec` (h2codec.py, gRPC's subset of HTTP/2) does the framing and HPACK; this class owns
+the socket side.
 Our receive windows are opened wide at once (2 GiB - 1, the maximum) and refilled as data is
 consumed, so a peer is never stalled on our account; what we send waits, per stream, for the
 window the peer grants (`WindowUpdated`), trailers after the body they follow.
@@ -12,12 +13,10 @@ from __future__ import annotations
 import asyncio
 from typing import cast
 
-import h2.config
-import h2.connection
 import h2.exceptions
-import h2.settings
 
-MAX_WINDOW = 2**31 - 1
+from mlservice.gateway.h2codec import H2Codec
+
 H2Error = (h2.exceptions.ProtocolError, h2.exceptions.StreamClosedError)
 
 Headers = list[tuple[bytes, bytes]]
@@ -50,15 +49,7 @@ class _Held:
 
 class H2Peer(asyncio.Protocol):
     def __init__(self, *, client_side: bool, batch: Batch) -> None:
-        config = h2.config.H2Configuration(
-            client_side=client_side,
-            header_encoding=None,
-            validate_outbound_headers=False,
-            normalize_outbound_headers=False,
-            validate_inbound_headers=False,
-            normalize_inbound_headers=False,
-        )
-        self.h2 = h2.connection.H2Connection(config=config)
+        self.h2 = H2Codec(client_side=client_side)
         self.batch = batch
         self.transport: asyncio.Transport | None = None
         self.closed = False
@@ -67,16 +58,7 @@ class H2Peer(asyncio.Protocol):
 
     def start(self) -> None:
         """Our preface and settings, and the connection's receive window opened wide."""
-        h2c = self.h2
-        h2c.local_settings = h2.settings.Settings(
-            client=h2c.config.client_side,
-            initial_values={
-                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: MAX_WINDOW,
-                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1024,
-            },
-        )
-        h2c.initiate_connection()
-        h2c.increment_flow_control_window(MAX_WINDOW - 65535)
+        self.h2.initiate_connection()
         self.kick()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -109,6 +91,15 @@ class H2Peer(asyncio.Protocol):
     def send_data(self, stream_id: int, data: bytes, *, end: bool = False) -> None:
         held = self._held.get(stream_id)
         if held is None:
+            h2c = self.h2
+            try:
+                room = min(h2c.local_flow_control_window(stream_id), h2c.max_outbound_frame_size)
+                if len(data) <= room:  # the usual case: all of it fits, nothing is held
+                    h2c.send_data(stream_id, data, end_stream=end)
+                    self.kick()
+                    return
+            except H2Error:
+                return  # reset or closed meanwhile
             held = self._held[stream_id] = _Held()
         held.data += data
         held.end = held.end or end

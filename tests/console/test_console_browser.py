@@ -281,3 +281,31 @@ def test_an_inferenceservice_is_listed_with_its_components(
     wait_until(lambda: "100 %" in row.inner_text(), timeout=30)
     assert page.locator("#canary-percent").is_visible()
     shoot(page, "inferenceservice-overview")
+
+
+def test_the_overview_shows_the_shadows_agreement(page: Any, up: UpProcess, iris: str) -> None:
+    # Last in the module: iris loses its canary, v2 becomes its shadow.
+    manifest = canary_manifest(iris)
+    for field in ("canary", "canaryTrafficPercent"):
+        del manifest["spec"][field]
+    manifest["spec"]["shadow"] = {"release": "v2"}
+    apply(up, manifest, NAMESPACE)
+    with up.client() as client:
+
+        def copied() -> dict[str, Any]:
+            obj = client.get("mlservice", iris, namespace=NAMESPACE)
+            found: dict[str, Any] = obj.get("status", {}).get("shadow") or {}
+            return found
+
+        wait_until(lambda: "revision" in copied(), timeout=30)
+        for _ in range(20):
+            assert predict(up).status_code == 200
+        wait_until(lambda: copied().get("agree", 0) + copied().get("disagree", 0) >= 20, timeout=30)
+        shadow = copied()
+    log_in(page, up)
+    service_page(page, up, "overview")
+    compared = shadow["agree"] + shadow["disagree"]
+    text = f"{shadow['agreement'] * 100:.1f} % ({shadow['agree']} of {compared})"
+    page.wait_for_selector(f"#shadow-agreement:has-text('{text}')")
+    assert page.locator("#releases tr[data-release='v2'] td").nth(1).inner_text() == "shadow"
+    shoot(page, "service-shadow")

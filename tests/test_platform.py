@@ -147,10 +147,12 @@ async def test_the_control_plane_uses_nothing_of_the_data_plane_but_the_seam(
     data = FakeDataPlane()
     control = ControlPlane(ControlPlaneConfig(api_port=0), home=home, token="seam-token")
     control.supervise(data)
-    # The autoscaler reads the gateway's signals (and so does the canary analysis).
+    # The autoscaler reads the gateway's signals (and so do the canary analysis and
+    # status.shadow).
     assert control.autoscaler is not None
     assert control.autoscaler.observe in data.listeners
-    assert len(data.listeners) == 2
+    owners = sorted(type(listener.__self__).__name__ for listener in data.listeners)  # type: ignore[attr-defined]
+    assert owners == ["Autoscaler", "RevisionMetrics", "ShadowMetrics"]
     await control.start_api()
     await control.start()
     try:

@@ -106,6 +106,30 @@ def test_describe_reports_status_sections() -> None:
     assert "  defaultRelease: v1" in text
 
 
+def test_describe_shows_the_shadow_agreement() -> None:
+    shadow = {
+        "release": "v2",
+        "revision": "m-predict-v2-00001",
+        "window": "300s",
+        "sent": 50,
+        "dropped": 1,
+        "errors": 2,
+        "agree": 45,
+        "disagree": 3,
+        "incomparable": 2,
+        "agreement": 0.9375,
+        "meanLatencyMs": 4.2,
+    }
+    svc = {"kind": "MLService", "metadata": {"name": "m"}, "status": {"shadow": shadow}}
+    lines = render(svc, events=[]).splitlines()
+    at = lines.index("Shadow:       v2 (m-predict-v2-00001), last 300s")
+    assert lines[at + 1] == (
+        "  agreement=93.8% (45 of 48)  sent=50  dropped=1  errors=2  incomparable=2"
+        "  meanLatency=4.2ms"
+    )
+    assert "Status:" not in lines  # not shown twice
+
+
 def test_manifests_load_files_directories_and_lists(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").write_text(
         "kind: Secret\nmetadata: {name: b}\n---\n---\nkind: Secret\nmetadata: {name: c}\n"

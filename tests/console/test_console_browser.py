@@ -83,12 +83,12 @@ def shoot(page: Any, name: str) -> None:
     page.screenshot(path=str(artifacts("console") / f"{name}.png"))
 
 
-def predict(up: UpProcess, *, trace: str = "") -> httpx.Response:
-    headers = {"host": f"iris.{NAMESPACE}.localhost"}
+def predict(up: UpProcess, *, trace: str = "", service: str = "iris") -> httpx.Response:
+    headers = {"host": f"{service}.{NAMESPACE}.localhost"}
     if trace:
         headers["traceparent"] = f"00-{trace}-{secrets.token_hex(8)}-01"
     return httpx.post(
-        f"{up.endpoints['gateway']}/v1/models/iris:predict",
+        f"{up.endpoints['gateway']}/v1/models/{service}:predict",
         json={"instances": [ROW]},
         headers=headers,
         timeout=30,
@@ -281,3 +281,31 @@ def test_an_inferenceservice_is_listed_with_its_components(
     wait_until(lambda: "100 %" in row.inner_text(), timeout=30)
     assert page.locator("#canary-percent").is_visible()
     shoot(page, "inferenceservice-overview")
+
+
+def test_the_overview_shows_the_shadows_agreement(page: Any, up: UpProcess, iris: str) -> None:
+    # Its own service on iris' models: v1 answers, v2 is its shadow.
+    manifest = canary_manifest("mirror")
+    for field in ("canary", "canaryTrafficPercent"):
+        del manifest["spec"][field]
+    manifest["spec"]["shadow"] = {"release": "v2"}
+    apply(up, manifest, NAMESPACE)
+    with up.client() as client:
+
+        def copied() -> dict[str, Any]:
+            obj = client.get("mlservice", "mirror", namespace=NAMESPACE)
+            found: dict[str, Any] = obj.get("status", {}).get("shadow") or {}
+            return found
+
+        wait_until(lambda: "revision" in copied(), timeout=60)
+        for _ in range(20):
+            assert predict(up, service="mirror").status_code == 200
+        wait_until(lambda: copied().get("agree", 0) + copied().get("disagree", 0) >= 20, timeout=30)
+        shadow = copied()
+    log_in(page, up)
+    page.goto(f"{up.api}/ui/#/s/mlservices/{NAMESPACE}/mirror/overview")
+    compared = shadow["agree"] + shadow["disagree"]
+    text = f"{shadow['agreement'] * 100:.1f} % ({shadow['agree']} of {compared})"
+    page.wait_for_selector(f"#shadow-agreement:has-text('{text}')")
+    assert page.locator("#releases tr[data-release='v2'] td").nth(1).inner_text() == "shadow"
+    shoot(page, "service-shadow")

@@ -95,3 +95,20 @@ def test_a_shadow_answers_nobody_and_its_agreement_is_counted(
 
     got = wait_until(judged, timeout=20, interval=0.2, message="the shadow copies to be judged")
     assert got == {"agree": agree, "disagree": len(rows) - agree, "incomparable": 0}
+
+    # The same counts reach the control plane and the MLService's status.shadow (per 10 s).
+    def in_status() -> dict[str, object] | None:
+        with up.client() as api:
+            shadow = (api.get("mlservice", "iris", namespace=namespace).get("status") or {}).get(
+                "shadow"
+            ) or {}
+        return shadow if shadow.get("agree", 0) + shadow.get("disagree", 0) >= len(rows) else None
+
+    shadow = wait_until(in_status, timeout=30, interval=0.5, message="status.shadow")
+    assert (shadow["sent"], shadow["agree"], shadow["disagree"]) == (
+        len(rows),
+        agree,
+        len(rows) - agree,
+    )
+    assert shadow["agreement"] == round(agree / len(rows), 4)
+    assert shadow["revision"] == "iris-predict-v2-00001"

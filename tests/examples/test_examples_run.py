@@ -51,6 +51,8 @@ BATCHES = {
     "releases": [
         "mlservice/multi-releases.yaml",
         "mlservice/canary.yaml",
+        "mlservice/shadow.yaml",
+        "mlservice/canary-analysis.yaml",
         "mlservice/transformer.yaml",
         "mlservice/autoscaling.yaml",
         "mlservice/scale-to-zero.yaml",

@@ -61,6 +61,7 @@ def render(obj: Obj, *, events: list[Obj]) -> str:
     )
     if transformer := status.get("transformer"):
         lines.append(f"Transformer:  ready={transformer.get('ready')} url={transformer.get('url')}")
+    lines += _shadow(status.get("shadow"))
     lines += _replicas(status)
     rest = {k: v for k, v in status.items() if k not in _SHOWN_STATUS}
     if rest:
@@ -78,7 +79,26 @@ _SHOWN_STATUS = {
     "transformer",
     "observedGeneration",
     "endpoints",
+    "shadow",
 }
+
+
+def _shadow(shadow: Any) -> list[str]:
+    """spec.shadow's copies over the recent window (status.shadow, docs/shadow.md)."""
+    if not shadow:
+        return []
+    agreement = shadow.get("agreement")
+    shown = f"{agreement:.1%}" if isinstance(agreement, int | float) else "-"
+    latency = shadow.get("meanLatencyMs")
+    return [
+        f"Shadow:       {shadow.get('release')} ({shadow.get('revision', '-')}), "
+        f"last {shadow.get('window')}",
+        f"  agreement={shown} ({shadow.get('agree', 0)} of "
+        f"{shadow.get('agree', 0) + shadow.get('disagree', 0)})"
+        f"  sent={shadow.get('sent', 0)}  dropped={shadow.get('dropped', 0)}"
+        f"  errors={shadow.get('errors', 0)}  incomparable={shadow.get('incomparable', 0)}"
+        + (f"  meanLatency={latency}ms" if latency is not None else ""),
+    ]
 
 
 # An InferenceService component's revisions, as KServe's status names them.

@@ -83,6 +83,7 @@ def render(
             image=image or DEFAULT_IMAGE,
             domain=domain or DEFAULT_DOMAIN,
             namespace=namespace,
+            warn=lambda message: typer.echo(f"warning: {message}", err=True),
         )
     flags = knative_features(objects)
     if flags:

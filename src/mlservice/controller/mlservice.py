@@ -15,6 +15,7 @@ from mlservice.controller.context import Context
 from mlservice.controller.events import Involved
 from mlservice.controller.revisions import plan_of
 from mlservice.controller.routing import ServiceRoutes, Settings, routed_revision
+from mlservice.controller.shadow_metrics import TICK, ShadowSource, shadow_status
 from mlservice.controller.status import mlservice_status
 from mlservice.controller.track import Failure, Plan, Track, TrackView
 from mlservice.engine import ModelSource
@@ -41,8 +42,15 @@ class _Service:
 
 
 class MLServiceReconciler:
-    def __init__(self, ctx: Context, *, metrics: MetricsSource | None = None) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        metrics: MetricsSource | None = None,
+        shadows: ShadowSource | None = None,
+    ) -> None:
         self.ctx = ctx
+        self.shadows = shadows
         self.routes: dict[Key, ServiceRoutes] = {}
         self._services: dict[Key, _Service] = {}
         self.analyst = CanaryAnalyst(metrics=metrics, events=ctx.events)
@@ -104,6 +112,15 @@ class MLServiceReconciler:
             now=self.ctx.now(),
         )
         status = steered.annotate(status, previous=obj.get("status"), now=self.ctx.now())
+        if (shadow := service.spec.shadow) is not None:
+            # Looked at again each tick while there is a shadow; unchanged numbers write nothing.
+            status["shadow"] = shadow_status(
+                self.shadows,
+                release=shadow.release,
+                revision_id=serving.get(shadow.release),
+                now=now,
+            )
+            delays.append(TICK if self.shadows is not None else None)
         self.ctx.write_status(obj, status)
         self.routes[key] = self._routes(service, views, transformer)
         return min((d for d in delays if d is not None), default=None)

@@ -5,7 +5,7 @@ MLService, SimpleMLService and InferenceService into a `Workload` of engine-neut
 with their routing; `engine.kube` writes those out. It reads only the manifests given and the
 built-in runtimes, never an API, so `mls kube render` and the operator agree.
 
-`render(objects, mode=, image=, domain=, namespace=)` renders a whole set (what the CLI
+`render(objects, mode=, image=, domain=, namespace=, warn=)` renders a whole set (what the CLI
 prints); `render_object(obj, runtimes=, options=)` one parent's children (what the operator
 applies for that parent).
 """
@@ -13,7 +13,7 @@ applies for that parent).
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mlservice.controller import inferenceservice as isvc_controller
@@ -35,8 +35,9 @@ from mlservice.engine.kube.render import (
     PASSTHROUGH_KINDS,
     Mode,
     render_workloads,
+    unrendered,
 )
-from mlservice.engine.kube.workload import Component
+from mlservice.engine.kube.workload import Component, Mirror
 from mlservice.errors import InvalidInput, NotRenderable
 from mlservice.naming import KIND_LABEL, SERVICE_LABEL, Hosts
 from mlservice.resources import (
@@ -49,7 +50,7 @@ from mlservice.resources import (
 )
 from mlservice.resources import kinds as kind_table
 from mlservice.resources.kserve_component import ComponentSpec
-from mlservice.resources.mlservice import Logger
+from mlservice.resources.mlservice import Logger, Shadow
 from mlservice.runtime import builtin, kserve
 
 PARENT_KINDS = ("MLService", "SimpleMLService", "InferenceService")
@@ -66,9 +67,11 @@ def render(
     image: str = DEFAULT_IMAGE,
     domain: str = DEFAULT_DOMAIN,
     namespace: str = "default",
+    warn: Callable[[str], None] | None = None,
 ) -> list[Obj]:
     """Every object the manifests become, in a deterministic order. Runtimes among them are
-    used for selection, not emitted; Secrets and claims are passed through."""
+    used for selection, not emitted; Secrets and claims are passed through. `warn` hears
+    which fields have no object (`engine.kube.unrendered`)."""
     options = RenderOptions(mode=mode, image=image, domain=domain)
     placed = [_placed(obj, namespace) for obj in objects]
     runtimes = [obj for obj in placed if obj["kind"] in RUNTIME_KINDS]
@@ -78,6 +81,9 @@ def render(
         if obj["kind"] in PARENT_KINDS
     ]
     passthrough = [obj for obj in placed if obj["kind"] in PASSTHROUGH_KINDS]
+    if warn is not None:
+        for message in (m for w in workloads for m in unrendered(w, options)):
+            warn(message)
     return render_workloads(workloads, passthrough, options=options)
 
 
@@ -159,7 +165,16 @@ def _mlservice(
         transformer=transformer,
         queue=scheduler.queue if scheduler else None,
         labels=_owner_labels("MLService", service.name),
+        shadow=_mirror(spec.shadow, canary=spec.canary),
+        analysis=spec.analysis is not None,
     )
+
+
+def _mirror(shadow: Shadow | None, *, canary: str | None) -> Mirror | None:
+    # The canary answers clients already: the gateway copies nothing to it, nor does this.
+    if shadow is None or shadow.release == canary:
+        return None
+    return Mirror(shadow.release, shadow.percent)
 
 
 def _simple(svc: SimpleMLService) -> Workload:

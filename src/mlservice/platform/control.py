@@ -40,6 +40,7 @@ from mlservice.controller.analysis_step import with_analysis
 from mlservice.controller.events import Involved
 from mlservice.controller.kinds import KINDS
 from mlservice.controller.secrets import secret_lookup, service_account_lookup
+from mlservice.controller.shadow_metrics import ShadowMetrics, with_shadows
 from mlservice.engine import Engine
 from mlservice.engine.local import LocalEngine, LocalEngineConfig
 from mlservice.engine.local.channel import RemoteSpawner
@@ -119,6 +120,9 @@ class ControlPlane:
         # The canary analysis (spec.analysis) reads the same signals, per revision and second.
         metrics = RevisionMetrics()
         data_plane.subscribe(metrics.observe)
+        # status.shadow (spec.shadow's agreement) too.
+        shadows = ShadowMetrics()
+        data_plane.subscribe(shadows.observe)
         # Routing snapshots go to every sink here: memory (for tests) and the gateway.
         sinks: list[RouteSink] = [MemorySink(), data_plane.routes]
         controllers = Controllers(
@@ -132,7 +136,7 @@ class ControlPlane:
             ),
             scale=autoscaler,
             sinks=sinks,
-            kinds=with_analysis(KINDS, metrics),
+            kinds=with_shadows(with_analysis(KINDS, metrics), shadows),
         )
         self.autoscaler, self.controllers = autoscaler, controllers
         self.scraper = MetricsScraper(self.metrics, admin_url=data_plane.addresses.gateway_admin)

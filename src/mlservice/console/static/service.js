@@ -43,6 +43,7 @@ function overview({ kind, path, obj, section, signal }) {
     summary: h("div", { class: "summary" }),
     actions: h("div", { class: "actions" }),
     releases: h("div", {}),
+    shadow: h("div", { id: "shadow" }),
     conditions: h("div", {}),
     transformer: h("div", {}),
     events: h("div", {}),
@@ -51,6 +52,7 @@ function overview({ kind, path, obj, section, signal }) {
     slots.summary,
     h("h2", {}, "Actions"), slots.actions,
     h("h2", {}, kind.kind === "InferenceService" ? "Components" : "Releases"), slots.releases,
+    slots.shadow,
     h("div", { class: "columns" },
       h("div", {}, h("h2", {}, "Conditions"), slots.conditions, h("h2", {}, "Transformer"), slots.transformer),
       h("div", {}, h("h2", {}, "Events"), slots.events)));
@@ -58,6 +60,7 @@ function overview({ kind, path, obj, section, signal }) {
   const draw = () => {
     slots.summary.replaceChildren(summary(kind, latest));
     slots.releases.replaceChildren(releasesTable(kind, latest));
+    slots.shadow.replaceChildren(...shadow(latest));
     slots.conditions.replaceChildren(conditionsTable(latest));
     slots.transformer.replaceChildren(transformer(latest));
     const pause = slots.actions.querySelector("#pause");
@@ -119,11 +122,25 @@ function releasesTable(kind, obj) {
     h("thead", {}, h("tr", {}, ...["Release", "Role", "Traffic", "Ready / total", "Revision", "Model URI"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, ...rows.map((r) => h("tr", { "data-release": r.name },
       h("td", {}, r.name),
-      h("td", {}, r.name === obj.spec?.default ? "default" : r.name === obj.spec?.canary ? "canary" : ""),
+      h("td", {}, r.name === obj.spec?.default ? "default" : r.name === obj.spec?.canary ? "canary" : r.name === obj.spec?.shadow?.release ? "shadow" : ""),
       h("td", { class: "num traffic" }, `${r.trafficPercent ?? 0} %`),
       h("td", { class: "num" }, `${r.readyReplicas ?? 0} / ${r.totalReplicas ?? 0}`),
       h("td", {}, r.readyRevision || r.latestRevision || ""),
       h("td", { class: "url" }, modelUri(obj, r.name))))));
+}
+
+// spec.shadow's copies over the recent window (status.shadow; docs/shadow.md); nothing without one.
+function shadow(obj) {
+  const spec = obj.spec?.shadow;
+  if (!spec) return [];
+  const s = obj.status?.shadow || {};
+  const compared = (s.agree ?? 0) + (s.disagree ?? 0);
+  const agreement = s.agreement == null ? "—" : `${(s.agreement * 100).toFixed(1)} % (${s.agree} of ${compared})`;
+  return [h("h2", {}, "Shadow"), h("dl", { class: "facts" },
+    h("dt", {}, "Release"), h("dd", {}, `${spec.release} (${spec.percent ?? 100} % copied)`),
+    h("dt", {}, "Agreement"), h("dd", { id: "shadow-agreement" }, agreement),
+    h("dt", {}, `Copies, last ${s.window || "—"}`), h("dd", {}, `${s.sent ?? 0} sent, ${s.dropped ?? 0} dropped, ${s.errors ?? 0} errors, ${s.incomparable ?? 0} incomparable`),
+    h("dt", {}, "Mean latency"), h("dd", {}, s.meanLatencyMs == null ? "—" : `${s.meanLatencyMs} ms`))];
 }
 
 function conditionsTable(obj) {

@@ -39,6 +39,7 @@ __all__ = [
     "knative_features",
     "render_workload",
     "render_workloads",
+    "unrendered",
 ]
 
 
@@ -76,6 +77,25 @@ def render_workloads(
     for workload in sorted(workloads, key=lambda w: (w.namespace, w.kind, w.name)):
         objects += render_workload(workload, options)
     return objects
+
+
+def unrendered(workload: Workload, options: RenderOptions) -> list[str]:
+    """Why parts of the workload's spec have no object (a warning each, naming the field);
+    the rest renders as usual."""
+    where = f"{workload.kind} {workload.namespace}/{workload.name}"
+    found = []
+    if workload.shadow is not None and options.mode == "knative":
+        found.append(
+            f"{where}: spec.shadow is not rendered in knative mode (a Knative Route cannot "
+            f"mirror requests); release {workload.shadow.release} runs without copies "
+            "(--mode standard renders an HTTPRoute RequestMirror)."
+        )
+    if workload.analysis:
+        found.append(
+            f"{where}: spec.analysis is not rendered: the cluster serves spec's "
+            "canaryTrafficPercent as written (the analysis steps it only under mls up)."
+        )
+    return found
 
 
 def knative_features(objects: Sequence[Mapping[str, Any]]) -> list[str]:

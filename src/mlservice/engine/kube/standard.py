@@ -54,16 +54,35 @@ def standard_objects(
         objects += _component(workload, workload.transformer, chain, image=image)
         only = [{"name": chain, "port": SERVICE_PORT}]
         objects.append(_route(workload, service, [hosts.service(service, ns)], only, gateway))
-        objects.append(_route(workload, predictor_label(service), split_hosts, backends, gateway))
+        predictor = _route(workload, predictor_label(service), split_hosts, backends, gateway)
+        objects.append(_mirrored(predictor, workload))
     else:
         both = [hosts.service(service, ns), *split_hosts]
-        objects.append(_route(workload, route_name(workload), both, backends, gateway))
+        route = _route(workload, route_name(workload), both, backends, gateway)
+        objects.append(_mirrored(route, workload))
     if workload.kind == "MLService":
         for split, name in zip(workload.releases, names, strict=True):
             host = [hosts.release(service, ns, split.release)]
             single = [{"name": name, "port": SERVICE_PORT}]
             objects.append(_route(workload, name, host, single, gateway))
     return objects
+
+
+def _mirrored(route: dict[str, Any], workload: Workload) -> dict[str, Any]:
+    """The split's route with `spec.shadow` as a `RequestMirror` filter to the shadow
+    release's Service (the hosts the gateway copies: the service's and the predictor's, and
+    with a transformer only the transformer's calls to the predictor)."""
+    mirror = workload.shadow
+    if mirror is None or mirror.percent == 0:
+        return route
+    split = next((s for s in workload.releases if s.release == mirror.release), None)
+    if split is None:
+        return route
+    backend = {"name": release_object(workload, split), "port": SERVICE_PORT}
+    copy = {"backendRef": backend, "percent": mirror.percent}
+    for rule in route["spec"]["rules"]:
+        rule["filters"] = [{"type": "RequestMirror", "requestMirror": copy}]
+    return route
 
 
 def _refuse_scale_to_zero(workload: Workload) -> None:

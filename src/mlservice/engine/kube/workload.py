@@ -66,6 +66,15 @@ class Split:
 
 
 @dataclass(frozen=True)
+class Mirror:
+    """An MLService's `spec.shadow` (ours): `percent` of the split's requests copied to
+    `release`, whose answers are thrown away. Standard mode only (an HTTPRoute filter)."""
+
+    release: str
+    percent: int
+
+
+@dataclass(frozen=True)
 class Workload:
     kind: Literal["MLService", "SimpleMLService", "InferenceService"]
     namespace: str
@@ -80,3 +89,6 @@ class Workload:
     """`scheduler.t9kScheduler.queue`: the pods go to the T9k scheduler's queue."""
     labels: dict[str, str] = field(default_factory=dict)
     """The owner labels every child carries."""
+    shadow: Mirror | None = None
+    analysis: bool = False
+    """`spec.analysis` is set (ours): rendered as nothing; spec's percents are what runs."""

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from mlservice.cli.background import UpProcess
-from tests.e2e.e2e_helpers import events, wait_for
+from tests.e2e.e2e_helpers import condition, events, wait_for
+from tests.server.torchserve import archives
 from tests.support.paths import EXAMPLES
 from tests.support.torchserve import DIGIT_PNG, MISSING, model_stores, needs_java
 from tests.support.up import apply, scratch_namespace
@@ -150,3 +151,32 @@ def test_digits_on_the_real_torchserve_answer_as_natively(up: UpProcess, namespa
     assert [_label(a) for a in answers] == [_label(e) for e in expected]
     for got, want in zip(answers, expected, strict=True):
         assert got["probabilities"] == pytest.approx(want["probabilities"], abs=1e-4)
+
+
+def test_a_bad_archive_is_a_status_condition_naming_it(up: UpProcess, namespace: str) -> None:
+    """A `.mar` with a symlink entry in a store on a volume: the replica refuses it before
+    extracting anything, and the service's Ready condition quotes why."""
+    store = up.home.volume("tutorial") / "torchserve" / "bad"
+    good = {
+        "MAR-INF/MANIFEST.json": archives.manifest("bad", "h.py"),
+        "h.py": "def handle(data, context):\n    return data\n",
+    }
+    store.mkdir(parents=True, exist_ok=True)
+    archives.zip_symlink(store / "bad.mar", "link.py", "/etc/passwd", extra=good)
+    manifest = (EXAMPLES / "mlservice/torchserve-sentiment.yaml").read_text()
+    manifest = manifest.replace("torchserve-sentiment", "torchserve-bad").replace(
+        "pvc://tutorial/torchserve/sentiment", "pvc://tutorial/torchserve/bad"
+    )
+    apply(up, manifest, namespace)
+
+    def refused(obj: dict[str, Any]) -> bool:
+        return "link" in condition(obj).get("message", "") if obj.get("status") else False
+
+    failed = wait_for(up, "torchserve-bad", namespace, refused, timeout=READY_WITHIN)
+    ready = condition(failed)
+    assert (ready["status"], ready["reason"]) == ("False", "CrashLoopBackOff")
+    assert "'link.py' that is a" in ready["message"]
+    assert "bad.mar" in ready["message"]
+    assert sorted(p.name for p in store.iterdir()) == ["bad.mar"]  # nothing extracted beside it
+    with up.client() as client:
+        client.delete("mlservice", "torchserve-bad", namespace=namespace)

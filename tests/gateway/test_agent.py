@@ -233,10 +233,9 @@ def test_sigterm_lets_a_request_in_flight_finish(logs: Path) -> None:
 # -- limits: the gateway's, on the agent's socket
 
 
-def _raw(agent: Proc, data: bytes, *, then: float = 0.0) -> bytes:
+def _raw(agent: Proc, data: bytes) -> bytes:
     with socket.create_connection(("127.0.0.1", agent.port), timeout=10) as sock:
         sock.sendall(data)
-        time.sleep(then)
         got = b""
         with contextlib.suppress(ConnectionResetError):
             while chunk := sock.recv(65536):

@@ -12,8 +12,8 @@ import h2.errors
 import h2.events
 import pytest
 
-from mlservice.gateway import h2codec
-from mlservice.gateway.h2codec import H2Codec
+from mlservice.h2c import codec as h2codec
+from mlservice.h2c.codec import H2Codec
 
 REQUEST = [
     (b":method", b"POST"),

@@ -20,17 +20,19 @@ import time
 from typing import TYPE_CHECKING
 
 from mlservice.errors import Unavailable
-from mlservice.gateway import grpcwire, h2codec, split
+from mlservice.gateway import split
 from mlservice.gateway.balancer import Replica
 from mlservice.gateway.grpcupstream import GrpcUpstream, UpstreamLinks
-from mlservice.gateway.grpcwire import (
+from mlservice.gateway.trace import is_valid, new_traceparent
+from mlservice.h2c import codec as h2codec
+from mlservice.h2c import grpcwire
+from mlservice.h2c.grpcwire import (
     CANCELLED,
     DEADLINE_EXCEEDED,
     UNAVAILABLE,
     UNIMPLEMENTED,
 )
-from mlservice.gateway.h2peer import Batch, H2Error, H2Peer, Headers
-from mlservice.gateway.trace import is_valid, new_traceparent
+from mlservice.h2c.peer import Batch, H2Error, H2Peer, Headers
 
 if TYPE_CHECKING:
     from mlservice.gateway.core import Core

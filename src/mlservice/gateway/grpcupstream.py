@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from mlservice.gateway import h2codec
-from mlservice.gateway.h2peer import Batch, H2Error, H2Peer, Headers
+from mlservice.h2c import codec as h2codec
+from mlservice.h2c.peer import Batch, H2Error, H2Peer, Headers
 
 
 class Stream(Protocol):

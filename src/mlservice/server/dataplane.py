@@ -262,30 +262,6 @@ class DataPlane:
             result = await self._run(entry, entry.post, result, headers)
         return result
 
-    def fused_call(
-        self, name: str, version: str | None = None
-    ) -> Callable[[Any, Headers], Any] | None:
-        """For a caller on a thread of its own: the whole request as one blocking call on the
-        inference thread, or None when it needs the loop (batching, async stages, a time limit).
-
-        Raises as `infer` would for a model not served or not ready.
-        """
-        if self.repository is not None and not self.repository.touch(name):
-            return None  # a repository model not loaded: `infer` loads it on the loop
-        entry = self._ready_entry(name, version)
-        if not entry.fused or entry.timeout is not None:
-            return None
-
-        def call(payload: Any, headers: Headers) -> Any:
-            try:
-                return self._thread.call(self._pipeline, entry, payload, headers)
-            except MLServiceError:
-                raise
-            except Exception as exc:
-                raise _model_failed(entry.model.name, exc) from exc
-
-        return call
-
     async def explain(self, name: str, payload: Any, headers: Headers) -> Any:
         if self.repository is not None:
             await self.repository.acquire(name)

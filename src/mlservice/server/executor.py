@@ -2,8 +2,7 @@
 
 One thread, not a pool: most model libraries parallelise internally, and one consumer lets the
 batcher hand it whole batches. Results come back with `call_soon_threadsafe`, the cheapest
-cross-thread wakeup asyncio offers; a caller on a thread of its own (gRPC's handlers) waits
-with `call` instead, so its request never passes through the event loop.
+cross-thread wakeup asyncio offers.
 """
 
 from __future__ import annotations
@@ -18,37 +17,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-class _Waiter:
-    """A blocked caller's slot: a bare lock, the cheapest wait CPython has (a
-    concurrent.futures.Future builds a Condition and waiter locks per call)."""
-
-    __slots__ = ("_failed", "_lock", "_value")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._lock.acquire()
-        self._value: Any = None
-        self._failed = False
-
-    def set_result(self, value: Any) -> None:
-        self._value = value
-        self._lock.release()
-
-    def set_exception(self, exc: BaseException) -> None:
-        self._value, self._failed = exc, True
-        self._lock.release()
-
-    def result(self) -> Any:
-        self._lock.acquire()
-        if self._failed:
-            raise self._value
-        return self._value
-
-
-_Job = (
-    tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any], asyncio.AbstractEventLoop]
-    | tuple[Callable[..., Any], tuple[Any, ...], _Waiter, None]
-)
+_Job = tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any], asyncio.AbstractEventLoop]
 
 
 class InferenceThread:
@@ -64,14 +33,6 @@ class InferenceThread:
         self._jobs.put((fn, args, future, loop))
         return future
 
-    def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(*args)` on the inference thread and wait for it: from another thread, never
-        from the event loop's (it would block) nor the inference thread's (it would deadlock)."""
-        waiter = _Waiter()
-        self._jobs.put((fn, args, waiter, None))
-        result: T = waiter.result()
-        return result
-
     def stop(self, timeout: float = 5.0) -> None:
         self._jobs.put(None)
         self._thread.join(timeout)
@@ -84,10 +45,7 @@ class InferenceThread:
             except BaseException as exc:  # handed to the awaiting request, not swallowed
                 value, failed = exc, True
             setter = future.set_exception if failed else future.set_result
-            if isinstance(future, asyncio.Future) and loop is not None:
-                _deliver(loop, setter, future, value)
-            else:
-                setter(value)
+            _deliver(loop, setter, future, value)
 
 
 def _deliver(

@@ -13,11 +13,11 @@ from typing import Any, NoReturn
 from mlservice.errors import InferenceError, InvalidInput, MLServiceError, NotFound
 from mlservice.server.dataplane import DataPlane
 from mlservice.server.grpc.generated import inference_pb2 as pb
+from mlservice.server.grpc.rpc import RpcContext as Context
 from mlservice.server.grpc.status import code_of
 from mlservice.server.repository import repository_of
 
 log = logging.getLogger("mlservice.server")
-Context = Any  # grpc.aio.ServicerContext; grpcio ships no type hints
 _IGNORED_ON_UNLOAD = frozenset({"unload_dependents"})
 
 
@@ -29,7 +29,7 @@ class RepositoryServicer:
             _check_repository(request.repository_name)
             entries = repository_of(self.dataplane).index(ready_only=request.ready)
         except MLServiceError as exc:
-            await _abort(context, exc)
+            _abort(context, exc)
         reply = pb.RepositoryIndexResponse()
         for entry in entries:
             reply.models.add(
@@ -48,10 +48,10 @@ class RepositoryServicer:
                 raise InvalidInput(f"Model {name} cannot be loaded with parameters ({keys}).")
             await repository_of(self.dataplane).load(name)
         except MLServiceError as exc:
-            await _abort(context, exc)
+            _abort(context, exc)
         except Exception as exc:
             log.warning("model %s failed to load", name, exc_info=exc)
-            await _abort(context, InferenceError(f"Model {name} failed to load: {exc}."))
+            _abort(context, InferenceError(f"Model {name} failed to load: {exc}."))
         return pb.RepositoryModelLoadResponse()
 
     async def RepositoryModelUnload(
@@ -66,7 +66,7 @@ class RepositoryServicer:
                 raise InvalidInput(f"Model {name} cannot be unloaded with parameters ({keys}).")
             await repository_of(self.dataplane).unload(name)
         except MLServiceError as exc:
-            await _abort(context, exc)
+            _abort(context, exc)
         return pb.RepositoryModelUnloadResponse()
 
 
@@ -78,6 +78,5 @@ def _check_repository(repository: str) -> None:
         )
 
 
-async def _abort(context: Context, exc: MLServiceError) -> NoReturn:
-    await context.abort(code_of(exc), exc.message)
-    raise AssertionError("grpc.aio abort returned")  # abort() raises; for the type checker
+def _abort(context: Context, exc: MLServiceError) -> NoReturn:
+    context.abort(code_of(exc), exc.message)

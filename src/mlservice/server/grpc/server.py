@@ -1,24 +1,20 @@
-"""The V2 gRPC server of `mls serve --grpc-port`, beside REST: grpc's thread-pool server, whose
-handlers reach the data plane on uvicorn's loop or the inference thread (`handlers.py` says why
-not grpc.aio)."""
+"""The V2 gRPC server of `mls serve --grpc-port`, beside REST on the same loop and data plane
+(`connection.py` says why not grpc's own servers)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
-
-import grpc
 
 from mlservice.errors import Unavailable
 from mlservice.server.config import ServerConfig
 from mlservice.server.dataplane import DataPlane
-from mlservice.server.grpc.generated import inference_pb2_grpc
-from mlservice.server.grpc.handlers import BlockingServicer
+from mlservice.server.grpc.connection import GrpcConnection, GrpcFront
+from mlservice.server.grpc.rpc import method_table
 from mlservice.server.grpc.servicer import InferenceServicer
 
 log = logging.getLogger("mlservice.server")
@@ -41,18 +37,12 @@ class GrpcSettings:
     max_connection_age: float = 300.0
     """Seconds before a connection is asked to go away (GOAWAY; clients reconnect on their own).
     gRPC has no per-stream read timeout: this is what bounds a stream whose message stops
-    short, and grpc jitters it by 10% so clients do not reconnect in step."""
+    short; jittered by 10% so clients do not reconnect in step."""
     max_connection_age_grace: float = 60.0
     """How long calls in flight may finish on a connection past its age before it is closed."""
     max_connection_idle: float = 300.0
-    """A connection without calls for this long is closed."""
-    keepalive_time: float = 60.0
-    """Ping a quiet connection this often; a peer that does not answer within
-    `keepalive_timeout` is gone (a dead client does not keep its connection)."""
-    keepalive_timeout: float = 20.0
-    handler_threads: int = 32
-    """Calls handled at once; more wait in grpc's queue. Calls waiting for a batch each hold
-    one, so this bounds how many gRPC requests one batch can gather."""
+    """A connection without calls for this long is asked to go away (no keepalive pings are
+    sent: age and idleness bound every connection, a dead client's included)."""
 
     @classmethod
     def from_config(cls, config: ServerConfig) -> GrpcSettings:
@@ -62,7 +52,6 @@ class GrpcSettings:
             max_message_bytes=config.max_body_bytes,
             reuse_port=config.reuse_port,
             release=config.release,
-            handler_threads=max(32, min(config.max_batch_size, 1024)),
         )
 
     @property
@@ -74,52 +63,33 @@ class GrpcSettings:
 @contextlib.asynccontextmanager
 async def serve_grpc(dataplane: DataPlane, settings: GrpcSettings) -> AsyncIterator[int]:
     """Serve V2 gRPC while the context is open; yields the port bound."""
-    pool = ThreadPoolExecutor(settings.handler_threads, thread_name_prefix="mls-grpc")
-    server = grpc.server(pool, options=_options(settings))
     servicer = InferenceServicer(dataplane, release=settings.release)
-    register: Any = inference_pb2_grpc.add_GRPCInferenceServiceServicer_to_server  # untyped
-    register(BlockingServicer(servicer, asyncio.get_running_loop()), server)
-    try:
-        port = _bind(server, settings.address)
-    except Unavailable:
-        pool.shutdown(wait=False)
-        raise
-    server.start()
+    front = GrpcFront(method_table(servicer), settings)
+    sock = _bind(settings)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: GrpcConnection(front), sock=sock, backlog=1024)
+    port = int(sock.getsockname()[1])
     log.info("mls serve: V2 gRPC on %s:%d", settings.host, port)
     try:
         yield port
     finally:
-        # Off the loop: calls finishing in the grace period may still need it.
-        stopped = server.stop(settings.grace_seconds)
-        await asyncio.to_thread(stopped.wait)
-        pool.shutdown(wait=False)
+        server.close()
+        await front.drain(settings.grace_seconds)
+        front.close()
 
 
-def _options(settings: GrpcSettings) -> list[tuple[str, int]]:
-    def ms(seconds: float) -> int:
-        return int(seconds * 1000)
-
-    return [
-        ("grpc.max_receive_message_length", settings.max_message_bytes),
-        ("grpc.max_send_message_length", settings.max_message_bytes),
-        ("grpc.so_reuseport", int(settings.reuse_port)),
-        ("grpc.max_connection_age_ms", ms(settings.max_connection_age)),
-        ("grpc.max_connection_age_grace_ms", ms(settings.max_connection_age_grace)),
-        ("grpc.max_connection_idle_ms", ms(settings.max_connection_idle)),
-        ("grpc.keepalive_time_ms", ms(settings.keepalive_time)),
-        ("grpc.keepalive_timeout_ms", ms(settings.keepalive_timeout)),
-    ]
-
-
-def _bind(server: grpc.Server, address: str) -> int:
-    # grpcio raises a RuntimeError that only points at its debug log; older ones returned 0.
+def _bind(settings: GrpcSettings) -> socket.socket:
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if settings.reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
-        port = int(server.add_insecure_port(address))
-    except RuntimeError:
-        port = 0
-    if port == 0:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        sock.close()
         raise Unavailable(
-            f"Cannot listen for gRPC on {address}: the port is in use or the host is not "
-            "an address of this machine."
-        )
-    return port
+            f"Cannot listen for gRPC on {settings.address}: the port is in use or the host is "
+            f"not an address of this machine ({(exc.strerror or str(exc)).lower()})."
+        ) from exc
+    return sock

@@ -11,7 +11,7 @@ import contextvars
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 from mlservice.errors import InferenceError, MLServiceError
 from mlservice.server import context as request_context
@@ -20,18 +20,18 @@ from mlservice.server.forward import RELEASE_HEADER
 from mlservice.server.grpc.generated import inference_pb2 as pb
 from mlservice.server.grpc.messages import as_response, decode_request, encode_response
 from mlservice.server.grpc.repository import RepositoryServicer
+from mlservice.server.grpc.rpc import RpcContext as Context
 from mlservice.server.grpc.status import code_of
 from mlservice.server.types import InferRequest
 
 log = logging.getLogger("mlservice.server")
-Context = Any  # grpc.aio.ServicerContext; grpcio ships no type hints
 T = TypeVar("T")
 Headers = dict[str, str]
 PROTOCOL = "grpc"
 
 
 class InferenceServicer(RepositoryServicer):
-    """Registered with `add_GRPCInferenceServiceServicer_to_server`; method names are the RPCs'.
+    """Method names are the RPCs' (`rpc.method_table` finds them by name).
 
     The repository RPCs come from `RepositoryServicer` (grpc/repository.py)."""
 
@@ -84,34 +84,7 @@ class InferenceServicer(RepositoryServicer):
             request_context.current.reset(token)
         self._observe(name, failure, started)
         if failure is not None:
-            await _abort(context, failure)
-        return reply
-
-    def infer_on_thread(self, request: pb.ModelInferRequest, context: Context) -> Any | None:
-        """ModelInfer from a handler thread of grpc's, without the event loop: the whole call
-        here when the model runs in one hop to the inference thread; None when the request
-        needs the loop (batching, async stages, a time limit, or an error `ModelInfer` words)."""
-        started = time.perf_counter()
-        name, version = request.model_name, request.model_version or None
-        try:
-            call = self.dataplane.fused_call(name, version)
-        except MLServiceError:
-            return None
-        if call is None:
-            return None
-        ctx, token = _enter(name, version)
-        failure: MLServiceError | None = None
-        try:
-            infer_request, headers = _decode(request, context)
-            result = call(infer_request, headers)
-            reply = self._reply(request, context, ctx, infer_request, result)
-        except Exception as exc:
-            failure = _failure(name, exc)
-        finally:
-            request_context.current.reset(token)
-        self._observe(name, failure, started)
-        if failure is not None:
-            context.abort(code_of(failure), failure.message)  # raises: ends the RPC
+            context.abort(code_of(failure), failure.message)
         return reply
 
     def _reply(
@@ -170,10 +143,4 @@ async def _answer(context: Context, build: Callable[[], T]) -> T:
     try:
         return build()
     except MLServiceError as exc:
-        await _abort(context, exc)
-
-
-async def _abort(context: Context, exc: MLServiceError) -> NoReturn:
-    await context.abort(code_of(exc), exc.message)
-    # abort() ends the RPC by raising; this line only tells the type checker so.
-    raise AssertionError("grpc.aio abort returned")
+        context.abort(code_of(exc), exc.message)

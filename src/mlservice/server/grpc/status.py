@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import grpc
-
 from mlservice.errors import (
     InvalidInput,
     MLServiceError,
@@ -12,17 +10,25 @@ from mlservice.errors import (
     PayloadTooLarge,
     Unavailable,
 )
+from mlservice.h2c.grpcwire import (
+    INTERNAL,
+    INVALID_ARGUMENT,
+    NOT_FOUND,
+    RESOURCE_EXHAUSTED,
+    UNAVAILABLE,
+    UNIMPLEMENTED,
+)
 
 # First match wins; anything else (a model that raised, a bug) is INTERNAL.
-_CODES: tuple[tuple[type[MLServiceError], grpc.StatusCode], ...] = (
-    (InvalidInput, grpc.StatusCode.INVALID_ARGUMENT),
-    (NotFound, grpc.StatusCode.NOT_FOUND),
-    (Unavailable, grpc.StatusCode.UNAVAILABLE),
-    (NotImplementedByModel, grpc.StatusCode.UNIMPLEMENTED),
+_CODES: tuple[tuple[type[MLServiceError], int], ...] = (
+    (InvalidInput, INVALID_ARGUMENT),
+    (NotFound, NOT_FOUND),
+    (Unavailable, UNAVAILABLE),
+    (NotImplementedByModel, UNIMPLEMENTED),
     # A transformer's predictor refused a body as too large: gRPC's own code for that.
-    (PayloadTooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (PayloadTooLarge, RESOURCE_EXHAUSTED),
 )
 
 
-def code_of(exc: MLServiceError) -> grpc.StatusCode:
-    return next((code for kind, code in _CODES if isinstance(exc, kind)), grpc.StatusCode.INTERNAL)
+def code_of(exc: MLServiceError) -> int:
+    return next((code for kind, code in _CODES if isinstance(exc, kind)), INTERNAL)

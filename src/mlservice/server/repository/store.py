@@ -167,15 +167,6 @@ class ModelRepository:
             return
         await self._load(slot, trigger="request")
 
-    def touch(self, name: str) -> bool:
-        """Mark `name` used, from any thread; whether it is loaded (False: `acquire` it)."""
-        slot = self._slots.get(name)
-        if slot is None:
-            return True  # not ours: the data plane answers
-        self._clock += 1
-        slot.last_used = self._clock  # a race between threads only blurs the LRU order
-        return slot.state == READY
-
     # -- the repository API ---------------------------------------------------------------
     async def load(self, name: str) -> None:
         """Load `name`, or load it again (the new copy replaces the old once it is ready)."""

@@ -1,16 +1,20 @@
-"""gRPC's few wire facts the h2c proxy needs: status codes, `grpc-timeout`, answers of our own.
+"""gRPC's few wire facts: status codes, `grpc-timeout`, answers of our own, message framing.
 
-The proxy never decodes a message: it reads headers, and frames only for the request log.
+The gateway's proxy never decodes a message: it reads headers, and frames only for the request
+log; `mls serve`'s server (server/grpc/connection.py) frames and unframes each message.
 """
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
-# grpc/status codes the gateway answers with itself.
+# grpc/status codes (the numbers on the wire, as in grpc's `StatusCode`).
 OK = 0
 CANCELLED = 1
+INVALID_ARGUMENT = 3
 DEADLINE_EXCEEDED = 4
+NOT_FOUND = 5
+RESOURCE_EXHAUSTED = 8
 UNIMPLEMENTED = 12
 INTERNAL = 13
 UNAVAILABLE = 14

@@ -15,7 +15,7 @@ from typing import cast
 
 import h2.exceptions
 
-from mlservice.gateway.h2codec import H2Codec
+from mlservice.h2c.codec import H2Codec
 
 H2Error = (h2.exceptions.ProtocolError, h2.exceptions.StreamClosedError)
 

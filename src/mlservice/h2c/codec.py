@@ -1,4 +1,5 @@
-"""A narrow HTTP/2 connection for the h2c proxy: the frames gRPC uses, and nothing else.
+"""A narrow HTTP/2 connection for gRPC (the gateway's h2c proxy, `mls serve`'s server): the
+frames gRPC uses, and nothing else.
 
 It stands where `h2.connection.H2Connection` stood, with the few methods the proxy called and
 events of the same names out, at a fraction of the Python calls per frame: the general library
@@ -253,6 +254,15 @@ class H2Codec:
         self._forget(stream_id, stream)
         self._out.append(_frame(RST_STREAM, 0, stream_id, error_code.to_bytes(4)))
 
+    def close_connection(self, error_code: int = 0) -> None:
+        """GOAWAY: the peer opens no stream past the last one we have seen (a graceful close:
+        streams open still finish; streams the peer opens meanwhile are refused)."""
+        if self._goaway_sent:
+            return
+        self.terminated = self._goaway_sent = True
+        last = self._highest_inbound.to_bytes(4)
+        self._out.append(_frame(GOAWAY, 0, 0, last + error_code.to_bytes(4)))
+
     def local_flow_control_window(self, stream_id: int) -> int:
         stream = self.streams.get(stream_id)
         if stream is None:
@@ -405,6 +415,9 @@ class H2Codec:
             inbound = (stream_id & 1) == (0 if self.client_side else 1)
             if not inbound or stream_id <= self._highest_inbound or self.client_side:
                 # A stream closed here (reset, or done): decoded above to keep HPACK in step.
+                return
+            if self._goaway_sent:  # opened before our GOAWAY reached the peer: retryable
+                self._out.append(_frame(RST_STREAM, 0, stream_id, REFUSED_STREAM.to_bytes(4)))
                 return
             self._highest_inbound = stream_id
             if len(self.streams) >= MAX_STREAMS:

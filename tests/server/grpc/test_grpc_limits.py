@@ -77,3 +77,47 @@ def test_a_stalled_stream_is_closed_by_the_connection_age() -> None:
         proc.wait(10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def frame_types(data: bytes) -> list[int]:
+    types, at = [], 0
+    while at + 9 <= len(data):
+        length = int.from_bytes(data[at : at + 3])
+        types.append(data[at + 3])
+        at += 9 + length
+    return types
+
+
+def test_a_connection_without_calls_is_sent_away_when_idle() -> None:
+    """Idle for 1 s (age 300 s): GOAWAY, then the server closes; nothing else bounds a client
+    that connects and never calls, since no keepalive pings are sent."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.server.grpc.stall_server", "300", "60", "1"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline().split()[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b""))
+            received, started, closed_after = b"", time.monotonic(), None
+            while closed_after is None and time.monotonic() - started < 30:
+                try:
+                    chunk = sock.recv(65536)
+                except TimeoutError:
+                    continue
+                except ConnectionResetError:
+                    chunk = b""
+                received += chunk
+                if not chunk:
+                    closed_after = time.monotonic() - started
+        assert closed_after is not None, "the idle connection is still open"
+        assert 0.9 < closed_after < 15
+        assert frame_types(received)[-1] == 7, frame_types(received)  # GOAWAY, then closed
+    finally:
+        proc.kill()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()

@@ -69,24 +69,7 @@ class GrpcConnection(H2Peer):
         super().connection_made(transport)
         self.front.connections.add(self)
 
-    def data_received(self, data: bytes) -> None:
-        batch = self.batch
-        batch.on = True
-        try:
-            try:
-                events = self.h2.receive_data(data)
-            except H2Error:
-                self.flush()  # h2 framed a GOAWAY for the error: send it, then close
-                if self.transport is not None:
-                    self.transport.close()
-                return
-            for event in events:
-                self._event(event)
-        finally:
-            self.flush()
-            batch.flush()
-
-    def _event(self, event: h2codec.Event) -> None:
+    def on_event(self, event: h2codec.Event) -> None:
         if isinstance(event, h2codec.DataReceived):
             self.consumed(event.stream_id, event.flow_controlled_length)
             if (call := self.calls.get(event.stream_id)) is not None:

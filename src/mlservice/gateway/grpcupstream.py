@@ -11,7 +11,7 @@ import asyncio
 from typing import Protocol
 
 from mlservice.h2c import codec as h2codec
-from mlservice.h2c.peer import Batch, H2Error, H2Peer, Headers
+from mlservice.h2c.peer import Batch, H2Peer, Headers
 
 
 class Stream(Protocol):
@@ -55,24 +55,10 @@ class GrpcUpstream(H2Peer):
             self.reset(stream_id)
         self.forget(stream_id)
 
-    def data_received(self, data: bytes) -> None:
-        batch = self.batch
-        outer = batch.on
-        batch.on = True
-        try:
-            try:
-                events = self.h2.receive_data(data)
-            except H2Error as exc:
-                self.fail(f"HTTP/2 protocol error from the replica: {exc}")
-                return
-            for event in events:
-                self._event(event)
-        finally:
-            if not outer:
-                self.flush()
-                batch.flush()
+    def on_protocol_error(self, exc: Exception) -> None:
+        self.fail(f"HTTP/2 protocol error from the replica: {exc}")
 
-    def _event(self, event: h2codec.Event) -> None:
+    def on_event(self, event: h2codec.Event) -> None:
         if isinstance(event, h2codec.DataReceived):
             self.consumed(event.stream_id, event.flow_controlled_length)
             if (stream := self.streams.get(event.stream_id)) is not None:

@@ -15,7 +15,7 @@ from typing import cast
 
 import h2.exceptions
 
-from mlservice.h2c.codec import H2Codec
+from mlservice.h2c.codec import Event, H2Codec
 
 H2Error = (h2.exceptions.ProtocolError, h2.exceptions.StreamClosedError)
 
@@ -64,6 +64,35 @@ class H2Peer(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self.start()
+
+    # -- receiving
+    def data_received(self, data: bytes) -> None:
+        """Frames in, `on_event` for each event; what the events send goes out in one write,
+        after the read (or after the outer read, when one peer's events feed another's)."""
+        batch = self.batch
+        outer = batch.on
+        batch.on = True
+        try:
+            try:
+                events = self.h2.receive_data(data)
+            except H2Error as exc:
+                self.on_protocol_error(exc)
+                return
+            for event in events:
+                self.on_event(event)
+        finally:
+            if not outer:
+                self.flush()
+                batch.flush()
+
+    def on_event(self, event: Event) -> None:
+        raise NotImplementedError
+
+    def on_protocol_error(self, exc: Exception) -> None:
+        """The peer broke HTTP/2: the codec framed a GOAWAY saying why; send it, then close."""
+        self.flush()
+        if self.transport is not None:
+            self.transport.close()
 
     # -- sending
     def kick(self) -> None:

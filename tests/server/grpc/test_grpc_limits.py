@@ -11,6 +11,8 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,18 +37,29 @@ def header(name: str, value: str) -> bytes:
     return b"\x00" + bytes([len(raw_name)]) + raw_name + bytes([len(raw_value)]) + raw_value
 
 
-def test_a_stalled_stream_is_closed_by_the_connection_age() -> None:
-    """Bodies that stop short, on gRPC: a ModelInfer message announced as 1000 bytes, 10 sent;
-    the connection stayed open for as long as the client liked."""
+@contextmanager
+def stall_server(*args: str) -> Iterator[int]:
+    """The gRPC server alone (`stall_server.py AGE GRACE [IDLE]`); yields its port."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.server.grpc.stall_server", "1", "1"],
+        [sys.executable, "-m", "tests.server.grpc.stall_server", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert proc.stdout is not None
-        port = int(proc.stdout.readline().split()[1])
+        yield int(proc.stdout.readline().split()[1])
+    finally:
+        proc.kill()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_a_stalled_stream_is_closed_by_the_connection_age() -> None:
+    """Bodies that stop short, on gRPC: a ModelInfer message announced as 1000 bytes, 10 sent;
+    the connection stayed open for as long as the client liked."""
+    with stall_server("1", "1") as port:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
             headers = [
                 (":method", "POST"),
@@ -72,11 +85,6 @@ def test_a_stalled_stream_is_closed_by_the_connection_age() -> None:
         # age 1 s (+10% jitter) and grace 1 s: closed within seconds, generously bounded
         assert closed_after is not None, "the stalled stream's connection is still open"
         assert closed_after < 15
-    finally:
-        proc.kill()
-        proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 def frame_types(data: bytes) -> list[int]:
@@ -91,15 +99,7 @@ def frame_types(data: bytes) -> list[int]:
 def test_a_connection_without_calls_is_sent_away_when_idle() -> None:
     """Idle for 1 s (age 300 s): GOAWAY, then the server closes; nothing else bounds a client
     that connects and never calls, since no keepalive pings are sent."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.server.grpc.stall_server", "300", "60", "1"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline().split()[1])
+    with stall_server("300", "60", "1") as port:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
             sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b""))
             received, started, closed_after = b"", time.monotonic(), None
@@ -116,8 +116,3 @@ def test_a_connection_without_calls_is_sent_away_when_idle() -> None:
         assert closed_after is not None, "the idle connection is still open"
         assert 0.9 < closed_after < 15
         assert frame_types(received)[-1] == 7, frame_types(received)  # GOAWAY, then closed
-    finally:
-        proc.kill()
-        proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()

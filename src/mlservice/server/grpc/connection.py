@@ -35,7 +35,7 @@ from mlservice.h2c.grpcwire import (
     RESOURCE_EXHAUSTED,
     UNIMPLEMENTED,
 )
-from mlservice.h2c.peer import Batch, H2Error, H2Peer, Headers
+from mlservice.h2c.peer import Batch, H2Peer, Headers
 from mlservice.server.grpc.rpc import Method, RpcAborted, RpcContext
 
 if TYPE_CHECKING:
@@ -102,23 +102,9 @@ class GrpcConnection(H2Peer):
 
     def data_received(self, data: bytes) -> None:
         self._active = self.loop.time()
-        batch = self.batch
-        batch.on = True
-        try:
-            try:
-                events = self.h2.receive_data(data)
-            except H2Error:
-                self.flush()  # the codec framed a GOAWAY for the error: send it, then close
-                if self.transport is not None:
-                    self.transport.close()
-                return
-            for event in events:
-                self._event(event)
-        finally:
-            self.flush()
-            batch.flush()
+        super().data_received(data)
 
-    def _event(self, event: codec.Event) -> None:
+    def on_event(self, event: codec.Event) -> None:
         if isinstance(event, codec.DataReceived):
             self.consumed(event.stream_id, event.flow_controlled_length)
             if (call := self.calls.get(event.stream_id)) is not None:

@@ -19,7 +19,7 @@ import typer
 
 from mlservice.controller.conditions import Condition, conditions_json, rfc3339
 from mlservice.controller.kserve_status import ModelFailure, isvc_status
-from mlservice.controller.offline import render_object
+from mlservice.controller.offline import render_object, unrendered_object
 from mlservice.controller.simple import simple_status
 from mlservice.controller.status import mlservice_status
 from mlservice.controller.track import Failure, TrackView
@@ -86,10 +86,13 @@ def wiring(options: RenderOptions, *, clock: Callable[[], datetime] | None = Non
     def render(parent: Body, *, runtimes: Sequence[Body]) -> list[dict[str, Any]]:
         return render_object(parent, runtimes=runtimes, options=options)
 
+    def unrendered(parent: Body, *, runtimes: Sequence[Body]) -> list[str]:
+        return unrendered_object(parent, runtimes=runtimes, options=options)
+
     def status(parent: Body, seen: Observation | Problem) -> dict[str, Any]:
         return status_of(parent, seen, hosts=hosts, now=rfc3339(now()))
 
-    return Wiring(render=render, status=status)
+    return Wiring(render=render, status=status, unrendered=unrendered)
 
 
 def status_of(

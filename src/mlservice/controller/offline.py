@@ -95,9 +95,25 @@ def render_object(
 ) -> list[Obj]:
     """One parent's children. `runtimes` are the cluster's MLServiceRuntime, ServingRuntime
     and ClusterServingRuntime manifests (the built-in ones are added)."""
+    return render_workload(_one_workload(obj, runtimes, options), options)
+
+
+def unrendered_object(
+    obj: Mapping[str, Any],
+    *,
+    runtimes: Sequence[Mapping[str, Any]] = (),
+    options: RenderOptions,
+) -> list[str]:
+    """Which fields of one parent have no object in this mode, a warning each (as `render`'s
+    `warn` hears them)."""
+    return unrendered(_one_workload(obj, runtimes, options), options)
+
+
+def _one_workload(
+    obj: Mapping[str, Any], runtimes: Sequence[Mapping[str, Any]], options: RenderOptions
+) -> Workload:
     placed = _placed(obj, str((obj.get("metadata") or {}).get("namespace") or "default"))
-    workload = workload_of(placed, runtimes=runtimes, domain=options.domain)
-    return render_workload(workload, options)
+    return workload_of(placed, runtimes=runtimes, domain=options.domain)
 
 
 def workload_of(

@@ -4,6 +4,7 @@ runtime rollouts and render errors (issue 17's acceptance)."""
 from __future__ import annotations
 
 import copy
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from tests.engine.kube.operator.scenario import (
     ready_condition,
     release,
 )
-from tests.engine.kube.operator.written import assert_valid, written
+from tests.engine.kube.operator.written import assert_valid, events_posted, written
 
 CANARY = mlservice("fraud", release("v1"), release("v2"), canary="v2", canaryTrafficPercent=20)
 CONFIGS = ("fraud-predict-v1", "fraud-predict-v2")
@@ -293,3 +294,48 @@ def test_a_child_deleted_by_hand_is_written_again(kube: KubeMock, tmp_path: Path
         )
     assert again["spec"] == first["spec"]
     assert again["metadata"]["ownerReferences"] == first["metadata"]["ownerReferences"]
+
+
+def test_fields_knative_mode_cannot_render_are_warned_once_per_spec(
+    kube: KubeMock, tmp_path: Path
+) -> None:
+    """spec.analysis and a knative-mode shadow have no child: a Warning event each, naming the
+    field, and the rest is rendered; a child's change repeats nothing, a new spec warns again."""
+    svc = mlservice(
+        "guarded",
+        release("v1"),
+        release("v2"),
+        release("v3"),
+        canary="v2",
+        canaryTrafficPercent=10,
+        analysis={"steps": [10, 50, 100]},
+        shadow={"release": "v3", "percent": 50},
+    )
+
+    def warnings() -> list[str]:
+        return [
+            e["message"]
+            for e in events_posted(kube.handler)
+            if (e.get("reason"), e.get("type")) == ("NotRendered", "Warning")
+            and e["involvedObject"]["uid"] == "uid-guarded"
+        ]
+
+    with operator(kube, tmp_path) as log:
+        kube.create(svc)
+        route = eventually(lambda: kube.get(KNATIVE, "routes", NS, "guarded"), "the Route", log)
+        found = eventually(lambda: warnings() if len(warnings()) == 2 else None, "2 warnings", log)
+        assert any(m.startswith("MLService default/guarded: spec.analysis") for m in found), found
+        assert any("spec.shadow is not rendered in knative mode" in m for m in found), found
+        _route_ready(kube, route)
+        eventually(
+            lambda: "http://v1-x" in str(kube.get(OURS, "mlservices", NS, "guarded")),
+            "the status written from the Route's",
+            log,
+        )
+        time.sleep(1.0)  # the status write and the Route's change come back as events
+        assert len(warnings()) == 2  # those events reconciled the same spec: no new warning
+
+        parent = kube.get(OURS, "mlservices", NS, "guarded")
+        assert parent is not None
+        kube.patch(parent, {"metadata": {"generation": 2}, "spec": {"canaryTrafficPercent": 20}})
+        eventually(lambda: len(warnings()) == 4 or None, "the new spec warned again", log)

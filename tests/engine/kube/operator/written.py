@@ -48,3 +48,16 @@ def assert_valid(obj: dict[str, Any]) -> None:
     if api_version == "serving.knative.dev/v1":
         model = getattr(knative, kind).model_validate(obj, strict=True)
         assert model.model_dump(by_alias=True, exclude_unset=True, mode="json") == obj
+
+
+def events_posted(handler: kmock.KubernetesEmulator | None) -> list[dict[str, Any]]:
+    """Every Event the operator posted, stored or not (kmock ignores `generateName`, so only
+    the first event of a run is stored: the request log has them all)."""
+    return [
+        request.data
+        for request in list(handler or ())
+        if request.resource is not None
+        and request.resource.plural == "events"
+        and request.method == "POST"
+        and isinstance(request.data, dict)
+    ]

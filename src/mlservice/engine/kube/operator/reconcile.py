@@ -2,9 +2,11 @@
 
 Each child carries an annotation with the hash of what was rendered for it, so a reconcile
 that renders the same object again (a resume, a runtime change that does not touch this
-service) writes nothing and posts no Event. A render error is the parent's state, not a
-failure of the operator: it becomes `Ready` False with the error's reason and message and is
-tried again only when the input changes; an API error is retried with kopf's backoff.
+service) writes nothing and posts no Event. Fields a mode renders as nothing (spec.analysis,
+a shadow in knative mode) are a Warning event `NotRendered` each, once per spec. A render
+error is the parent's state, not a failure of the operator: it becomes `Ready` False with the
+error's reason and message and is tried again only when the input changes; an API error is
+retried with kopf's backoff.
 """
 
 from __future__ import annotations
@@ -51,12 +53,15 @@ class Reconciler:
         # Why a parent's current spec cannot be rendered, by uid, with that spec's digest:
         # its children's events must not paper over it until the input changes.
         self._failed: dict[str, tuple[str, Problem]] = {}
+        # The spec digest whose unrendered fields were last warned about, by uid.
+        self._warned: dict[str, str] = {}
 
     def reconcile(self, parent: Body, indices: Indices) -> None:
         """Render the parent's children, apply the changed ones, then write its status."""
         uid, spec = _uid(parent), _digest(parent.get("spec") or {})
+        runtimes = self._runtimes_for(parent, indices)
         try:
-            desired = self._wiring.render(parent, runtimes=self._runtimes_for(parent, indices))
+            desired = self._wiring.render(parent, runtimes=runtimes)
         except InvalidInput as err:
             problem = Problem(render_reason(err.reason), err.message)
             with self._guard:
@@ -66,6 +71,11 @@ class Reconciler:
             return
         with self._guard:
             self._failed.pop(uid, None)
+            warn = self._warned.get(uid) != spec
+            self._warned[uid] = spec
+        if warn:  # once per spec: a reconcile for a child's sake repeats nothing
+            for message in self._wiring.unrendered(parent, runtimes=runtimes):
+                kopf.warn(_body(parent), reason="NotRendered", message=message)
         current = {_ref(child): child for child in self._children_of(parent, indices)}
         kopf.adopt(desired, owner=_body(parent))
         for child in desired:

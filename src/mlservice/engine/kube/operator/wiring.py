@@ -31,10 +31,22 @@ class StatusOf(Protocol):
         ...
 
 
+class Unrendered(Protocol):
+    def __call__(self, parent: Body, *, runtimes: Sequence[Body]) -> list[str]:
+        """Why fields of a renderable parent have no child (spec.analysis, a shadow in knative
+        mode): a warning each, naming the field."""
+        ...
+
+
+def _nothing_unrendered(parent: Body, *, runtimes: Sequence[Body]) -> list[str]:
+    return []
+
+
 @dataclass(frozen=True)
 class Wiring:
     render: Render
     status: StatusOf
+    unrendered: Unrendered = _nothing_unrendered
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from mlservice.errors import Unavailable
+from mlservice.gateway.child import RestartingChild
 from mlservice.gateway.sockets import bind_loopback, url_of
 
 log = logging.getLogger("mlservice.gateway")
@@ -29,7 +30,7 @@ START_TIMEOUT = 30.0
 RESTART_BACKOFF_MAX = 10.0
 
 
-class GatewayProcess:
+class GatewayProcess(RestartingChild):
     def __init__(
         self,
         *,
@@ -41,6 +42,9 @@ class GatewayProcess:
         on_restart: Callable[[], Awaitable[None]] | None = None,
         grpc: socket.socket | None = None,
     ) -> None:
+        super().__init__(
+            name="gateway", log=log, backoff_max=RESTART_BACKOFF_MAX, on_restart=on_restart
+        )
         self.proxy = bind_loopback(port, what="gateway")
         self.grpc = grpc
         """The h2c (gRPC) listener, bound by the caller (which port, if taken, is its policy)."""
@@ -49,11 +53,6 @@ class GatewayProcess:
         self.request_logs = request_logs
         self.log_file = log_file
         self.args = list(args)
-        self.on_restart = on_restart
-        self.restarts = 0
-        self._proc: asyncio.subprocess.Process | None = None
-        self._watch: asyncio.Task[None] | None = None
-        self._stopping = False
 
     @property
     def url(self) -> str:
@@ -73,11 +72,11 @@ class GatewayProcess:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
+        return self.proc.pid if self.proc else None
 
     async def start(self) -> None:
         await self._spawn()
-        self._watch = asyncio.get_running_loop().create_task(self._supervise())
+        self._watch_exits()
 
     async def _spawn(self) -> None:
         fds: tuple[int, ...] = (self.proxy.fileno(), self.admin.fileno())
@@ -94,13 +93,13 @@ class GatewayProcess:
             # parent-death signal is tied to the forking thread, not the process. Its own
             # session keeps a terminal's Ctrl-C (sent to the whole foreground group) from
             # stopping it ahead of `mls up`, which stops it last, after the replicas.
-            self._proc = await asyncio.create_subprocess_exec(
+            self.proc = await asyncio.create_subprocess_exec(
                 *argv, *self.args, pass_fds=fds, stdin=asyncio.subprocess.DEVNULL,
                 stdout=out, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         finally:
             os.close(out)
-        await self._wait_healthy(self._proc)
+        await self._wait_healthy(self.proc)
 
     async def _wait_healthy(self, proc: asyncio.subprocess.Process) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -119,40 +118,9 @@ class GatewayProcess:
             f"The gateway did not answer within {START_TIMEOUT:g}s; see {self.log_file}."
         )
 
-    async def _supervise(self) -> None:
-        backoff = 0.1
-        while True:
-            assert self._proc is not None
-            code = await self._proc.wait()
-            if self._stopping:
-                return
-            log.warning("gateway exited with code %s; restarting in %.1fs", code, backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, RESTART_BACKOFF_MAX)
-            try:
-                await self._spawn()
-            except Unavailable as exc:
-                log.warning("%s", exc)
-                continue
-            self.restarts += 1
-            if self.on_restart is not None:
-                await self.on_restart()
-
     async def stop(self, grace: float = 5.0) -> None:
         """SIGTERM (the request log is flushed), SIGKILL after `grace`; then close the sockets."""
-        self._stopping = True
-        proc = self._proc
-        if proc is not None and proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), grace)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
+        await self._terminate(grace)
         self.proxy.close()
         self.admin.close()
         if self.grpc is not None:

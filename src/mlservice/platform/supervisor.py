@@ -41,6 +41,7 @@ from mlservice.client.manifests import apply_paths
 from mlservice.engine.local.channel import SpawnService
 from mlservice.engine.local.process import Spawner
 from mlservice.errors import Unavailable
+from mlservice.gateway.child import RestartingChild
 from mlservice.gateway.process import GatewayProcess
 from mlservice.home import Home
 from mlservice.platform.config import (
@@ -59,7 +60,7 @@ STOP_GRACE = 30.0
 RESTART_BACKOFF_MAX = 5.0
 
 
-class ControlPlaneChild:
+class ControlPlaneChild(RestartingChild):
     """The control plane as a child process: started, watched, restarted with backoff."""
 
     def __init__(
@@ -71,16 +72,13 @@ class ControlPlaneChild:
         gateway: GatewayProcess,
         service: SpawnService,
     ) -> None:
+        super().__init__(name="control plane", log=log, backoff_max=RESTART_BACKOFF_MAX)
         self.config = config
         self.api = api
         self.tls = tls
         self.gateway = gateway
         self.service = service
-        self.restarts = 0
-        self.proc: asyncio.subprocess.Process | None = None
         self._channel: asyncio.Task[None] | None = None
-        self._watch: asyncio.Task[None] | None = None
-        self._stopping = False
 
     @property
     def api_url(self) -> str:
@@ -89,7 +87,7 @@ class ControlPlaneChild:
     async def start(self) -> None:
         await self._spawn()
         await self._wait_healthy()
-        self._watch = asyncio.get_running_loop().create_task(self._supervise())
+        self._watch_exits()
 
     async def _spawn(self) -> None:
         ours, theirs = socket.socketpair()
@@ -128,35 +126,13 @@ class ControlPlaneChild:
                 await asyncio.sleep(0.05)
         raise Unavailable(f"The control plane did not answer within {START_TIMEOUT:g}s.")
 
-    async def _supervise(self) -> None:
-        backoff = 0.1
-        while True:
-            assert self.proc is not None
-            code = await self.proc.wait()
-            if self._stopping:
-                return
-            log.warning("control plane exited with code %s; restarting in %.1fs", code, backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, RESTART_BACKOFF_MAX)
-            await self._spawn()
-            self.restarts += 1
-
     async def stop(self, grace: float = STOP_GRACE) -> None:
         """SIGTERM: it stops every replica, then the API; SIGKILL after `grace`."""
-        self._stopping = True
-        proc = self.proc
-        if proc is not None and proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), grace)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-        for task in (self._watch, self._channel):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await self._terminate(grace)
+        if self._channel is not None:
+            self._channel.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._channel
 
 
 class Platform:

@@ -6,43 +6,27 @@ from pathlib import Path
 from typing import Any
 
 from mlservice.model import Model
-from mlservice.server.formats.base import (
-    BuildOptions,
-    Format,
-    requested_names,
-    respond,
-    tabular,
-    unknown_output,
-)
-from mlservice.server.types import ModelMetadata, TensorSpec
+from mlservice.server.formats.base import BuildOptions, Format
+from mlservice.server.formats.booster import BoosterModel
+from mlservice.server.types import NDArray
 
 
-class LightGBMModel(Model):
-    def __init__(self, name: str, path: Path) -> None:
-        super().__init__(name)
-        self.path = path
-        self._booster: Any = None
+class LightGBMModel(BoosterModel):
+    platform = "lightgbm"
+    datatype = "FP64"
 
-    def load(self) -> bool:
+    def _load_booster(self) -> Any:
         import lightgbm
 
-        self._booster = lightgbm.Booster(model_file=str(self.path))
-        self.ready = True
-        return True
+        return lightgbm.Booster(model_file=str(self.path))
 
-    def metadata(self) -> ModelMetadata:
-        return ModelMetadata(
-            inputs=(TensorSpec("input-0", "FP64", (-1, self._booster.num_feature())),),
-            outputs=(TensorSpec("predict", "FP64", (-1,)),),
-            platform="lightgbm",
-        )
+    def _width(self) -> int:
+        width: int = self._booster.num_feature()
+        return width
 
-    def predict(self, payload: Any, headers: Any = None) -> Any:
-        for name in requested_names(payload) or []:
-            if name != "predict":
-                raise unknown_output(name, model=self.name, known=["predict"])
-        x = tabular(payload, model=self.name, width=self._booster.num_feature(), numbers=True)
-        return respond(payload, {"predict": self._booster.predict(x)}, model=self.name)
+    def _predict(self, x: NDArray) -> NDArray:
+        result: NDArray = self._booster.predict(x)
+        return result
 
 
 def _claims(path: Path) -> bool:

@@ -6,52 +6,35 @@ from pathlib import Path
 from typing import Any
 
 from mlservice.model import Model
-from mlservice.server.formats.base import (
-    BuildOptions,
-    Format,
-    requested_names,
-    respond,
-    tabular,
-    unknown_output,
-)
-from mlservice.server.types import ModelMetadata, TensorSpec
+from mlservice.server.formats.base import BuildOptions, Format
+from mlservice.server.formats.booster import BoosterModel
+from mlservice.server.types import NDArray
 
 # XGBoost writes "learner" as the first key of its JSON models; a peek tells them apart from
 # any other JSON a model folder may carry (a config, a tokenizer).
 _JSON_MARKER = b'"learner"'
 
 
-class XGBoostModel(Model):
-    def __init__(self, name: str, path: Path) -> None:
-        super().__init__(name)
-        self.path = path
-        self._booster: Any = None
+class XGBoostModel(BoosterModel):
+    platform = "xgboost"
+    datatype = "FP32"
 
-    def load(self) -> bool:
+    def _load_booster(self) -> Any:
         import xgboost
 
         booster = xgboost.Booster()
         booster.load_model(str(self.path))
-        self._booster = booster
-        self.ready = True
-        return True
+        return booster
 
-    def metadata(self) -> ModelMetadata:
-        return ModelMetadata(
-            inputs=(TensorSpec("input-0", "FP32", (-1, self._booster.num_features())),),
-            outputs=(TensorSpec("predict", "FP32", (-1,)),),
-            platform="xgboost",
-        )
+    def _width(self) -> int:
+        width: int = self._booster.num_features()
+        return width
 
-    def predict(self, payload: Any, headers: Any = None) -> Any:
+    def _predict(self, x: NDArray) -> NDArray:
         import xgboost
 
-        for name in requested_names(payload) or []:
-            if name != "predict":
-                raise unknown_output(name, model=self.name, known=["predict"])
-        x = tabular(payload, model=self.name, width=self._booster.num_features(), numbers=True)
-        result = self._booster.predict(xgboost.DMatrix(x))
-        return respond(payload, {"predict": result}, model=self.name)
+        result: NDArray = self._booster.predict(xgboost.DMatrix(x))
+        return result
 
 
 def _claims(path: Path) -> bool:

@@ -4,9 +4,10 @@ model copied into one folder."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,18 +74,24 @@ def fetch_model(
     """
     config = parse_s3cfg(secret_s3cfg) if isinstance(secret_s3cfg, str) else secret_s3cfg
     write = as_log(log, hide=config.secrets if config else ())
-    shown = uri
-    try:
+    with _reported(uri, write):
         parsed = parse_uri(uri)
-        shown = parsed.display
+    with _reported(parsed.display, write):
         provider = PROVIDERS[parsed.scheme](Context(home=home, s3=config))
         return _fetch(parsed, provider, home=home, log=write)
+
+
+@contextlib.contextmanager
+def _reported(shown: str, log: Log) -> Iterator[None]:
+    """Errors go to `log` as well; an OSError becomes a StorageError naming `shown`."""
+    try:
+        yield
     except MLServiceError as exc:
-        write(f"error: {exc.message}")
+        log(f"error: {exc.message}")
         raise
     except OSError as exc:
         error = StorageError(f"Fetching {shown} failed ({exc.strerror or type(exc).__name__}).")
-        write(f"error: {error.message}")
+        log(f"error: {error.message}")
         raise error from None
 
 
@@ -153,22 +160,14 @@ def fetch_into(
     as it was. Raises `errors.StorageError` subclasses naming the URI.
     """
     write = as_log(log, hide=s3.secrets if s3 else ())
-    shown = uri
-    try:
+    with _reported(uri, write):
         parsed = parse_uri(uri, schemes=POD_SCHEMES, supported=POD_SUPPORTED)
-        shown = parsed.display
+    with _reported(parsed.display, write):
         if not _ready_for(dest, parsed, write):
             return False
         provider = PROVIDERS[parsed.scheme](Context(home=None, s3=s3, claim_root=claim_root))
         _fill(parsed, provider, dest, write)
         return True
-    except MLServiceError as exc:
-        write(f"error: {exc.message}")
-        raise
-    except OSError as exc:
-        error = StorageError(f"Fetching {shown} failed ({exc.strerror or type(exc).__name__}).")
-        write(f"error: {error.message}")
-        raise error from None
 
 
 def _ready_for(dest: Path, uri: ModelURI, log: Log) -> bool:

@@ -131,15 +131,21 @@ def _first_error_line(exc: configparser.Error) -> int | None:
 
 
 def _flag(fields: dict[str, str], name: str, *, default: bool) -> bool:
-    raw = fields.get(name, "").lower()
+    # Not quoted: the whole text is a credential, and a misplaced line may hold a key.
+    invalid = f"The .s3cfg field {name} is not a boolean; use True or False."
+    return _boolean(fields.get(name, "").lower(), default=default, invalid=invalid)
+
+
+def _boolean(raw: str, *, default: bool, invalid: str) -> bool:
+    """`raw` (lower case) as a boolean, `default` when empty; InvalidStorageSource(`invalid`)
+    when it is neither."""
     if raw == "":
         return default
     if raw in _TRUE:
         return True
     if raw in _FALSE:
         return False
-    # Not quoted: the whole text is a credential, and a misplaced line may hold a key.
-    raise InvalidStorageSource(f"The .s3cfg field {name} is not a boolean; use True or False.")
+    raise InvalidStorageSource(invalid)
 
 
 def s3_config_from_env(env: Mapping[str, str]) -> S3Config | None:
@@ -175,11 +181,5 @@ def s3_config_from_env(env: Mapping[str, str]) -> S3Config | None:
 
 
 def _env_flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw == "":
-        return default
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise InvalidStorageSource(f"The variable {name} is not a boolean; use 1 or 0.")
+    invalid = f"The variable {name} is not a boolean; use 1 or 0."
+    return _boolean(env.get(name, "").strip().lower(), default=default, invalid=invalid)

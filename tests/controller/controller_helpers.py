@@ -4,11 +4,13 @@ reading status and events. A module of its own so test files can import it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from mlservice.controller import Controllers, MemorySink
+from mlservice.controller import ControllerConfig, Controllers, MemorySink
 from mlservice.engine import RevisionId
 from mlservice.engine.fake import FakeEngine
 from mlservice.engine.local.resolve import LocalRevision
@@ -102,3 +104,17 @@ class World:
                 await self.controllers.idle()
                 if queue.passes == before:
                     return
+
+    @contextlib.asynccontextmanager
+    async def restarted(self) -> AsyncIterator[FakeEngine]:
+        """What a restarted `mls up` does: a fresh engine and controllers over the same store."""
+        await self.controllers.close()
+        engine = FakeEngine()
+        config = ControllerConfig(home=self.home, domain="example.test", gateway_port=8080)
+        again = Controllers(store=self.store, engine=engine, config=config)
+        self.controllers, self.engine = again, engine
+        await again.start()
+        try:
+            yield engine
+        finally:
+            await again.close()

@@ -8,17 +8,11 @@ from typing import Any
 
 import pytest
 
-from mlservice.controller import ControllerConfig, Controllers, MemorySink
 from mlservice.controller.analysis import ReleaseWindow
-from mlservice.controller.analysis_step import with_analysis
-from mlservice.controller.builtin import install_builtin_runtimes
-from mlservice.controller.kinds import KINDS
-from mlservice.engine.fake import FakeEngine
 from mlservice.home import Home
 from mlservice.store import Key
-from mlservice.store.sqlite import SqliteStore
-from tests.controller.controller_helpers import Manifest, World
-from tests.controller.test_analysis_step import Clock, FakeMetrics
+from tests.controller import analysis_helpers
+from tests.controller.controller_helpers import Manifest
 
 pytestmark = pytest.mark.anyio
 KIND = "InferenceService"
@@ -27,15 +21,8 @@ OLD, NEW = "ns/iris-predictor-00001", "ns/iris-predictor-00002"
 HOST = "iris-predictor.ns.example.test"
 
 
-class Analysed(World):
-    clock: Clock
-    metrics: FakeMetrics
-
-    async def look(self, after: float) -> None:
-        """`after` virtual seconds later, one more pass (as the requeue would bring)."""
-        self.clock.advance(after)
-        self.controllers.queue.add(KEY)
-        await self.settle()
+class Analysed(analysis_helpers.Analysed):
+    key = KEY
 
     def split(self) -> dict[str, int]:
         assert self.sink.last is not None
@@ -51,27 +38,8 @@ class Analysed(World):
 
 @pytest.fixture
 async def world(home: Home) -> AsyncIterator[Analysed]:
-    store, engine, sink, clock = SqliteStore.in_memory(), FakeEngine(), MemorySink(), Clock()
-    metrics = FakeMetrics()
-    install_builtin_runtimes(store)
-    config = ControllerConfig(home=home, domain="example.test", drain_seconds=0.0)
-    controllers = Controllers(
-        store=store,
-        engine=engine,
-        config=config,
-        sinks=[sink],
-        clock=clock,
-        kinds=with_analysis(KINDS, metrics),
-    )
-    await controllers.start()
-    found = Analysed(store=store, engine=engine, controllers=controllers, sink=sink, home=home)
-    found.clock, found.metrics = clock, metrics
-    try:
+    async with analysis_helpers.analysed_world(home, Analysed) as found:
         yield found
-    finally:
-        await controllers.close()
-        await engine.close()
-        store.close()
 
 
 def isvc(uri: str, **annotations: str) -> Manifest:

@@ -3,60 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from mlservice.controller import ControllerConfig, Controllers, MemorySink
 from mlservice.controller.analysis import ReleaseWindow
-from mlservice.controller.analysis_step import with_analysis
-from mlservice.controller.builtin import install_builtin_runtimes
-from mlservice.controller.kinds import KINDS
-from mlservice.engine import RevisionId
-from mlservice.engine.fake import FakeEngine
 from mlservice.home import Home
 from mlservice.store import Key
-from mlservice.store.sqlite import SqliteStore
-from tests.controller.controller_helpers import Manifest, World, mlservice
+from tests.controller import analysis_helpers
+from tests.controller.controller_helpers import Manifest, mlservice
 
 pytestmark = pytest.mark.anyio
 KEY = Key("tensorstack.dev", "MLService", "ns", "iris")
 V1, V2 = "ns/iris-predict-v1-00001", "ns/iris-predict-v2-00001"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-class FakeMetrics:
-    """Whatever window the test sets per revision, for any span."""
-
-    def __init__(self) -> None:
-        self.windows: dict[str, ReleaseWindow] = {}
-        self.asked: list[tuple[str, float, float]] = []
-
-    def window(self, revision_id: RevisionId, *, since: float, until: float) -> ReleaseWindow:
-        self.asked.append((revision_id, since, until))
-        return self.windows.get(revision_id, ReleaseWindow())
-
-
-class Analysed(World):
-    clock: Clock
-    metrics: FakeMetrics
-
-    async def look(self, after: float) -> None:
-        """`after` virtual seconds later, one more pass (as the requeue would bring)."""
-        self.clock.advance(after)
-        self.controllers.queue.add(KEY)
-        await self.settle()
+class Analysed(analysis_helpers.Analysed):
+    key = KEY
 
     def split(self) -> list[tuple[str, int]]:
         assert self.sink.last is not None
@@ -66,27 +29,8 @@ class Analysed(World):
 
 @pytest.fixture
 async def world(home: Home) -> AsyncIterator[Analysed]:
-    store, engine, sink, clock = SqliteStore.in_memory(), FakeEngine(), MemorySink(), Clock()
-    metrics = FakeMetrics()
-    install_builtin_runtimes(store)
-    config = ControllerConfig(home=home, domain="example.test", drain_seconds=0.0)
-    controllers = Controllers(
-        store=store,
-        engine=engine,
-        config=config,
-        sinks=[sink],
-        clock=clock,
-        kinds=with_analysis(KINDS, metrics),
-    )
-    await controllers.start()
-    found = Analysed(store=store, engine=engine, controllers=controllers, sink=sink, home=home)
-    found.clock, found.metrics = clock, metrics
-    try:
+    async with analysis_helpers.analysed_world(home, Analysed) as found:
         yield found
-    finally:
-        await controllers.close()
-        await engine.close()
-        store.close()
 
 
 def canary_service(**analysis: Any) -> Manifest:

@@ -8,9 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mlservice.controller import ControllerConfig, Controllers
 from mlservice.engine import RevisionId
-from mlservice.engine.fake import FakeEngine
 from mlservice.store import Key
 from tests.controller.controller_helpers import Manifest, World
 from tests.support.paths import REPO
@@ -529,15 +527,6 @@ async def test_a_new_controller_continues_the_recorded_revision(world: World) ->
     await world.settle()
     world.mark_ready("iris-predictor-00002")
     await world.settle()
-    await world.controllers.close()
-
-    engine = FakeEngine()
-    config = ControllerConfig(home=world.home, domain="example.test", gateway_port=8080)
-    again = Controllers(store=world.store, engine=engine, config=config)
-    world.controllers, world.engine = again, engine
-    await again.start()
-    try:
+    async with world.restarted() as engine:
         await world.settle()
         assert list(engine.specs) == [RevisionId("ns/iris-predictor-00002")]  # same name
-    finally:
-        await again.close()

@@ -362,22 +362,12 @@ async def test_a_new_controller_continues_the_recorded_revision(world: World) ->
     await world.settle()
     world.mark_ready("iris-predict-v1-00002")
     await world.settle()
-    await world.controllers.close()
-
-    # What a restarted `mls up` does: a fresh engine and controllers over the same store.
-    engine = FakeEngine()
-    config = ControllerConfig(home=world.home, domain="example.test", gateway_port=8080)
-    again = Controllers(store=world.store, engine=engine, config=config)
-    world.controllers, world.engine = again, engine
-    await again.start()
-    try:
+    async with world.restarted() as engine:
         await world.settle()
         assert list(engine.specs) == [RevisionId("ns/iris-predict-v1-00002")]  # same name
         world.mark_ready("iris-predict-v1-00002")
         await world.settle()
         assert world.status()["ready"] is True
-    finally:
-        await again.close()
 
 
 async def test_a_revision_keeps_secret_references_and_claims_unresolved(

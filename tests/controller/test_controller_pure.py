@@ -11,10 +11,12 @@ from hypothesis import strategies as st
 
 from mlservice.controller import build_snapshot, replica_count
 from mlservice.controller.conditions import Condition, conditions_json
-from mlservice.controller.routing import ServiceRoutes, Settings, routed_revision
+from mlservice.controller.reconciler import render_failure, soonest
+from mlservice.controller.routing import ServiceRoutes, Settings, activatable, routed_revision
 from mlservice.controller.status import health, mlservice_status, traffic_percent
 from mlservice.controller.track import Failure, TrackView
 from mlservice.engine import ReplicaId, ReplicaState, RevisionId
+from mlservice.errors import InvalidInput, MLServiceError, TemplateError
 from mlservice.gateway.snapshot import Endpoint, Revision
 from mlservice.naming import Hosts
 from mlservice.resources import MLService, parse_as
@@ -307,3 +309,25 @@ def test_a_routed_revision_carries_each_ready_replicas_grpc_port() -> None:
     )
     assert routed is not None
     assert routed.endpoints == (Endpoint("rev-1-r1", "127.0.0.1:20001", "127.0.0.1:21001"),)
+
+
+# -- a pass's shared decisions ---------------------------------------------------------------
+
+
+def test_a_pass_retries_after_the_soonest_delay_asked() -> None:
+    assert soonest([None, 5.0, 0.5, None]) == 0.5
+    assert soonest([None, None]) is None
+    assert soonest([]) is None
+
+
+def test_a_spec_that_cannot_render_fails_with_a_reason_naming_the_manifest() -> None:
+    assert render_failure(InvalidInput("bad pod")) == Failure("InvalidSpec", "bad pod")
+    assert render_failure(MLServiceError("broken")) == Failure("InvalidSpec", "broken")
+    assert render_failure(TemplateError("no such key")).reason == "InvalidTemplate"
+
+
+def test_only_a_component_that_can_still_run_is_activatable() -> None:
+    assert activatable(view(None, "rev-1"))
+    assert not activatable(view(None, "rev-1", failure=NO_VOLUME))
+    assert activatable(view("rev-1", "rev-2", failure=NO_VOLUME))
+    assert not activatable(view("rev-1"), paused=True)

@@ -21,8 +21,8 @@ from mlservice.gateway.signals import LoadReport, ShadowLoad
 from mlservice.home import Home
 from mlservice.store import Key
 from mlservice.store.sqlite import SqliteStore
+from tests.controller.analysis_helpers import Clock
 from tests.controller.controller_helpers import World, mlservice
-from tests.controller.test_analysis_step import Clock
 
 V2 = RevisionId("ns/iris-predict-v2-00001")
 

@@ -8,40 +8,19 @@ judge the 5xx counts the gateway's load reports carry (`RevisionLoad.errors`).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import threading
 import time
-from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from mlservice.cli.background import UpProcess
-from mlservice.client import Endpoints
-from mlservice.naming import Hosts
+from tests.e2e import canary_load
+from tests.e2e.canary_load import INTERVAL, Load, write_model
 from tests.e2e.e2e_helpers import condition, events, get
 from tests.support.polling import wait_until
 from tests.support.up import apply
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-INTERVAL = 3.0
-
-MODEL = """
-from mlservice import Model
-
-
-class Release(Model):
-    calls = 0
-
-    async def predict(self, payload, headers=None):
-        Release.calls += 1
-        if {fail_every} and Release.calls % {fail_every} == 0:
-            raise RuntimeError("the canary fails one request in {fail_every}")
-        return {{"predictions": ["{release}"]}}
-"""
 
 
 def manifest(name: str, namespace: str, *, checks: bool) -> dict[str, Any]:
@@ -73,56 +52,19 @@ def manifest(name: str, namespace: str, *, checks: bool) -> dict[str, Any]:
 
 def models(up: UpProcess, namespace: str, *, canary_fails_every: int) -> None:
     for release, every in (("v1", 0), ("v2", canary_fails_every)):
-        folder = up.home.volume(namespace) / release
-        folder.mkdir(parents=True)
-        (folder / "model.py").write_text(MODEL.format(release=release, fail_every=every))
+        write_model(up.home.volume(namespace) / release, release=release, fail_every=every)
 
 
-@dataclasses.dataclass
-class Load:
-    """Requests sent without pause, to the service's split and to the default release's host;
-    who answered and with what status, per target."""
-
-    answers: Counter[tuple[str, int, str]] = dataclasses.field(default_factory=Counter)
-    stop: threading.Event = dataclasses.field(default_factory=threading.Event)
-
-    def count(self, target: str, *, ok: bool) -> int:
-        return sum(
-            n
-            for (where, status, _), n in self.answers.items()
-            if where == target and (status == 200) == ok
-        )
-
-
-@contextlib.contextmanager
-def load(up: UpProcess, name: str, namespace: str) -> Iterator[Load]:
-    endpoints = Endpoints.resolve(home=up.home)
-    assert endpoints.gateway is not None
-    hosts = Hosts(endpoints.domain)
-    targets = {
-        "split": hosts.service(name, namespace),
-        "default": hosts.release(name, namespace, "v1"),
-    }
-    found = Load()
-
-    def send(target: str, host: str) -> None:
-        with httpx.Client(base_url=endpoints.gateway or "", timeout=10) as client:
-            while not found.stop.is_set():
-                answer = client.post(
-                    f"/v1/models/{name}:predict", json={"instances": [1]}, headers={"Host": host}
-                )
-                body = answer.json().get("predictions", ["?"])[0] if answer.is_success else ""
-                found.answers[(target, answer.status_code, body)] += 1
-
-    threads = [threading.Thread(target=send, args=item, daemon=True) for item in targets.items()]
-    for thread in threads:
-        thread.start()
-    try:
-        yield found
-    finally:
-        found.stop.set()
-        for thread in threads:
-            thread.join(timeout=15)
+def load(up: UpProcess, name: str, namespace: str) -> contextlib.AbstractContextManager[Load]:
+    """Load on the service's split and on the default release's host."""
+    return canary_load.load(
+        up,
+        name,
+        lambda hosts: {
+            "split": hosts.service(name, namespace),
+            "default": hosts.release(name, namespace, "v1"),
+        },
+    )
 
 
 def analysis(up: UpProcess, name: str, namespace: str) -> dict[str, Any]:

@@ -6,20 +6,16 @@ on KServe's `prev-` tag host) fails nothing."""
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from mlservice.cli.background import UpProcess
-from mlservice.client import Endpoints
-from mlservice.naming import Hosts
+from tests.e2e import canary_load
+from tests.e2e.canary_load import INTERVAL, Load, write_model
 from tests.e2e.e2e_helpers import condition, events, get, wait_for
-from tests.e2e.test_e2e_canary_analysis import INTERVAL, MODEL, Load
 from tests.support.polling import wait_until
 from tests.support.up import apply
 
@@ -50,42 +46,19 @@ def isvc(folder: Path) -> dict[str, Any]:
 
 
 def model(tmp_path: Path, release: str, *, fail_every: int) -> Path:
-    folder = tmp_path / release
-    folder.mkdir()
-    (folder / "model.py").write_text(MODEL.format(release=release, fail_every=fail_every))
-    return folder
+    return write_model(tmp_path / release, release=release, fail_every=fail_every)
 
 
-@contextlib.contextmanager
-def load(up: UpProcess, namespace: str) -> Iterator[Load]:
-    """Requests without pause to the service (the split) and to the rolled-out revision."""
-    endpoints = Endpoints.resolve(home=up.home)
-    assert endpoints.gateway is not None
-    hosts = Hosts(endpoints.domain)
-    targets = {
-        "split": hosts.service(NAME, namespace),
-        "default": hosts.tagged(NAME, namespace, "prev"),
-    }
-    found = Load()
-
-    def send(target: str, host: str) -> None:
-        with httpx.Client(base_url=endpoints.gateway or "", timeout=10) as client:
-            while not found.stop.is_set():
-                answer = client.post(
-                    f"/v1/models/{NAME}:predict", json={"instances": [1]}, headers={"Host": host}
-                )
-                body = answer.json().get("predictions", ["?"])[0] if answer.is_success else ""
-                found.answers[(target, answer.status_code, body)] += 1
-
-    threads = [threading.Thread(target=send, args=item, daemon=True) for item in targets.items()]
-    for thread in threads:
-        thread.start()
-    try:
-        yield found
-    finally:
-        found.stop.set()
-        for thread in threads:
-            thread.join(timeout=15)
+def load(up: UpProcess, namespace: str) -> contextlib.AbstractContextManager[Load]:
+    """Load on the service (the split) and on the rolled-out revision."""
+    return canary_load.load(
+        up,
+        NAME,
+        lambda hosts: {
+            "split": hosts.service(NAME, namespace),
+            "default": hosts.tagged(NAME, namespace, "prev"),
+        },
+    )
 
 
 def ready(obj: dict[str, Any]) -> bool:

@@ -23,7 +23,7 @@ progress in `status.canaryAnalysis`, never in `spec`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from mlservice.controller.analysis import ANNOTATION_PREFIX
@@ -41,17 +41,23 @@ from mlservice.controller.kserve_pod import (
     unsupported_scheme,
 )
 from mlservice.controller.kserve_status import ModelFailure, canary_split, isvc_status
+from mlservice.controller.reconciler import (
+    Components,
+    Converged,
+    TrackedReconciler,
+    render_failure,
+)
 from mlservice.controller.revisions import plan_of
-from mlservice.controller.routing import ServiceRoutes, Settings, routed_revision
+from mlservice.controller.routing import ServiceRoutes, Settings, activatable, routed_revision
 from mlservice.controller.track import Failure, Plan, Track, TrackView
-from mlservice.errors import InvalidInput, KServeSelectionError, MLServiceError, NotFound
+from mlservice.errors import InvalidInput, KServeSelectionError, MLServiceError
 from mlservice.gateway.snapshot import (
     DEFAULT_CONTAINER_CONCURRENCY,
     DEFAULT_TIMEOUT_SECONDS,
     LoggerSpec,
 )
 from mlservice.naming import ComponentKey, kserve_predictor_key, kserve_transformer_key
-from mlservice.resources import InferenceService, parse_as
+from mlservice.resources import InferenceService
 from mlservice.resources.kinds import KSERVE_GROUP
 from mlservice.resources.kserve_component import ComponentSpec
 from mlservice.resources.pod import PodSpec
@@ -70,31 +76,23 @@ IMAGE_NOT_RUN: Final = "ImageNotRun"
 
 
 @dataclass
-class _Service:
-    tracks: dict[ComponentKey, Track] = field(default_factory=dict)
+class _Service(Components):
     warned: str | None = None  # the last ImageNotRun message recorded
 
 
-class InferenceServiceReconciler:
+class InferenceServiceReconciler(TrackedReconciler[InferenceService, _Service]):
+    api_version = f"{KSERVE_GROUP}/v1beta1"
+    kind = KIND
+
     def __init__(self, ctx: Context, *, metrics: MetricsSource | None = None) -> None:
-        self.ctx = ctx
-        self.routes: dict[Key, ServiceRoutes] = {}
-        self._services: dict[Key, _Service] = {}
+        super().__init__(ctx, model=InferenceService, state=_Service)
         self.analyst = CanaryAnalyst(metrics=metrics, events=ctx.events)
 
-    def keys(self) -> list[Key]:
-        return list(self._services)
-
-    async def reconcile(self, key: Key) -> float | None:
-        try:
-            obj = self.ctx.store.get(key)
-        except NotFound:
-            await self.forget(key)
-            return None
-        isvc = parse_as(InferenceService, obj)
-        state = self._services.setdefault(key, _Service())
+    async def converge(
+        self, key: Key, obj: Obj, isvc: InferenceService, state: _Service
+    ) -> Converged:
         predictor = isvc.spec.predictor
-        track = self._track(state, key, obj, kserve_predictor_key(), "predictor")
+        track = self._track(state, key, obj, kserve_predictor_key())
         outcome = predictor_outcome(isvc, obj, runtimes=self._runtimes(isvc), local=True)
         # Recorded once while the spec says it: the event recorder would count every reconcile.
         if outcome.warning is not None and state.warned != outcome.warning:
@@ -117,7 +115,7 @@ class InferenceServiceReconciler:
         transformer_view = None
         transformer = isvc.spec.transformer
         if transformer is not None:
-            chain = self._track(state, key, obj, kserve_transformer_key(), "transformer")
+            chain = self._track(state, key, obj, kserve_transformer_key())
             later = await self._step(
                 chain,
                 transformer,
@@ -127,8 +125,7 @@ class InferenceServiceReconciler:
             )
             delays.append(later)
             transformer_view = await chain.view()
-        elif kserve_transformer_key() in state.tracks:
-            await state.tracks.pop(kserve_transformer_key()).stop()
+        await state.keep_only(_components(isvc))
         status = isvc_status(
             name=isvc.name,
             namespace=isvc.namespace,
@@ -143,29 +140,18 @@ class InferenceServiceReconciler:
             now=self.ctx.now(),
         )
         status = share.annotate(status, previous=obj.get("status"), now=self.ctx.now())
-        self.ctx.write_status(obj, status)
-        self.routes[key] = self._routes(isvc, view, transformer_view, canary=canary)
-        return min((d for d in delays if d is not None), default=None)
-
-    async def forget(self, key: Key) -> None:
-        state = self._services.pop(key, None)
-        for track in (state.tracks if state else {}).values():
-            await track.stop()
-        self.routes.pop(key, None)
-        api_version = f"{KSERVE_GROUP}/v1beta1"
-        self.ctx.events.forget(Involved(api_version, KIND, key.namespace, key.name))
+        routes = self._routes(isvc, view, transformer_view, canary=canary)
+        return Converged(status, routes, delays)
 
     # -- components ----------------------------------------------------------------------
 
-    def _track(
-        self, state: _Service, key: Key, obj: Obj, component: ComponentKey, block: str
-    ) -> Track:
-        if component not in state.tracks:
-            track = self.ctx.track(key, obj, component=component)
-            recorded = ((obj.get("status") or {}).get("components") or {}).get(block) or {}
-            track.restore(recorded.get("latestCreatedRevision"), recorded.get("revisionHash"))
-            state.tracks[component] = track
-        return state.tracks[component]
+    def _new_track(self, key: Key, obj: Obj, component: ComponentKey) -> Track:
+        track = super()._new_track(key, obj, component)
+        # KServe's status keeps each component's names in its block (`predictor`, ...).
+        block = component.name_part
+        recorded = ((obj.get("status") or {}).get("components") or {}).get(block) or {}
+        track.restore(recorded.get("latestCreatedRevision"), recorded.get("revisionHash"))
+        return track
 
     def _share(self, obj: Obj, track: Track, view: TrackView, requested: int | None) -> CanaryShare:
         # The latest revision is a canary to judge once a replica of it answers.
@@ -188,17 +174,14 @@ class InferenceServiceReconciler:
         hold: bool = False,
     ) -> float | None:
         low, high = component.replica_bounds
-        scale = self.ctx.replicas(track, min_replicas=low, max_replicas=high, paused=False)
-        delay = await track.step(outcome, scale=scale, hold=hold)
-        if isinstance(outcome, Plan):
-            self.ctx.autoscale(
-                track,
-                annotations=outcome.annotations,
-                min_replicas=low,
-                max_replicas=high,
-                container_concurrency=component.container_concurrency,
-            )
-        return delay
+        return await self._apply(
+            track,
+            outcome,
+            min_replicas=low,
+            max_replicas=high,
+            container_concurrency=component.container_concurrency,
+            hold=hold,
+        )
 
     def _runtimes(self, isvc: InferenceService) -> list[Obj]:
         scopes = [
@@ -227,7 +210,7 @@ class InferenceServiceReconciler:
                 component="predict",
                 release=name or "",
                 settings=_settings(predictor),
-                activatable=_activatable(view),
+                activatable=activatable(view),
             )
             if revision is not None:
                 releases[revision.release] = revision
@@ -244,7 +227,7 @@ class InferenceServiceReconciler:
                 component="transform",
                 release="",
                 settings=_settings(isvc.spec.transformer),
-                activatable=_activatable(transformer),
+                activatable=activatable(transformer),
             )
         return ServiceRoutes(
             kind=KIND,
@@ -308,7 +291,7 @@ def predictor_outcome(
         invalid = ModelFailure(err.reason, err.failure_message or err.message)
         return PredictorOutcome(Failure(err.reason, err.message), invalid)
     except MLServiceError as err:
-        return PredictorOutcome(Failure(_reason(err), err.message))
+        return PredictorOutcome(render_failure(err))
     return PredictorOutcome(
         plan_of(
             rendered,
@@ -331,7 +314,7 @@ def transformer_plan(isvc: InferenceService, *, predictor_host: str) -> Plan | F
         pod = transformer_pod(transformer, name=isvc.name)
         rendered = _rendered(isvc, transformer, pod, role="transform")
     except MLServiceError as err:
-        return Failure(_reason(err), err.message)
+        return render_failure(err)
     return plan_of(
         rendered,
         kind=KIND,
@@ -385,6 +368,14 @@ def _runtime(
     return SelectedRuntime(chosen, manifests[(chosen.cluster, chosen.name)])
 
 
+def _components(isvc: InferenceService) -> set[ComponentKey]:
+    """The components the spec has: the predictor, and the transformer if any."""
+    wanted = {kserve_predictor_key()}
+    if isvc.spec.transformer is not None:
+        wanted.add(kserve_transformer_key())
+    return wanted
+
+
 def _settings(component: ComponentSpec) -> Settings:
     logger = component.logger
     return Settings(
@@ -398,11 +389,3 @@ def _settings(component: ComponentSpec) -> Settings:
             urls=(logger.url,) if logger.url else (), mode=logger.mode, flavor="kserve"
         ),
     )
-
-
-def _reason(err: MLServiceError) -> str:
-    return err.reason if err.reason not in ("BadRequest", "InternalError") else "InvalidSpec"
-
-
-def _activatable(view: TrackView) -> bool:
-    return view.serving is not None or view.failure is None

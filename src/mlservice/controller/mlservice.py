@@ -7,26 +7,30 @@ pass is idempotent: an unchanged spec renders to the same hash and changes nothi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Final
 
 from mlservice.controller.analysis_step import CanaryAnalyst, MetricsSource
 from mlservice.controller.context import Context
-from mlservice.controller.events import Involved
+from mlservice.controller.reconciler import (
+    Components,
+    Converged,
+    TrackedReconciler,
+    render_failure,
+)
 from mlservice.controller.revisions import plan_of
-from mlservice.controller.routing import ServiceRoutes, Settings, routed_revision
+from mlservice.controller.routing import ServiceRoutes, Settings, activatable, routed_revision
 from mlservice.controller.shadow_metrics import TICK, ShadowSource, shadow_status
 from mlservice.controller.status import mlservice_status
-from mlservice.controller.track import Failure, Plan, Track, TrackView
+from mlservice.controller.track import Failure, Plan, TrackView
 from mlservice.engine import ModelSource
-from mlservice.errors import MLServiceError, NotFound
+from mlservice.errors import MLServiceError
 from mlservice.gateway.snapshot import (
     DEFAULT_CONTAINER_CONCURRENCY,
     DEFAULT_TIMEOUT_SECONDS,
     LoggerSpec,
 )
 from mlservice.naming import ComponentKey, transformer_key
-from mlservice.resources import MLService, MLServiceRuntime, Release, parse_as
+from mlservice.resources import MLService, MLServiceRuntime, Release
 from mlservice.resources.kinds import API_VERSION
 from mlservice.resources.mlservice import Logger
 from mlservice.runtime import render_replica, render_transformer, select_runtime
@@ -36,12 +40,10 @@ from mlservice.store import Key, Obj
 KIND: Final = "MLService"
 
 
-@dataclass
-class _Service:
-    tracks: dict[ComponentKey, Track] = field(default_factory=dict)
+class MLServiceReconciler(TrackedReconciler[MLService, Components]):
+    api_version = API_VERSION
+    kind = KIND
 
-
-class MLServiceReconciler:
     def __init__(
         self,
         ctx: Context,
@@ -49,23 +51,13 @@ class MLServiceReconciler:
         metrics: MetricsSource | None = None,
         shadows: ShadowSource | None = None,
     ) -> None:
-        self.ctx = ctx
+        super().__init__(ctx, model=MLService, state=Components)
         self.shadows = shadows
-        self.routes: dict[Key, ServiceRoutes] = {}
-        self._services: dict[Key, _Service] = {}
         self.analyst = CanaryAnalyst(metrics=metrics, events=ctx.events)
 
-    def keys(self) -> list[Key]:
-        return list(self._services)
-
-    async def reconcile(self, key: Key) -> float | None:
-        try:
-            obj = self.ctx.store.get(key)
-        except NotFound:
-            await self.forget(key)
-            return None
-        service = parse_as(MLService, obj)
-        state = self._services.setdefault(key, _Service())
+    async def converge(
+        self, key: Key, obj: Obj, service: MLService, state: Components
+    ) -> Converged:
         runtimes = self.ctx.runtimes(service.namespace)
         paused = service.spec.paused
         views: dict[str, TrackView] = {}
@@ -73,25 +65,19 @@ class MLServiceReconciler:
         for release in service.spec.releases:
             track = self._track(state, key, obj, ComponentKey("predict", release.name))
             predictor = release.predictor
-            scale = self.ctx.replicas(
-                track,
-                min_replicas=predictor.min_replicas,
-                max_replicas=predictor.max_replicas,
-                paused=paused,
-            )
-            outcome = predictor_plan(service, release, runtimes)
-            delays.append(await track.step(outcome, scale=scale))
-            if isinstance(outcome, Plan):
-                self.ctx.autoscale(
+            delays.append(
+                await self._apply(
                     track,
-                    annotations=outcome.annotations,
+                    predictor_plan(service, release, runtimes),
                     min_replicas=predictor.min_replicas,
                     max_replicas=predictor.max_replicas,
+                    paused=paused,
                     container_concurrency=predictor.container_concurrency,
                 )
+            )
             views[release.name] = await track.view()
         transformer = await self._transformer(service, state, key, obj)
-        await self._drop_removed(state, service)
+        await state.keep_only(_components(service))
         # The canary analysis (ours, optional) steers the percent routed and reported.
         serving = {
             name: state.tracks[ComponentKey("predict", name)].revision_id(view.serving)
@@ -121,56 +107,28 @@ class MLServiceReconciler:
                 now=now,
             )
             delays.append(TICK if self.shadows is not None else None)
-        self.ctx.write_status(obj, status)
-        self.routes[key] = self._routes(service, views, transformer)
-        return min((d for d in delays if d is not None), default=None)
-
-    async def forget(self, key: Key) -> None:
-        state = self._services.pop(key, None)
-        for track in (state.tracks if state else {}).values():
-            await track.stop()
-        self.routes.pop(key, None)
-        self.ctx.events.forget(Involved(API_VERSION, KIND, key.namespace, key.name))
+        return Converged(status, self._routes(service, views, transformer), delays)
 
     # -- components ----------------------------------------------------------------------
 
-    def _track(self, state: _Service, key: Key, obj: Obj, component: ComponentKey) -> Track:
-        if component not in state.tracks:
-            state.tracks[component] = self.ctx.track(key, obj, component=component)
-        return state.tracks[component]
-
     async def _transformer(
-        self, service: MLService, state: _Service, key: Key, obj: Obj
+        self, service: MLService, state: Components, key: Key, obj: Obj
     ) -> TrackView | None:
         transformer = service.spec.transformer
         if transformer is None:
             return None
         track = self._track(state, key, obj, transformer_key())
-        scale = self.ctx.replicas(
+        outcome = transformer_plan(
+            service, predictor_host=self.ctx.hosts.predictor(service.name, service.namespace)
+        )
+        await self._apply(
             track,
+            outcome,
             min_replicas=transformer.min_replicas,
             max_replicas=transformer.max_replicas,
             paused=service.spec.paused,
         )
-        outcome = transformer_plan(
-            service, predictor_host=self.ctx.hosts.predictor(service.name, service.namespace)
-        )
-        await track.step(outcome, scale=scale)
-        if isinstance(outcome, Plan):
-            self.ctx.autoscale(
-                track,
-                annotations=outcome.annotations,
-                min_replicas=transformer.min_replicas,
-                max_replicas=transformer.max_replicas,
-            )
         return await track.view()
-
-    async def _drop_removed(self, state: _Service, service: MLService) -> None:
-        wanted = {ComponentKey("predict", r.name) for r in service.spec.releases}
-        if service.spec.transformer is not None:
-            wanted.add(transformer_key())
-        for component in [c for c in state.tracks if c not in wanted]:
-            await state.tracks.pop(component).stop()
 
     def _routes(
         self, service: MLService, views: dict[str, TrackView], transformer: TrackView | None
@@ -192,7 +150,7 @@ class MLServiceReconciler:
                 component="predict",
                 release=release.name,
                 settings=settings,
-                activatable=_activatable(view, paused),
+                activatable=activatable(view, paused=paused),
             )
             if revision is not None:
                 releases[release.name] = revision
@@ -205,7 +163,7 @@ class MLServiceReconciler:
                 component="transform",
                 release="",
                 settings=Settings(logger=_logger(spec.transformer.logger)),
-                activatable=_activatable(transformer, paused),
+                activatable=activatable(transformer, paused=paused),
             )
         return ServiceRoutes(
             kind=KIND,
@@ -231,7 +189,7 @@ def predictor_plan(
         runtime = select_runtime(model, namespace=ns, runtimes=runtimes)
         rendered = render_replica(service=service, release=release, runtime=runtime)
     except MLServiceError as err:
-        return Failure(_reason(err), err.message)
+        return render_failure(err)
     s3 = release.predictor.storage.s3_storage if release.predictor.storage else None
     uri = model.model_uri
     secret = s3.secret_name if s3 and uri and uri.startswith("s3://") else None
@@ -251,7 +209,7 @@ def transformer_plan(service: MLService, *, predictor_host: str) -> Plan | Failu
     try:
         rendered = render_transformer(service)
     except MLServiceError as err:
-        return Failure(_reason(err), err.message)
+        return render_failure(err)
     return plan_of(
         rendered,
         kind=KIND,
@@ -262,14 +220,14 @@ def transformer_plan(service: MLService, *, predictor_host: str) -> Plan | Failu
     )
 
 
-def _reason(err: MLServiceError) -> str:
-    return err.reason if err.reason not in ("BadRequest", "InternalError") else "InvalidSpec"
+def _components(service: MLService) -> set[ComponentKey]:
+    """The components the spec has: a predictor per release, and its transformer if any."""
+    wanted = {ComponentKey("predict", r.name) for r in service.spec.releases}
+    if service.spec.transformer is not None:
+        wanted.add(transformer_key())
+    return wanted
 
 
 def _logger(logger: Logger | None) -> LoggerSpec | None:
     # Without urls a logger still writes the local request log.
     return None if logger is None else LoggerSpec(urls=tuple(logger.urls or ()), mode=logger.mode)
-
-
-def _activatable(view: TrackView, paused: bool) -> bool:
-    return not paused and (view.serving is not None or view.failure is None)

@@ -106,6 +106,12 @@ def routed_revision(
     )
 
 
+def activatable(view: TrackView, *, paused: bool = False) -> bool:
+    """Whether the activator may hold requests for a component and wake it: not while its
+    service is paused, nor when its only revision has failed (waking it cannot help)."""
+    return not paused and (view.serving is not None or view.failure is None)
+
+
 def _grpc(replica: ReplicaState) -> str | None:
     """Where the gateway's h2c path reaches the replica's gRPC server (loopback, as `address`)."""
     return f"127.0.0.1:{replica.grpc_port}" if replica.grpc_port is not None else None

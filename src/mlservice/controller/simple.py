@@ -17,52 +17,43 @@ from typing import Any, Final
 
 from mlservice.controller.conditions import Condition, conditions_json
 from mlservice.controller.context import Context
-from mlservice.controller.events import Involved
+from mlservice.controller.reconciler import Components, Converged, TrackedReconciler
 from mlservice.controller.revisions import plan_of
 from mlservice.controller.routing import ServiceRoutes, Settings, routed_revision
 from mlservice.controller.scale import replica_count
 from mlservice.controller.status import component_status, health
-from mlservice.controller.track import Failure, Plan, Track, TrackView
+from mlservice.controller.track import Failure, Plan, TrackView
 from mlservice.engine import ModelSource
-from mlservice.errors import InvalidInput, MLServiceError, NotFound
+from mlservice.errors import InvalidInput, MLServiceError
 from mlservice.naming import ComponentKey, Hosts
-from mlservice.resources import PodSpec, SimpleMLService, parse_as
+from mlservice.resources import PodSpec, SimpleMLService
 from mlservice.resources.kinds import API_VERSION
 from mlservice.resources.pod import USER_CONTAINER, ResourceRequirements
 from mlservice.resources.simplemlservice import MODEL_PATH, TORCHSERVE_ANNOTATION, PyTorch
 from mlservice.runtime import render_pod
-from mlservice.store import Key
+from mlservice.store import Key, Obj
 
 KIND: Final = "SimpleMLService"
 COMPONENT: Final = ComponentKey("predict", token="simple")
 TORCHSERVE_LAUNCHER = ["python", "-m", "mlservice.runtime.builtin.torchserve"]
 
 
-class SimpleMLServiceReconciler:
+class SimpleMLServiceReconciler(TrackedReconciler[SimpleMLService, Components]):
+    api_version = API_VERSION
+    kind = KIND
+
     def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.routes: dict[Key, ServiceRoutes] = {}
-        self._tracks: dict[Key, Track] = {}
+        super().__init__(ctx, model=SimpleMLService, state=Components)
 
-    def keys(self) -> list[Key]:
-        return list(self._tracks)
-
-    async def reconcile(self, key: Key) -> float | None:
-        try:
-            obj = self.ctx.store.get(key)
-        except NotFound:
-            await self.forget(key)
-            return None
-        svc = parse_as(SimpleMLService, obj)
-        if key not in self._tracks:
-            self._tracks[key] = self.ctx.track(key, obj, component=COMPONENT)
-        track = self._tracks[key]
+    async def converge(
+        self, key: Key, obj: Obj, svc: SimpleMLService, state: Components
+    ) -> Converged:
+        track = self._track(state, key, obj, COMPONENT)
         scale = replica_count(
             wanted=svc.spec.replicas, min_replicas=0, max_replicas=None, cap=self.ctx.max_replicas
         )
         delay = await track.step(simple_plan(svc), scale=scale)
         view = await track.view()
-        self.ctx.write_status(obj, self._status(svc, view, obj.get("status")))
         revision = routed_revision(
             view,
             namespace=svc.namespace,
@@ -72,20 +63,13 @@ class SimpleMLServiceReconciler:
             settings=Settings(),
             activatable=False,  # fixed replicas: nothing scales it up on demand
         )
-        self.routes[key] = ServiceRoutes(
+        routes = ServiceRoutes(
             kind=KIND,
             namespace=svc.namespace,
             name=svc.name,
             releases={"": revision} if revision else {},
         )
-        return delay
-
-    async def forget(self, key: Key) -> None:
-        track = self._tracks.pop(key, None)
-        if track is not None:
-            await track.stop()
-        self.routes.pop(key, None)
-        self.ctx.events.forget(Involved(API_VERSION, KIND, key.namespace, key.name))
+        return Converged(self._status(svc, view, obj.get("status")), routes, [delay])
 
     def _status(
         self, svc: SimpleMLService, view: TrackView, previous: dict[str, Any] | None

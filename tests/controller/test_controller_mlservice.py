@@ -435,3 +435,26 @@ async def test_a_restarted_controller_publishes_no_partial_first_snapshot(home: 
         await controllers.close()
         await engine.close()
         store.close()
+
+
+async def test_a_replaced_transformer_revision_is_stopped_after_its_drain(world: World) -> None:
+    """The transformer's track asks to run again when its old revision's drain ends; the
+    MLService reconciler must keep that delay, or the old revision runs on."""
+    svc = mlservice()
+    command = ["mls", "serve", "t"]
+    svc["spec"]["transformer"] = {
+        "template": {"spec": {"containers": [{"name": "user-container", "command": command}]}}
+    }
+    world.apply(svc)
+    await world.settle()
+    for revision in ("iris-predict-v1-00001", "iris-transform-00001"):
+        world.mark_ready(revision)
+    await world.settle()
+    command.append("--workers=2")
+    world.apply(svc)
+    await world.settle()
+    world.mark_ready("iris-transform-00002")
+    await world.settle()
+    assert world.status()["transformer"]["ready"] is True
+    assert world.stopped("iris-transform-00001")
+    assert not world.stopped("iris-transform-00002")

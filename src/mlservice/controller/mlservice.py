@@ -76,7 +76,8 @@ class MLServiceReconciler(TrackedReconciler[MLService, Components]):
                 )
             )
             views[release.name] = await track.view()
-        transformer = await self._transformer(service, state, key, obj)
+        transformer, transformer_delay = await self._transformer(service, state, key, obj)
+        delays.append(transformer_delay)
         await state.keep_only(_components(service))
         # The canary analysis (ours, optional) steers the percent routed and reported.
         serving = {
@@ -113,22 +114,23 @@ class MLServiceReconciler(TrackedReconciler[MLService, Components]):
 
     async def _transformer(
         self, service: MLService, state: Components, key: Key, obj: Obj
-    ) -> TrackView | None:
+    ) -> tuple[TrackView | None, float | None]:
+        """The transformer's view (None without one) and its track's delay."""
         transformer = service.spec.transformer
         if transformer is None:
-            return None
+            return None, None
         track = self._track(state, key, obj, transformer_key())
         outcome = transformer_plan(
             service, predictor_host=self.ctx.hosts.predictor(service.name, service.namespace)
         )
-        await self._apply(
+        delay = await self._apply(
             track,
             outcome,
             min_replicas=transformer.min_replicas,
             max_replicas=transformer.max_replicas,
             paused=service.spec.paused,
         )
-        return await track.view()
+        return await track.view(), delay
 
     def _routes(
         self, service: MLService, views: dict[str, TrackView], transformer: TrackView | None

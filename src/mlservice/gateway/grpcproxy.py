@@ -24,15 +24,15 @@ from mlservice.gateway import split
 from mlservice.gateway.balancer import Replica
 from mlservice.gateway.grpcupstream import GrpcUpstream, UpstreamLinks
 from mlservice.gateway.trace import is_valid, new_traceparent
-from mlservice.h2c import codec as h2codec
-from mlservice.h2c import grpcwire
+from mlservice.h2c import events, grpcwire
+from mlservice.h2c.events import Headers
 from mlservice.h2c.grpcwire import (
     CANCELLED,
     DEADLINE_EXCEEDED,
     UNAVAILABLE,
     UNIMPLEMENTED,
 )
-from mlservice.h2c.peer import Batch, H2Error, H2Peer, Headers
+from mlservice.h2c.peer import Batch, H2Error, H2Peer
 
 if TYPE_CHECKING:
     from mlservice.gateway.core import Core
@@ -69,24 +69,24 @@ class GrpcConnection(H2Peer):
         super().connection_made(transport)
         self.front.connections.add(self)
 
-    def on_event(self, event: h2codec.Event) -> None:
-        if isinstance(event, h2codec.DataReceived):
+    def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.DataReceived):
             self.consumed(event.stream_id, event.flow_controlled_length)
             if (call := self.calls.get(event.stream_id)) is not None:
                 call.request_data(event.data)
-        elif isinstance(event, h2codec.RequestReceived):
+        elif isinstance(event, events.RequestReceived):
             call = GrpcCall(self, event.stream_id, event.headers)
             self.calls[event.stream_id] = call
             call.begin()
-        elif isinstance(event, h2codec.StreamEnded):
+        elif isinstance(event, events.StreamEnded):
             if (call := self.calls.get(event.stream_id)) is not None:
                 call.request_end()
-        elif isinstance(event, h2codec.StreamReset):
+        elif isinstance(event, events.StreamReset):
             if (call := self.calls.get(event.stream_id)) is not None:
                 call.client_gone()
-        elif isinstance(event, h2codec.WindowUpdated):
+        elif isinstance(event, events.WindowUpdated):
             self.window_opened(event.stream_id)
-        elif isinstance(event, h2codec.ConnectionTerminated) and self.transport is not None:
+        elif isinstance(event, events.ConnectionTerminated) and self.transport is not None:
             self.transport.close()
 
     def call_done(self, call: GrpcCall) -> None:

@@ -8,20 +8,17 @@ import base64
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import grpc
-import httpx
 import numpy as np
 import pytest
 import tritonclient.grpc as triton
-from cloudevents.core.bindings.http import HTTPMessage, from_binary_event
 from tritonclient.grpc import service_pb2
 
 from mlservice.cli.background import UpProcess
-from tests.gateway.e2e_gateway import mlservice, release, wait_ready
+from tests.gateway.e2e_gateway import iris_models, mlservice, release, wait_ready
 from tests.gateway.gateway_procs import start_upstream
-from tests.support.iris import iris_joblib
+from tests.gateway.sink_events import request_and_response, sink_records
 from tests.support.polling import wait_until
 from tests.support.up import PLATFORM_ARGS, apply, scratch_namespace, up_process
 
@@ -50,11 +47,7 @@ def namespace(request: pytest.FixtureRequest, up: UpProcess) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def models(up: UpProcess) -> str:
     """Volume `grpc-models` with `iris/` and `iris-shifted/` (they disagree on ROW)."""
-    for folder, shift in (("iris", 0), ("iris-shifted", 1)):
-        path = up.home.volume("grpc-models") / folder
-        path.mkdir(parents=True)
-        (path / "model.joblib").write_bytes(iris_joblib(shift))
-    return "grpc-models"
+    return iris_models(up, "grpc-models")
 
 
 def client(up: UpProcess, host: str) -> triton.InferenceServerClient:
@@ -156,22 +149,10 @@ def test_a_logged_model_infer_is_a_pair_of_cloudevents(
         apply(up, manifest, namespace)
         wait_ready(up, "logged", namespace)
         assert predict(up, f"logged.{namespace}.localhost", "logged") == PREDICTS["v1"]
-
-        def at_sink() -> list[dict[str, Any]]:
-            got: list[dict[str, Any]] = httpx.get(f"{sink.urls[0]}/events").json()
-            return got if len(got) >= 2 else []
-
-        received = wait_until(at_sink, timeout=10, message="two events at the sink")
+        received = sink_records(sink)
     finally:
         sink.stop()
-    events = [
-        from_binary_event(HTTPMessage(headers=e["headers"], body=base64.b64decode(e["body"])))
-        for e in received
-    ]
-    kinds = {e.get_type(): e for e in events}
-    request = kinds["tensorstack.dev.mlservice.request"]
-    response = kinds["tensorstack.dev.mlservice.response"]
-    assert request.get_id() == response.get_id()
+    request, response = request_and_response(received)
     for event in (request, response):
         assert event.get_source() == "logged-predict-v1"
         assert event.get_extension("inferenceurl") == MODEL_INFER

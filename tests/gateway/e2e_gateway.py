@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from mlservice.cli.background import UpProcess
+from tests.support.iris import iris_joblib
 from tests.support.up import mls_on
 
 IRIS_ROW = {
@@ -23,6 +24,16 @@ IRIS_ROW = {
     ]
 }
 Obj = dict[str, Any]
+
+
+def iris_models(up: UpProcess, volume: str) -> str:
+    """Volume `volume` with `iris/` (class 2 for IRIS_ROW) and `iris-shifted/` (class 0): two
+    models that disagree on one row, so an answer tells which release gave it."""
+    for folder, shift in (("iris", 0), ("iris-shifted", 1)):
+        path = up.home.volume(volume) / folder
+        path.mkdir(parents=True)
+        (path / "model.joblib").write_bytes(iris_joblib(shift))
+    return volume
 
 
 def wait_ready(up: UpProcess, name: str, namespace: str, timeout: int = 90) -> None:

@@ -3,7 +3,6 @@ real `mls serve` replicas, real clients going through the gateway by Host header
 
 from __future__ import annotations
 
-import base64
 import io
 import os
 import signal
@@ -18,7 +17,6 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from cloudevents.core.bindings.http import HTTPMessage, from_binary_event
 
 from mlservice.cli.background import UpProcess
 from mlservice.gateway.reqlog import localfile
@@ -27,6 +25,7 @@ from tests.gateway.e2e_gateway import (
     Load,
     copy_model,
     gateway,
+    iris_models,
     mlservice,
     release,
     replica_pid,
@@ -34,7 +33,7 @@ from tests.gateway.e2e_gateway import (
     wait_ready,
 )
 from tests.gateway.gateway_procs import start_upstream
-from tests.support.iris import iris_joblib
+from tests.gateway.sink_events import request_and_response, sink_records
 from tests.support.polling import wait_until
 from tests.support.up import apply, mls_on, scratch_namespace, up_process
 
@@ -59,11 +58,7 @@ def namespace(request: pytest.FixtureRequest, up: UpProcess) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def iris_volume(up: UpProcess) -> str:
     """Volume `gw-models` with `iris/` (predicts 2 for IRIS_ROW) and `iris-shifted/` (0)."""
-    for folder, shift in (("iris", 0), ("iris-shifted", 1)):
-        path = up.home.volume("gw-models") / folder
-        path.mkdir(parents=True)
-        (path / "model.joblib").write_bytes(iris_joblib(shift))
-    return "gw-models"
+    return iris_models(up, "gw-models")
 
 
 def _infer(http: httpx.Client, host: str, name: str = "iris") -> httpx.Response:
@@ -187,22 +182,10 @@ def test_logger_sends_cloudevents_and_keeps_every_event_when_the_sink_is_down(
         with gateway(up, timeout=30) as http:
             answer = _infer(http, host, name="logged")
             assert answer.status_code == 200, answer.text
-
-        def at_sink() -> list[dict[str, Any]]:
-            got: list[dict[str, Any]] = httpx.get(f"{sink.urls[0]}/events").json()
-            return got if len(got) >= 2 else []
-
-        received = wait_until(at_sink, timeout=10, message="two events at the sink")
+        received = sink_records(sink)
     finally:
         sink.stop()
-    events = [
-        from_binary_event(HTTPMessage(headers=e["headers"], body=base64.b64decode(e["body"])))
-        for e in received
-    ]
-    kinds = {e.get_type(): e for e in events}
-    request = kinds["tensorstack.dev.mlservice.request"]
-    response = kinds["tensorstack.dev.mlservice.response"]
-    assert request.get_id() == response.get_id()
+    request, response = request_and_response(received)
     for event in (request, response):
         assert event.get_source() == "logged-predict-v1"
         assert event.get_extension("component") == "predict"

@@ -3,17 +3,16 @@ requests unharmed and every event in the local file."""
 
 from __future__ import annotations
 
-import base64
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from cloudevents.core.bindings.http import HTTPMessage, from_binary_event
 
 from mlservice.gateway.reqlog import localfile
 from tests.gateway.gateway_procs import Gateway, Proc, revision, route, snapshot, start_upstream
+from tests.gateway.sink_events import request_and_response, sink_records
 from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -40,18 +39,7 @@ def test_sink_gets_matching_request_and_response_events(
             headers={"host": "torch-mnist.example.localhost", "content-type": "image/png"},
         )
         assert answer.status_code == 200
-        received = wait_until(
-            lambda: (r := httpx.get(f"{sink.urls[0]}/events").json()) and len(r) >= 2 and r,
-            timeout=10,
-            message="two events at the sink",
-        )
-        events = [
-            from_binary_event(HTTPMessage(headers=e["headers"], body=base64.b64decode(e["body"])))
-            for e in received
-        ]
-        request = next(e for e in events if e.get_type().endswith(".request"))
-        response = next(e for e in events if e.get_type().endswith(".response"))
-        assert request.get_id() == response.get_id()
+        request, response = request_and_response(sink_records(sink))
         assert request.get_source() == "torch-mnist-predict-v1"
         assert request.get_data() == PNG
         assert response.get_data() == answer.json()

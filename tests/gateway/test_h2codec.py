@@ -12,8 +12,15 @@ import h2.errors
 import h2.events
 import pytest
 
-from mlservice.h2c import codec as h2codec
 from mlservice.h2c.codec import H2Codec
+from mlservice.h2c.events import (
+    ConnectionTerminated,
+    DataReceived,
+    RequestReceived,
+    ResponseReceived,
+    StreamReset,
+    WindowUpdated,
+)
 
 REQUEST = [
     (b":method", b"POST"),
@@ -72,9 +79,9 @@ def test_a_unary_call_in_both_directions_with_h2_as_client() -> None:
     events = ours.receive_data(client.data_to_send())
     assert kinds(events) == ["RequestReceived", "DataReceived", "StreamEnded"]
     request, data = events[0], events[1]
-    assert isinstance(request, h2codec.RequestReceived)
+    assert isinstance(request, RequestReceived)
     assert request.headers == REQUEST
-    assert isinstance(data, h2codec.DataReceived)
+    assert isinstance(data, DataReceived)
     assert data.data == b"\x00\x00\x00\x00\x02ab"
     assert data.flow_controlled_length == 7
 
@@ -101,7 +108,7 @@ def test_header_blocks_past_a_frame_go_in_continuation_frames_both_ways() -> Non
     big = [*REQUEST, (b"x-big", b"v" * 40_000)]
     client.send_headers(1, big, end_stream=True)
     (request, _ended) = ours.receive_data(client.data_to_send())
-    assert isinstance(request, h2codec.RequestReceived)
+    assert isinstance(request, RequestReceived)
     assert request.headers == big
     ours.send_headers(1, [*HEAD, (b"x-big", b"w" * 40_000)])
     sent = ours.data_to_send()
@@ -130,7 +137,7 @@ def test_repeated_header_blocks_decode_the_same_and_callers_get_their_own_list()
     for stream_id, value in ((1, b"a"), (3, b"a"), (5, b"b"), (7, b"b"), (9, b"a")):
         client.send_headers(stream_id, [*REQUEST, (b"x-v", value)], end_stream=True)
         request = ours.receive_data(client.data_to_send())[0]
-        assert isinstance(request, h2codec.RequestReceived)
+        assert isinstance(request, RequestReceived)
         seen.append(request.headers[-1])
         request.headers.append((b"mutated", b"1"))  # must not reach the next call's list
     assert seen == [(b"x-v", b"a"), (b"x-v", b"a"), (b"x-v", b"b"), (b"x-v", b"b"), (b"x-v", b"a")]
@@ -149,7 +156,7 @@ def test_sending_respects_the_peers_windows_and_reports_their_opening() -> None:
     client.receive_data(ours.data_to_send())
     client.increment_flow_control_window(5, stream_id=1)
     events = ours.receive_data(client.data_to_send())
-    assert any(isinstance(e, h2codec.WindowUpdated) and e.stream_id == 1 for e in events)
+    assert any(isinstance(e, WindowUpdated) and e.stream_id == 1 for e in events)
     assert ours.local_flow_control_window(1) == 5
 
 
@@ -172,11 +179,11 @@ def test_client_side_trailers_only_reset_and_goaway() -> None:
         "StreamReset",
         "ConnectionTerminated",
     ]
-    assert isinstance(events[0], h2codec.ResponseReceived)
+    assert isinstance(events[0], ResponseReceived)
     assert events[0].stream_ended
-    assert isinstance(events[2], h2codec.StreamReset)
+    assert isinstance(events[2], StreamReset)
     assert events[2].error_code == 8
-    assert isinstance(events[3], h2codec.ConnectionTerminated)
+    assert isinstance(events[3], ConnectionTerminated)
     assert events[3].last_stream_id == second
     assert ours.open_outbound_streams == 0
     with pytest.raises(h2.exceptions.ProtocolError):

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from mlservice.errors import Unavailable
 from mlservice.gateway import httpwire, split
 from mlservice.gateway.balancer import Replica
+from mlservice.gateway.inflight import InFlight
 from mlservice.gateway.shadow import Buffer, Copy
 from mlservice.gateway.snapshot import Backend, Route
 
@@ -42,37 +43,29 @@ if TYPE_CHECKING:
 CLIENT_CLOSED = 499  # nginx's code for a client that left before its answer
 
 
-class Exchange:
+class Exchange(InFlight):
     __slots__ = (
-        "_timer",
         "_up_out",
         "activity",
-        "attempts",
         "backend",
         "body",
         "body_size",
         "capture",
         "code",
         "conn",
-        "core",
-        "finished",
         "head",
         "headers",
         "http11",
         "keep_alive",
         "method",
         "replayed",
-        "replica",
         "request_done",
         "response",
         "response_done",
         "route",
         "shadow",
-        "started",
-        "state",
         "upstream",
         "url",
-        "waiting",
     )
 
     def __init__(
@@ -93,6 +86,7 @@ class Exchange:
         self.keep_alive = keep_alive
         self.http11 = http11
         self.started = time.monotonic()
+        self.deadline = None  # a client's own deadline is gRPC's alone
         self.head = httpwire.RequestHead(method, url, headers)
         self.route: Route | None = None
         self.backend: Backend | None = None
@@ -183,11 +177,6 @@ class Exchange:
         self.route = route
         self.dispatch()
 
-    def granted(self, replica: Replica) -> None:
-        assert self.state is not None
-        self._arm(self.started + self.state.revision.timeout_seconds)
-        self.attach(replica)
-
     # -- connecting
     def attach(self, replica: Replica) -> None:
         self.replica = replica
@@ -202,29 +191,14 @@ class Exchange:
             upstream = await replica.pool.connect(within=self.core.config.connect_timeout)
         except (OSError, TimeoutError) as exc:
             if not self.finished and self.replica is replica:
-                self._connect_failed(replica, exc)
+                refused = self._refused(replica, replica.address, exc)
+                if refused is not None:
+                    self.reject(502, refused)
             return
         if self.finished or self.replica is not replica:
             upstream.abort()
             return
         self.send(upstream)
-
-    def _connect_failed(self, replica: Replica, exc: Exception) -> None:
-        """Nothing was sent: the one case worth another replica (bounded)."""
-        state = self.state
-        assert state is not None
-        self.attempts += 1
-        if self.attempts >= self.core.config.connect_attempts:
-            replica.ejected_until = time.monotonic() + self.core.config.eject_seconds
-            reason = str(exc) or type(exc).__name__
-            self.reject(
-                502, f"Replica {replica.name} ({replica.address}) of {state.id} refused: {reason}."
-            )
-            return
-        self.replica = None
-        other = state.retry(self, replica)
-        if other is not None:
-            self.attach(other)
 
     def send(self, upstream: UpstreamConnection) -> None:
         self.upstream = upstream
@@ -489,16 +463,7 @@ class Exchange:
             upstream.receiver = None
             upstream.abort()
 
-    def _arm(self, deadline: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self.core.loop.call_at(deadline, self._expired)
-
-    def _expired(self) -> None:
-        self._timer = None
-        state = self.state
-        if self.finished or state is None:
-            return
+    def _timed_out(self, state: RevisionState) -> None:
         timeout = state.revision.timeout_seconds
         if self.waiting:
             waited = time.monotonic() - self.started

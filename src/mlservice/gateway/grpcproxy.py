@@ -23,16 +23,17 @@ from mlservice.errors import Unavailable
 from mlservice.gateway import split
 from mlservice.gateway.balancer import Replica
 from mlservice.gateway.grpcupstream import GrpcUpstream, UpstreamLinks
+from mlservice.gateway.inflight import InFlight
 from mlservice.gateway.trace import is_valid, new_traceparent
-from mlservice.h2c import codec as h2codec
-from mlservice.h2c import grpcwire
+from mlservice.h2c import events, grpcwire
+from mlservice.h2c.events import Headers
 from mlservice.h2c.grpcwire import (
     CANCELLED,
     DEADLINE_EXCEEDED,
     UNAVAILABLE,
     UNIMPLEMENTED,
 )
-from mlservice.h2c.peer import Batch, H2Error, H2Peer, Headers
+from mlservice.h2c.peer import Batch, H2Error, H2Peer
 
 if TYPE_CHECKING:
     from mlservice.gateway.core import Core
@@ -69,24 +70,24 @@ class GrpcConnection(H2Peer):
         super().connection_made(transport)
         self.front.connections.add(self)
 
-    def on_event(self, event: h2codec.Event) -> None:
-        if isinstance(event, h2codec.DataReceived):
+    def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.DataReceived):
             self.consumed(event.stream_id, event.flow_controlled_length)
             if (call := self.calls.get(event.stream_id)) is not None:
                 call.request_data(event.data)
-        elif isinstance(event, h2codec.RequestReceived):
+        elif isinstance(event, events.RequestReceived):
             call = GrpcCall(self, event.stream_id, event.headers)
             self.calls[event.stream_id] = call
             call.begin()
-        elif isinstance(event, h2codec.StreamEnded):
+        elif isinstance(event, events.StreamEnded):
             if (call := self.calls.get(event.stream_id)) is not None:
                 call.request_end()
-        elif isinstance(event, h2codec.StreamReset):
+        elif isinstance(event, events.StreamReset):
             if (call := self.calls.get(event.stream_id)) is not None:
                 call.client_gone()
-        elif isinstance(event, h2codec.WindowUpdated):
+        elif isinstance(event, events.WindowUpdated):
             self.window_opened(event.stream_id)
-        elif isinstance(event, h2codec.ConnectionTerminated) and self.transport is not None:
+        elif isinstance(event, events.ConnectionTerminated) and self.transport is not None:
             self.transport.close()
 
     def call_done(self, call: GrpcCall) -> None:
@@ -117,36 +118,27 @@ class _Answer:
         self.content_type = content_type
 
 
-class GrpcCall:
+class GrpcCall(InFlight):
     """One call through the gateway: route, wait for a replica, relay both ways, account."""
 
     __slots__ = (
-        "_timer",
         "answered",
-        "attempts",
         "backend",
         "body",
         "capture",
         "code",
         "conn",
-        "core",
-        "deadline",
-        "finished",
         "head",
         "headers",
         "host",
         "logged",
-        "replica",
         "request_done",
         "response",
-        "started",
-        "state",
         "stream_id",
         "trailered",
         "up_id",
         "upstream",
         "url",
-        "waiting",
     )
 
     def __init__(self, conn: GrpcConnection, stream_id: int, headers: Headers) -> None:
@@ -232,12 +224,6 @@ class GrpcCall:
         if replica is not None:
             self.attach(replica)
 
-    def granted(self, replica: Replica) -> None:
-        assert self.state is not None
-        bound = self.started + self.state.revision.timeout_seconds
-        self._arm(bound if self.deadline is None else min(bound, self.deadline))
-        self.attach(replica)
-
     def redispatch(self) -> None:
         """Our revision left the snapshot while we waited: route again."""
         self.state = None
@@ -267,29 +253,13 @@ class GrpcCall:
                 upstream = links.ready(address) or await links.connect(address)
         except (OSError, TimeoutError) as exc:
             if not self.finished and self.replica is replica:
-                self._connect_failed(replica, exc)
+                refused = self._refused(replica, address, exc)
+                if refused is not None:
+                    self.fail(UNAVAILABLE, refused)
             return
         if not self.finished and self.replica is replica:
             self.send(upstream)
             self.conn.batch.flush()
-
-    def _connect_failed(self, replica: Replica, exc: Exception) -> None:
-        """Nothing was sent: try another replica (bounded), as the HTTP/1.1 path does."""
-        state = self.state
-        assert state is not None
-        self.attempts += 1
-        if self.attempts >= self.core.config.connect_attempts:
-            replica.ejected_until = time.monotonic() + self.core.config.eject_seconds
-            reason = str(exc) or type(exc).__name__
-            self.fail(
-                UNAVAILABLE,
-                f"Replica {replica.name} ({replica.grpc}) of {state.id} refused: {reason}.",
-            )
-            return
-        self.replica = None
-        other = state.retry(self, replica)
-        if other is not None:
-            self.attach(other)
 
     def send(self, upstream: GrpcUpstream) -> None:
         body, self.body = self.body, []
@@ -428,16 +398,7 @@ class GrpcCall:
         if upstream is not None:
             upstream.close_stream(self.up_id, cancel=True)
 
-    def _arm(self, deadline: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self.core.loop.call_at(deadline, self._expired)
-
-    def _expired(self) -> None:
-        self._timer = None
-        state = self.state
-        if self.finished or state is None:
-            return
+    def _timed_out(self, state: RevisionState) -> None:
         now = time.monotonic()
         if self.deadline is not None and now >= self.deadline - 0.001:
             self.fail(DEADLINE_EXCEEDED, "The call's deadline passed at the gateway.")

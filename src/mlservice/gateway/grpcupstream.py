@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from mlservice.h2c import codec as h2codec
-from mlservice.h2c.peer import Batch, H2Peer, Headers
+from mlservice.h2c import events
+from mlservice.h2c.events import Headers
+from mlservice.h2c.peer import Batch, H2Peer
 
 
 class Stream(Protocol):
@@ -58,33 +59,33 @@ class GrpcUpstream(H2Peer):
     def on_protocol_error(self, exc: Exception) -> None:
         self.fail(f"HTTP/2 protocol error from the replica: {exc}")
 
-    def on_event(self, event: h2codec.Event) -> None:
-        if isinstance(event, h2codec.DataReceived):
+    def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.DataReceived):
             self.consumed(event.stream_id, event.flow_controlled_length)
             if (stream := self.streams.get(event.stream_id)) is not None:
                 stream.response_data(event.data)
-        elif isinstance(event, h2codec.ResponseReceived):
+        elif isinstance(event, events.ResponseReceived):
             if event.stream_ended:  # Trailers-Only: the whole answer is this block
                 if (stream := self.streams.pop(event.stream_id, None)) is not None:
                     self.forget(event.stream_id)
                     stream.response_trailers(event.headers)
             elif (stream := self.streams.get(event.stream_id)) is not None:
                 stream.response_headers(event.headers)
-        elif isinstance(event, h2codec.TrailersReceived):
+        elif isinstance(event, events.TrailersReceived):
             if (stream := self.streams.pop(event.stream_id, None)) is not None:
                 self.forget(event.stream_id)
                 stream.response_trailers(event.headers)
-        elif isinstance(event, h2codec.StreamEnded):
+        elif isinstance(event, events.StreamEnded):
             if (stream := self.streams.pop(event.stream_id, None)) is not None:
                 self.forget(event.stream_id)
                 stream.response_end()
-        elif isinstance(event, h2codec.StreamReset):
+        elif isinstance(event, events.StreamReset):
             if (stream := self.streams.pop(event.stream_id, None)) is not None:
                 self.forget(event.stream_id)
                 stream.upstream_failed(f"the replica reset the stream (code {event.error_code})")
-        elif isinstance(event, h2codec.WindowUpdated):
+        elif isinstance(event, events.WindowUpdated):
             self.window_opened(event.stream_id)
-        elif isinstance(event, h2codec.ConnectionTerminated):
+        elif isinstance(event, events.ConnectionTerminated):
             self.usable = False
             last = event.last_stream_id or 0
             for sid in [s for s in self.streams if s > last]:

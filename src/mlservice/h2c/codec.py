@@ -12,7 +12,7 @@ table to mirror and a header block is a few byte joins (each pair's encoding is 
 
 Flow control: we grant the maximum windows at once and refill them in bulk (half the window
 consumed), so a peer never waits on us; what we send is bounded by the peer's windows, which
-`local_flow_control_window` reports to the caller (h2peer holds what does not fit).
+`local_flow_control_window` reports to the caller (`H2Peer` holds what does not fit).
 """
 
 from __future__ import annotations
@@ -22,6 +22,19 @@ from typing import NoReturn, cast
 
 import h2.exceptions
 import hpack
+
+from mlservice.h2c.events import (
+    ConnectionTerminated,
+    DataReceived,
+    Event,
+    Headers,
+    RequestReceived,
+    ResponseReceived,
+    StreamEnded,
+    StreamReset,
+    TrailersReceived,
+    WindowUpdated,
+)
 
 MAX_WINDOW = 2**31 - 1
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -36,81 +49,8 @@ END_STREAM, ACK, END_HEADERS, PADDED, PRIORITY_FLAG = 0x1, 0x1, 0x4, 0x8, 0x20
 PROTOCOL_ERROR, FLOW_CONTROL_ERROR, STREAM_CLOSED, FRAME_SIZE_ERROR = 1, 3, 5, 6
 REFUSED_STREAM, COMPRESSION_ERROR = 7, 9
 
-Headers = list[tuple[bytes, bytes]]
 _HEAD = struct.Struct(">BHBBL")  # length (24 bits as 8 + 16), type, flags, stream id
 _SETTING = struct.Struct(">HL")
-
-
-class Event:
-    """What a frame or a header block meant; the proxy reacts by type."""
-
-    __slots__ = ("stream_id",)
-
-    def __init__(self, stream_id: int) -> None:
-        self.stream_id = stream_id
-
-
-class RequestReceived(Event):
-    __slots__ = ("headers",)
-
-    def __init__(self, stream_id: int, headers: Headers) -> None:
-        self.stream_id = stream_id
-        self.headers = headers
-
-
-class ResponseReceived(Event):
-    __slots__ = ("headers", "stream_ended")
-
-    def __init__(self, stream_id: int, headers: Headers) -> None:
-        self.stream_id = stream_id
-        self.headers = headers
-        self.stream_ended = False  # Trailers-Only: the block ended the stream
-
-
-class TrailersReceived(Event):
-    __slots__ = ("headers",)
-
-    def __init__(self, stream_id: int, headers: Headers) -> None:
-        self.stream_id = stream_id
-        self.headers = headers
-
-
-class DataReceived(Event):
-    __slots__ = ("data", "flow_controlled_length")
-
-    def __init__(self, stream_id: int, data: bytes, flow_controlled_length: int) -> None:
-        self.stream_id = stream_id
-        self.data = data
-        self.flow_controlled_length = flow_controlled_length  # padding included
-
-
-class StreamEnded(Event):
-    __slots__ = ()
-
-
-class StreamReset(Event):
-    __slots__ = ("error_code",)
-
-    def __init__(self, stream_id: int, error_code: int) -> None:
-        self.stream_id = stream_id
-        self.error_code = error_code
-
-
-class WindowUpdated(Event):
-    """The peer opened a window (stream 0: the connection's, or every stream's initial)."""
-
-    __slots__ = ()
-
-
-class ConnectionTerminated(Event):
-    """GOAWAY: streams past `last_stream_id` were not processed."""
-
-    __slots__ = ("error_code", "last_stream_id")
-
-    def __init__(self, last_stream_id: int, error_code: int) -> None:
-        self.stream_id = 0
-        self.last_stream_id = last_stream_id
-        self.error_code = error_code
 
 
 def _frame(ftype: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:

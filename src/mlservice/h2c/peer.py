@@ -1,7 +1,7 @@
 """One HTTP/2 connection's sending half, shared by both ends of the h2c proxy: bodies that
 wait for flow-control window, and writes gathered while a read is being handled.
 
-`H2Codec` (h2codec.py, gRPC's subset of HTTP/2) does the framing and HPACK; this class owns
+`H2Codec` (codec.py, gRPC's subset of HTTP/2) does the framing and HPACK; this class owns
 the socket side.
 Our receive windows are opened wide at once (2 GiB - 1, the maximum) and refilled as data is
 consumed, so a peer is never stalled on our account; what we send waits, per stream, for the
@@ -15,11 +15,10 @@ from typing import cast
 
 import h2.exceptions
 
-from mlservice.h2c.codec import Event, H2Codec
+from mlservice.h2c.codec import H2Codec
+from mlservice.h2c.events import Event, Headers
 
 H2Error = (h2.exceptions.ProtocolError, h2.exceptions.StreamClosedError)
-
-Headers = list[tuple[bytes, bytes]]
 
 
 class Batch:

@@ -28,14 +28,15 @@ from typing import TYPE_CHECKING
 
 from google.protobuf.message import DecodeError
 
-from mlservice.h2c import codec, grpcwire
+from mlservice.h2c import events, grpcwire
+from mlservice.h2c.events import Headers
 from mlservice.h2c.grpcwire import (
     DEADLINE_EXCEEDED,
     INTERNAL,
     RESOURCE_EXHAUSTED,
     UNIMPLEMENTED,
 )
-from mlservice.h2c.peer import Batch, H2Peer, Headers
+from mlservice.h2c.peer import Batch, H2Peer
 from mlservice.server.grpc.rpc import Method, RpcAborted, RpcContext
 
 if TYPE_CHECKING:
@@ -104,24 +105,24 @@ class GrpcConnection(H2Peer):
         self._active = self.loop.time()
         super().data_received(data)
 
-    def on_event(self, event: codec.Event) -> None:
-        if isinstance(event, codec.DataReceived):
+    def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.DataReceived):
             self.consumed(event.stream_id, event.flow_controlled_length)
             if (call := self.calls.get(event.stream_id)) is not None:
                 call.body_part(event.data)
-        elif isinstance(event, codec.RequestReceived):
+        elif isinstance(event, events.RequestReceived):
             call = Call(self, event.stream_id, event.headers)
             self.calls[event.stream_id] = call
             call.begin()
-        elif isinstance(event, codec.StreamEnded):
+        elif isinstance(event, events.StreamEnded):
             if (call := self.calls.get(event.stream_id)) is not None:
                 call.body_end()
-        elif isinstance(event, codec.StreamReset):
+        elif isinstance(event, events.StreamReset):
             if (call := self.calls.get(event.stream_id)) is not None:
                 call.abandon()
-        elif isinstance(event, codec.WindowUpdated):
+        elif isinstance(event, events.WindowUpdated):
             self.window_opened(event.stream_id)
-        elif isinstance(event, codec.ConnectionTerminated):
+        elif isinstance(event, events.ConnectionTerminated):
             self._leaving = True
             self._close_if_done()
 

@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mlservice.gateway.reqlog.localfile import read_events
 from tests.gateway.gateway_procs import Gateway, revision, route, snapshot
+from tests.gateway.shadow_helpers import settled, shadow_metrics
 from tests.support.polling import wait_until
 from tests.support.ports import free_port
 
@@ -104,33 +105,6 @@ def _predict(client: httpx.Client, host: str, x: int, **kwargs: Any) -> httpx.Re
     return client.post("/v1/models/m:predict", content=body, headers=headers, **kwargs)
 
 
-def _metrics(gateway: Gateway, revision_id: str) -> dict[str, float]:
-    """The shadow's samples, keyed `name{label=value}` by their one extra label (or `name`)."""
-    found: dict[str, float] = {}
-    for family in text_string_to_metric_families(gateway.metrics()):
-        for sample in family.samples:
-            if sample.labels.get("revision") != revision_id or "shadow" not in sample.name:
-                continue
-            rest = {k: v for k, v in sample.labels.items() if k not in _COMMON}
-            key = sample.name + "".join(f"{{{k}={v}}}" for k, v in sorted(rest.items()))
-            found[key] = sample.value
-    return found
-
-
-_COMMON = ("namespace", "service", "release", "revision")
-
-
-def _settled(gateway: Gateway, revision_id: str, expected: int) -> dict[str, float]:
-    """The shadow's metrics once `expected` copies are judged."""
-
-    def judged() -> dict[str, float] | None:
-        got = _metrics(gateway, revision_id)
-        total = sum(v for k, v in got.items() if k.startswith("mls_gateway_shadow_agreement"))
-        return got if total >= expected else None
-
-    return wait_until(judged, timeout=15, interval=0.05, message="shadow copies to be judged")
-
-
 def test_a_slow_shadow_never_delays_the_answer(
     gateway: Gateway, client: httpx.Client, models: list[Model]
 ) -> None:
@@ -147,7 +121,7 @@ def test_a_slow_shadow_never_delays_the_answer(
     assert sorted(instances for instances, _ in slow.seen) == [[x] for x in range(5)]
     assert all(headers["x-mls-shadow"] == "true" for _, headers in slow.seen)
     assert all("x-mls-shadow" not in headers for _, headers in main.seen)
-    got = _settled(gateway, copy, 5)
+    got = settled(gateway, copy, 5)
     assert got["mls_gateway_shadow_agreement_total{result=agree}"] == 5
     assert got["mls_gateway_shadow_duration_seconds_sum"] >= 5 * 2.0
 
@@ -163,7 +137,7 @@ def test_a_failing_shadow_never_fails_a_request(
         answer = _predict(client, host, x)
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"predictions": [2 * x]}
-    got = _settled(gateway, copy, 20)
+    got = settled(gateway, copy, 20)
     code = "500" if broken == "500" else "502"
     assert got[f"mls_gateway_shadow_requests_total{{code={code}}}"] == 20
     assert got["mls_gateway_shadow_errors_total"] == 20
@@ -181,9 +155,9 @@ def test_the_agreement_count_matches_the_tests_own(
     host, copy = _serve(gateway, main.address, shadow.address, percent=50)
     for x in range(200):
         assert _predict(client, host, x).json() == {"predictions": [2 * x]}
-    got = _settled(gateway, copy, 1)
+    got = settled(gateway, copy, 1)
     time.sleep(0.3)  # copies still queued land now
-    got = _settled(gateway, copy, len(shadow.seen))
+    got = settled(gateway, copy, len(shadow.seen))
     copied = [instances[0] for instances, _ in shadow.seen]
     assert 60 <= len(copied) <= 140  # 50 % of 200, far inside chance
     disagree = sum(1 for x in copied if x % 3 == 0)
@@ -199,7 +173,7 @@ def test_numbers_agree_within_the_tolerance(
     main, shadow = _model(models), _model(models, noise=noise)
     host, copy = _serve(gateway, main.address, shadow.address)
     assert _predict(client, host, 3).json() == {"predictions": [6]}
-    assert _settled(gateway, copy, 1)[f"mls_gateway_shadow_agreement_total{{result={result}}}"] == 1
+    assert settled(gateway, copy, 1)[f"mls_gateway_shadow_agreement_total{{result={result}}}"] == 1
 
 
 def test_a_body_over_1_mib_is_not_copied(
@@ -211,7 +185,7 @@ def test_a_body_over_1_mib_is_not_copied(
     answer = client.post("/v1/models/m:predict", content=big, headers={"host": host})
     assert answer.json() == {"predictions": [2]}
     assert _predict(client, host, 2).status_code == 200
-    got = _settled(gateway, copy, 1)
+    got = settled(gateway, copy, 1)
     assert got["mls_gateway_shadow_copies_total{outcome=dropped_too_large}"] == 1
     assert got["mls_gateway_shadow_copies_total{outcome=sent}"] == 1
     assert [instances for instances, _ in shadow.seen] == [[2]]
@@ -226,7 +200,7 @@ def test_a_shadow_with_no_replica_drops_copies_and_is_never_activated(
         assert _predict(client, host, x).json() == {"predictions": [2 * x]}
 
     def dropped() -> bool:
-        got = _metrics(gateway, copy)
+        got = shadow_metrics(gateway, copy)
         return got.get("mls_gateway_shadow_copies_total{outcome=dropped_no_replica}") == 3
 
     wait_until(dropped, timeout=10, message="the copies to be dropped")
@@ -247,7 +221,7 @@ def test_both_answers_are_logged_under_one_id(
     host, copy = _serve(gateway, main.address, shadow.address, **logger)
     service = host.split(".")[0]
     assert _predict(client, host, 7).json() == {"predictions": [14]}
-    _settled(gateway, copy, 1)
+    settled(gateway, copy, 1)
 
     def logged() -> list[dict[str, Any]] | None:
         mine = [e for e in read_events(gateway.request_logs) if e["mlservicename"] == service]

@@ -15,6 +15,7 @@ events; a coroutine runs only to open a connection to a replica.
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import time
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ from mlservice.gateway import split
 from mlservice.gateway.balancer import Replica
 from mlservice.gateway.grpcupstream import GrpcUpstream, UpstreamLinks
 from mlservice.gateway.inflight import InFlight
+from mlservice.gateway.shadow import Buffer, Copy
 from mlservice.gateway.trace import is_valid, new_traceparent
 from mlservice.h2c import events, grpcwire
 from mlservice.h2c.events import Headers
@@ -134,6 +136,7 @@ class GrpcCall(InFlight):
         "logged",
         "request_done",
         "response",
+        "shadow",
         "stream_id",
         "trailered",
         "up_id",
@@ -180,6 +183,7 @@ class GrpcCall(InFlight):
         self.body: list[bytes] = []  # the request body, until a stream upstream takes it
         self.logged: tuple[bytearray, bytearray] | None = None  # bodies for the request log
         self.capture: Capture | None = None
+        self.shadow: Buffer | None = None  # kept for a shadow copy (gateway/shadow.py)
         self.request_done = False
         self.answered = False  # response headers sent to the client
         self.trailered = False  # the client's stream is ended
@@ -199,6 +203,9 @@ class GrpcCall(InFlight):
         if route.paused:
             self.fail(UNAVAILABLE, f"Service {route.namespace}/{route.service} is paused.")
             return
+        mirror = route.shadow
+        if mirror is not None and self.shadow is None and random.random() * 100.0 < mirror.percent:
+            self.shadow = Buffer(mirror.revision, limit=self.core.config.retry_body_bytes)
         backend = split.choose(route.backends)
         state = self.core.table.revisions.get(backend.revision) if backend else None
         if state is None:
@@ -277,6 +284,8 @@ class GrpcCall(InFlight):
     def request_data(self, data: bytes) -> None:
         if self.logged is not None:
             self._log(self.logged[0], data)
+        if self.shadow is not None:
+            self.shadow.add_request(data)
         if self.finished:
             return
         if self.upstream is not None:
@@ -314,6 +323,8 @@ class GrpcCall(InFlight):
     def response_data(self, data: bytes) -> None:
         if self.logged is not None:
             self._log(self.logged[1], data)
+        if self.shadow is not None:
+            self.shadow.add_response(data)
         self.conn.send_data(self.stream_id, data)
 
     def response_trailers(self, trailers: Headers) -> None:
@@ -380,13 +391,41 @@ class GrpcCall(InFlight):
             state.cancel(self)
         state.release(self.replica, code=self.code, seconds=time.monotonic() - self.started)
         capture = self.capture
+        event_id = None
         if capture is not None and self.logged is not None:
             request, self.head.content_type = grpcwire.unframe(bytes(self.logged[0]))
             capture.request(request)
             if self.response is not None:
                 response, self.response.content_type = grpcwire.unframe(bytes(self.logged[1]))
                 capture.response(response)
-            capture.done(self)
+            event_id = capture.done(self)
+        if self.shadow is not None and self.request_done:
+            self._copy_to_shadow(event_id)
+
+    def _copy_to_shadow(self, event_id: str | None) -> None:
+        """Hand the copy over, after the client's answer is written: never waited for."""
+        shadow, self.shadow = self.shadow, None
+        assert shadow is not None
+        shadows = self.core.shadows
+        if shadow.request is None:
+            shadows.too_large(shadow.revision)
+            return
+        response = shadow.response
+        shadows.submit(
+            Copy(
+                revision=shadow.revision,
+                method="POST",
+                url=self.url.decode("latin-1"),
+                headers=tuple(self.headers),
+                body=b"".join(shadow.request),
+                answered_code=self.code if self.response is not None else 0,
+                answered_body=b"".join(response) if response is not None else None,
+                event_id=event_id,
+                traceparent=self.head.traceparent.decode("latin-1"),
+                content_type=self.head.content_type.decode("latin-1"),
+                grpc=True,
+            )
+        )
 
     def _log(self, into: bytearray, data: bytes) -> None:
         room = self.core.request_log.body_limit + 5 - len(into)  # 5: the message prefix

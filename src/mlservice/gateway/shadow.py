@@ -6,11 +6,13 @@ client's answer is written. `Shadows.submit` only appends to a bounded queue (fu
 is dropped and counted); a few background tasks send the copies to a ready replica of the
 shadow revision, compare its answer with the one the client got (`agreement.judge`), count,
 log both answers under one `ce-id` and drop the shadow's answer. A shadow revision with no
-ready replica drops its copies (counted): a copy never activates it.
+ready replica drops its copies (counted): a copy never activates it. A gRPC call's copy goes
+to the replica's gRPC port (`shadow_grpc.py`) and is judged by its ModelInferResponse outputs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import deque
@@ -20,11 +22,13 @@ from typing import TYPE_CHECKING, Literal
 
 import httpx
 
-from mlservice.gateway.agreement import Verdict, judge
+from mlservice.gateway.agreement import Verdict, grpc_predictions, judge, predictions
 from mlservice.gateway.reqlog.events import FLAVORS, LogEvent, Origin, make_event, new_id
 from mlservice.gateway.revision import Counters
+from mlservice.gateway.shadow_grpc import GrpcShadowSender
 from mlservice.gateway.signals import ShadowLoad
 from mlservice.gateway.snapshot import Revision
+from mlservice.h2c import grpcwire
 
 if TYPE_CHECKING:
     from mlservice.gateway.core import Core
@@ -95,6 +99,8 @@ class Copy:
     event_id: str | None  # the answered release's request-log id, shared by the shadow's events
     traceparent: str = ""
     content_type: str = ""
+    grpc: bool = False
+    """A gRPC call (`url` its `:path`, bodies framed), sent to the replica's gRPC port."""
 
     @property
     def size(self) -> int:
@@ -152,6 +158,7 @@ class Shadows:
         self._workers = 0
         self._turn = 0
         self._client: httpx.AsyncClient | None = None
+        self._grpc: GrpcShadowSender | None = None
 
     def stats_for(self, revision: str) -> ShadowStats:
         stats = self.stats.get(revision)
@@ -207,35 +214,61 @@ class Shadows:
         replica = usable[self._turn % len(usable)]
         revision = state.revision
         stats.copies["sent"] += 1
-        headers = [(k, v) for k, v in copy.headers if k.lower() not in _HOP]
-        headers.append((SHADOW_HEADER.encode(), b"true"))
         # Seen by the autoscaler like any load, so a shadow release scales with its copies.
         state.window.requests += 1
         state.window.change(1, now)
         self.in_flight += 1
-        code, body, content_type = 0, None, ""
         try:
-            answer = await self._http().request(
-                copy.method,
-                f"http://{replica.address}{copy.url}",
-                headers=headers,
-                content=copy.body,
-                timeout=revision.timeout_seconds,
-            )
-            code, body = answer.status_code, answer.content
-            content_type = answer.headers.get("content-type", "")
-        except httpx.TimeoutException:
-            code = 504
-        except httpx.HTTPError:
-            code = 502
+            if copy.grpc:
+                code, body, content_type = await self._send_grpc(copy, replica.grpc, revision)
+            else:
+                code, body, content_type = await self._send_http(copy, replica.address, revision)
         finally:
             self.in_flight -= 1
             state.window.change(-1, time.monotonic())
         stats.answers.observe(code, time.monotonic() - now)
         if code >= 500:
             stats.errors += 1
-        stats.verdicts[judge((copy.answered_code, copy.answered_body), (code, body))] += 1
+        decode = grpc_predictions if copy.grpc else predictions
+        answers = (copy.answered_code, copy.answered_body), (code, body)
+        stats.verdicts[judge(*answers, decode=decode)] += 1
         self._log(copy, revision, code=code, answer=(body, content_type))
+
+    async def _send_http(
+        self, copy: Copy, address: str, revision: Revision
+    ) -> tuple[int, bytes | None, str]:
+        headers = [(k, v) for k, v in copy.headers if k.lower() not in _HOP]
+        headers.append((SHADOW_HEADER.encode(), b"true"))
+        try:
+            answer = await self._http().request(
+                copy.method,
+                f"http://{address}{copy.url}",
+                headers=headers,
+                content=copy.body,
+                timeout=revision.timeout_seconds,
+            )
+        except httpx.TimeoutException:
+            return 504, None, ""
+        except httpx.HTTPError:
+            return 502, None, ""
+        return answer.status_code, answer.content, answer.headers.get("content-type", "")
+
+    async def _send_grpc(
+        self, copy: Copy, address: str | None, revision: Revision
+    ) -> tuple[int, bytes | None, str]:
+        if address is None:  # the shadow release serves no gRPC
+            return grpcwire.HTTP_CODE[grpcwire.UNIMPLEMENTED], None, ""
+        if self._grpc is None:
+            config = self.core.config
+            limit = config.retry_body_bytes
+            self._grpc = GrpcShadowSender(connect_timeout=config.connect_timeout, limit=limit)
+        headers = [*copy.headers, (SHADOW_HEADER.encode(), b"true")]
+        try:
+            async with asyncio.timeout(revision.timeout_seconds):
+                code, body = await self._grpc.call(address, headers, copy.body)
+        except TimeoutError:
+            return 504, None, ""
+        return code, body, grpcwire.GRPC_CONTENT_TYPE.decode()
 
     def _log(
         self, copy: Copy, revision: Revision, *, code: int, answer: tuple[bytes | None, str]
@@ -254,6 +287,13 @@ class Shadows:
             traceparent=copy.traceparent,
         )
         body, content_type = answer
+        request, request_type = copy.body, copy.content_type
+        if copy.grpc:  # logged as the proxy logs calls: the message, application/x-protobuf
+            request, kind = grpcwire.unframe(request)
+            request_type = kind.decode()
+            if body is not None:
+                body, kind = grpcwire.unframe(body)
+                content_type = kind.decode()
         event_id = copy.event_id or new_id()
         events = []
         if spec.mode in ("all", "request"):
@@ -261,8 +301,8 @@ class Shadows:
                 origin,
                 kind="request",
                 event_id=event_id,
-                data=copy.body,
-                content_type=copy.content_type,
+                data=request,
+                content_type=request_type,
                 flavor=flavor,
             )
             events.append(_marked(event))
@@ -289,6 +329,8 @@ class Shadows:
     async def close(self) -> None:
         self._queue.clear()
         self._queued_bytes = 0
+        if self._grpc is not None:
+            self._grpc.close()
         if self._client is not None:
             await self._client.aclose()
 

@@ -112,6 +112,17 @@ def start_gateway(tmp: Path, *args: str) -> Gateway:
     return Gateway(proc, logs)
 
 
+def start_grpc_gateway(tmp: Path, *args: str) -> tuple[Gateway, str]:
+    """A gateway with an h2c port, and its gRPC target (`127.0.0.1:PORT`)."""
+    running = start_gateway(tmp, "--grpc-port", "0", *args)
+    found = wait_until(
+        lambda: re.search(r"gRPC \(h2c\) on http://(127\.0\.0\.1:\d+)", running.proc.log_text()),
+        timeout=10,
+        message="the gateway to report its gRPC port",
+    )
+    return running, found.group(1)
+
+
 def revision(
     rid: str,
     *upstreams: Proc | str,

@@ -4,7 +4,6 @@ real gRPC servers (grpc's own, in this process), reached by grpc's own client wi
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import Counter
@@ -16,8 +15,7 @@ from typing import Any
 import grpc
 import pytest
 
-from tests.gateway.gateway_procs import Gateway, revision, route, snapshot, start_gateway
-from tests.support.polling import wait_until
+from tests.gateway.gateway_procs import Gateway, revision, route, snapshot, start_grpc_gateway
 from tests.support.ports import free_port
 
 ECHO = "/test.Echo/Echo"
@@ -77,13 +75,8 @@ def echo_b() -> Iterator[EchoServer]:
 @pytest.fixture(scope="module")
 def grpc_gateway(logs: Path) -> Iterator[tuple[Gateway, str]]:
     """A gateway with an h2c port; its gRPC target (`127.0.0.1:PORT`)."""
-    running = start_gateway(logs, "--grpc-port", "0", "--activation-timeout", "2")
-    found = wait_until(
-        lambda: re.search(r"gRPC \(h2c\) on http://(127\.0\.0\.1:\d+)", running.proc.log_text()),
-        timeout=10,
-        message="the gateway to report its gRPC port",
-    )
-    yield running, found.group(1)
+    running, target = start_grpc_gateway(logs, "--activation-timeout", "2")
+    yield running, target
     running.proc.stop()
 
 

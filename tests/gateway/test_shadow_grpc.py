@@ -6,7 +6,6 @@ the other raw bytes."""
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
 from concurrent import futures
@@ -18,7 +17,7 @@ import pytest
 from tritonclient.grpc import service_pb2
 
 from mlservice.gateway.reqlog.localfile import read_events
-from tests.gateway.gateway_procs import Gateway, revision, route, snapshot, start_gateway
+from tests.gateway.gateway_procs import Gateway, revision, route, snapshot, start_grpc_gateway
 from tests.gateway.shadow_helpers import settled
 from tests.support.polling import wait_until
 from tests.support.ports import free_port
@@ -77,13 +76,8 @@ def servers() -> Iterator[tuple[Doubler, Doubler]]:
 
 @pytest.fixture
 def gateway_grpc(tmp_path: Path) -> Iterator[tuple[Gateway, str]]:
-    running = start_gateway(tmp_path, "--grpc-port", "0")
-    found = wait_until(
-        lambda: re.search(r"gRPC \(h2c\) on http://(127\.0\.0\.1:\d+)", running.proc.log_text()),
-        timeout=10,
-        message="the gateway to report its gRPC port",
-    )
-    yield running, found.group(1)
+    running, target = start_grpc_gateway(tmp_path)
+    yield running, target
     running.proc.stop()
 
 

@@ -30,7 +30,7 @@ from mlservice.errors import Unavailable
 from mlservice.gateway import httpwire, split
 from mlservice.gateway.balancer import Replica
 from mlservice.gateway.inflight import InFlight
-from mlservice.gateway.shadow import Buffer, Copy
+from mlservice.gateway.shadow import Buffer
 from mlservice.gateway.snapshot import Backend, Route
 
 if TYPE_CHECKING:
@@ -434,27 +434,17 @@ class Exchange(InFlight):
             self._copy_to_shadow(event_id)
 
     def _copy_to_shadow(self, event_id: str | None) -> None:
-        """Hand the copy over (after the client's answer is written): never waited for."""
         shadow, self.shadow = self.shadow, None
         assert shadow is not None
-        shadows = self.core.shadows
-        if shadow.request is None:
-            shadows.too_large(shadow.revision)
-            return
-        response = shadow.response
-        shadows.submit(
-            Copy(
-                revision=shadow.revision,
-                method=self.method.decode("latin-1"),
-                url=self.url.decode("latin-1"),
-                headers=tuple(self.headers),
-                body=b"".join(shadow.request),
-                answered_code=self.code if self.response is not None else 0,
-                answered_body=b"".join(response) if response is not None else None,
-                event_id=event_id,
-                traceparent=self.head.traceparent.decode("latin-1"),
-                content_type=self.head.content_type.decode("latin-1"),
-            )
+        self.core.shadows.hand_over(
+            shadow,
+            method=self.method,
+            url=self.url,
+            headers=self.headers,
+            answered_code=self.code if self.response is not None else 0,
+            event_id=event_id,
+            traceparent=self.head.traceparent,
+            content_type=self.head.content_type,
         )
 
     def _drop_upstream(self) -> None:

@@ -25,7 +25,7 @@ from mlservice.gateway import split
 from mlservice.gateway.balancer import Replica
 from mlservice.gateway.grpcupstream import GrpcUpstream, UpstreamLinks
 from mlservice.gateway.inflight import InFlight
-from mlservice.gateway.shadow import Buffer, Copy
+from mlservice.gateway.shadow import Buffer
 from mlservice.gateway.trace import is_valid, new_traceparent
 from mlservice.h2c import events, grpcwire
 from mlservice.h2c.events import Headers
@@ -403,28 +403,18 @@ class GrpcCall(InFlight):
             self._copy_to_shadow(event_id)
 
     def _copy_to_shadow(self, event_id: str | None) -> None:
-        """Hand the copy over, after the client's answer is written: never waited for."""
         shadow, self.shadow = self.shadow, None
         assert shadow is not None
-        shadows = self.core.shadows
-        if shadow.request is None:
-            shadows.too_large(shadow.revision)
-            return
-        response = shadow.response
-        shadows.submit(
-            Copy(
-                revision=shadow.revision,
-                method="POST",
-                url=self.url.decode("latin-1"),
-                headers=tuple(self.headers),
-                body=b"".join(shadow.request),
-                answered_code=self.code if self.response is not None else 0,
-                answered_body=b"".join(response) if response is not None else None,
-                event_id=event_id,
-                traceparent=self.head.traceparent.decode("latin-1"),
-                content_type=self.head.content_type.decode("latin-1"),
-                grpc=True,
-            )
+        self.core.shadows.hand_over(
+            shadow,
+            method=b"POST",
+            url=self.url,
+            headers=self.headers,
+            answered_code=self.code if self.response is not None else 0,
+            event_id=event_id,
+            traceparent=self.head.traceparent,
+            content_type=self.head.content_type,
+            grpc=True,
         )
 
     def _log(self, into: bytearray, data: bytes) -> None:

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -180,6 +180,41 @@ class Shadows:
 
     def too_large(self, revision: str) -> None:
         self.stats_for(revision).copies["dropped_too_large"] += 1
+
+    def hand_over(
+        self,
+        kept: Buffer,
+        *,
+        method: bytes,
+        url: bytes,
+        headers: Sequence[tuple[bytes, bytes]],
+        answered_code: int,
+        event_id: str | None,
+        traceparent: bytes,
+        content_type: bytes,
+        grpc: bool = False,
+    ) -> None:
+        """A finished request's copy (`answered_code` 0: no answer to compare with), after the
+        client's answer is written: queued, never waited for; counted when too large."""
+        if kept.request is None:
+            self.too_large(kept.revision)
+            return
+        response = kept.response
+        self.submit(
+            Copy(
+                revision=kept.revision,
+                method=method.decode("latin-1"),
+                url=url.decode("latin-1"),
+                headers=tuple(headers),
+                body=b"".join(kept.request),
+                answered_code=answered_code,
+                answered_body=b"".join(response) if response is not None else None,
+                event_id=event_id,
+                traceparent=traceparent.decode("latin-1"),
+                content_type=content_type.decode("latin-1"),
+                grpc=grpc,
+            )
+        )
 
     def submit(self, copy: Copy) -> None:
         """Queue `copy` (never waits); dropped and counted when the queue is full."""

@@ -38,7 +38,13 @@ def supervise(config: ServerConfig) -> int:
     detect(config.model_dir, forced=config.format)  # fail here, once, not in every worker
     reservation = bind_socket(config.host, config.port, reuse_port=True)
     port = reservation.getsockname()[1]
-    worker_config = dataclasses.replace(config, port=port, workers=1, reuse_port=True)
+    grpc_port, grpc_reservation = config.grpc_port, None
+    if grpc_port is not None:  # one port for every worker, even when 0 asked for any
+        grpc_reservation = bind_socket(config.host, grpc_port, reuse_port=True)
+        grpc_port = grpc_reservation.getsockname()[1]
+    worker_config = dataclasses.replace(
+        config, port=port, grpc_port=grpc_port, workers=1, reuse_port=True
+    )
     metrics_dir = tempfile.mkdtemp(prefix="mls-metrics-")
     env = {**os.environ, MULTIPROC_ENV: metrics_dir, CONFIG_ENV: _dump(worker_config)}
     argv = [sys.executable, "-m", "mlservice.server.workers"]
@@ -50,6 +56,8 @@ def supervise(config: ServerConfig) -> int:
         return _wait(children)
     finally:
         reservation.close()
+        if grpc_reservation is not None:
+            grpc_reservation.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 

@@ -27,7 +27,8 @@ class GrpcSettings:
     port: int
     """0 picks a free port; the log line says which."""
     max_message_bytes: int
-    """Largest request or response message; `--max-body-bytes` unless set apart."""
+    """Largest request message (after decompression); `--max-body-bytes`. Answers are not
+    bounded here, as REST's are not: a client refuses one past its own receive limit."""
     reuse_port: bool = False
     """Only `--workers` shares the port; a single server must fail when the port is taken."""
     release: str | None = None

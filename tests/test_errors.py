@@ -58,3 +58,12 @@ def test_the_tree_drawing_lists_every_error() -> None:
     for name, parent in drawn.items():
         if parent:
             assert classes[name].__mro__[1].__name__ == parent, name
+
+
+def test_a_manifest_condition_reads_invalid_spec_for_the_generic_reasons() -> None:
+    """What the controllers and the operator put in a condition: a generic reason says nothing
+    about the manifest; a specific one stays."""
+    assert errors.MLServiceError("x").spec_reason == "InvalidSpec"
+    assert errors.InvalidInput("x").spec_reason == "InvalidSpec"
+    assert errors.UnsafeArchiveError("x").spec_reason == "UnsafeArchive"
+    assert errors.StorageNotFound("x").spec_reason == "StorageNotFound"

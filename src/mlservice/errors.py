@@ -53,6 +53,13 @@ class MLServiceError(Exception):
         super().__init__(message)
         self.message = message
 
+    @property
+    def spec_reason(self) -> str:
+        """The reason as a condition on the manifest at fault says it (the controllers' and
+        the operator's): the generic ones say nothing about the manifest, so they read
+        `InvalidSpec`."""
+        return self.reason if self.reason not in ("BadRequest", "InternalError") else "InvalidSpec"
+
 
 class InvalidInput(MLServiceError):
     status_code = 400

@@ -132,7 +132,5 @@ def soonest(delays: Iterable[float | None]) -> float | None:
 
 
 def render_failure(err: MLServiceError) -> Failure:
-    """A spec that cannot be rendered, as its track's failure; our generic reasons say nothing
-    about the manifest, so they read `InvalidSpec`."""
-    reason = err.reason if err.reason not in ("BadRequest", "InternalError") else "InvalidSpec"
-    return Failure(reason, err.message)
+    """A spec that cannot be rendered, as its track's failure."""
+    return Failure(err.spec_reason, err.message)

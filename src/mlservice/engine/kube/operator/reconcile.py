@@ -63,7 +63,7 @@ class Reconciler:
         try:
             desired = self._wiring.render(parent, runtimes=runtimes)
         except InvalidInput as err:
-            problem = Problem(render_reason(err.reason), err.message)
+            problem = Problem(err.spec_reason, err.message)
             with self._guard:
                 self._failed[uid] = (spec, problem)
             kopf.warn(_body(parent), reason=problem.reason, message=problem.message)
@@ -147,12 +147,6 @@ def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any
         elif value != before or key not in old:
             patch[key] = value
     return patch
-
-
-def render_reason(reason: str) -> str:
-    """Our errors' generic reasons say nothing about the manifest: the controllers call that
-    `InvalidSpec`, and so does the operator."""
-    return reason if reason not in ("BadRequest", "InternalError") else "InvalidSpec"
 
 
 def owner_uid(child: Body) -> str | None:

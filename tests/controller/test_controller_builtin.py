@@ -13,6 +13,7 @@ from mlservice.runtime import BUILTIN_NAMESPACE, kserve, render_replica, select_
 from mlservice.runtime.builtin import required_programs, runtimes
 from mlservice.store import Key
 from mlservice.store.sqlite import SqliteStore
+from tests.support.ports import free_port
 
 FORMATS = ["lightgbm", "onnx", "python", "pytorch", "sklearn", "torchserve", "xgboost"]
 
@@ -76,16 +77,17 @@ def test_install_is_idempotent_and_restores_edits() -> None:
     assert store.get(key)["spec"]["enabled"] is True
 
 
-def launcher(tmp_path: Path, path: str) -> subprocess.CompletedProcess[str]:
+def launcher(tmp_path: Path, path: str, ports: tuple[int, int]) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "mlservice.runtime.builtin.torchserve"]
-    argv += ["--port", "20001", "--grpc-port", "20002", "--model-store", "/models"]
+    argv += ["--port", str(ports[0]), "--grpc-port", str(ports[1]), "--model-store", "/models"]
     argv += ["--models", "mnist=mnist.mar"]
     env = {**os.environ, "PATH": path}
     return subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
 
 
 def test_torchserve_launcher_writes_its_config_then_starts_torchserve(tmp_path: Path) -> None:
-    missing = launcher(tmp_path, "/nonexistent")
+    port, grpc_port = free_port(), free_port()  # the adapter's, TorchServe's gRPC
+    missing = launcher(tmp_path, "/nonexistent", (port, grpc_port))
     assert (missing.returncode, missing.stderr) == (
         127,
         "mls: torchserve, java not found on PATH: cannot run TorchServe.\n",
@@ -95,7 +97,7 @@ def test_torchserve_launcher_writes_its_config_then_starts_torchserve(tmp_path: 
     for program, script in (("torchserve", 'echo "$@" > argv; exit 3'), ("java", "exit 0")):
         (bin_dir / program).write_text(f"#!/bin/sh\n{script}\n")
         (bin_dir / program).chmod(0o755)
-    ran = launcher(tmp_path, f"{bin_dir}:/usr/bin:/bin")
+    ran = launcher(tmp_path, f"{bin_dir}:/usr/bin:/bin", (port, grpc_port))
     assert ran.returncode == 3, ran.stderr  # TorchServe's exit ends the replica
     assert "mls: torchserve exited with code 3." in ran.stderr
     config = tmp_path / "config.properties"
@@ -105,7 +107,7 @@ def test_torchserve_launcher_writes_its_config_then_starts_torchserve(tmp_path: 
     ]  # fmt: skip
     settings = dict(line.split("=", 1) for line in config.read_text().splitlines())
     assert settings["inference_address"].startswith("http://127.0.0.1:")
-    assert settings["inference_address"] != "http://127.0.0.1:20001"  # the adapter's port
-    assert settings["grpc_inference_port"] == "20002"
+    assert settings["inference_address"] != f"http://127.0.0.1:{port}"  # the adapter's port
+    assert settings["grpc_inference_port"] == str(grpc_port)
     assert settings["model_store"] == "/models"
     assert settings["management_address"].startswith("http://127.0.0.1:")

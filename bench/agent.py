@@ -19,10 +19,8 @@ the same in every row, so the differences between rows are the proxies'.
 
 import argparse
 import contextlib
-import datetime
 import os
 import pathlib
-import shlex
 import socket
 import statistics
 import sys
@@ -267,25 +265,12 @@ def section(rows: list[Row], *, args: argparse.Namespace, machine_before: str, c
         f"Machine before: {machine_before}.",
         *verdicts,
     ]
-    parts = [
-        f"## {datetime.date.today().isoformat()} agent",
-        "",
-        f"- Machine: {report.machine()}.",
-        f"- Command: `{shlex.join(['python', 'bench/agent.py', *sys.argv[1:]])}`",
-        *(f"- {note}" for note in notes),
-        "",
-        *lines,
-    ]
-    return "\n".join(parts) + "\n"
+    return report.dated_section("agent", script="bench/agent.py", notes=notes, body=lines)
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    text = run(args)
-    print("\n" + text)
-    if not args.no_record:
-        report.append(BENCH_DIR / "RESULTS.md", text)
-        print("appended to bench/RESULTS.md")
+    report.publish(run(args), results=BENCH_DIR / "RESULTS.md", record=not args.no_record)
     return 0
 
 

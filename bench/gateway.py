@@ -12,10 +12,8 @@ request (process CPU seconds / requests). A full run appends the table, dated, t
 
 import argparse
 import contextlib
-import datetime
 import os
 import pathlib
-import shlex
 import subprocess
 import sys
 import time
@@ -349,16 +347,9 @@ def run(args: argparse.Namespace) -> str:
         f"Machine before: {machine_before}.",
         *verdicts(rows),
     ]
-    parts = [
-        f"## {datetime.date.today().isoformat()} gateway",
-        "",
-        f"- Machine: {report.machine()}.",
-        f"- Command: `{shlex.join(['python', 'bench/gateway.py', *sys.argv[1:]])}`",
-        *(f"- {note}" for note in notes),
-        "",
-        table(rows),
-    ]
-    return "\n".join(parts) + "\n"
+    return report.dated_section(
+        "gateway", script="bench/gateway.py", notes=notes, body=[table(rows)]
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -366,11 +357,7 @@ def main(argv: list[str]) -> int:
     if args.serve_aiohttp:
         serve_aiohttp(args.port, args.upstream)
         return 0
-    text = run(args)
-    print("\n" + text)
-    if not args.no_record:
-        report.append(BENCH_DIR / "RESULTS.md", text)
-        print("appended to bench/RESULTS.md")
+    report.publish(run(args), results=BENCH_DIR / "RESULTS.md", record=not args.no_record)
     return 0
 
 

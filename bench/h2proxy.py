@@ -14,10 +14,8 @@ measured run divided by calls. A full run appends the table, dated, to RESULTS.m
 
 import argparse
 import contextlib
-import datetime
 import os
 import pathlib
-import shlex
 import sys
 import time
 from collections.abc import Iterator
@@ -363,16 +361,12 @@ def run(args: argparse.Namespace) -> str:
         f"Machine before: {machine_before}.",
         *verdicts(rows),
     ]
-    parts = [
-        f"## {datetime.date.today().isoformat()} gRPC through the gateway (h2proxy)",
-        "",
-        f"- Machine: {report.machine()}.",
-        f"- Command: `{shlex.join(['python', 'bench/h2proxy.py', *sys.argv[1:]])}`",
-        *(f"- {note}" for note in notes),
-        "",
-        table(rows),
-    ]
-    return "\n".join(parts) + "\n"
+    return report.dated_section(
+        "gRPC through the gateway (h2proxy)",
+        script="bench/h2proxy.py",
+        notes=notes,
+        body=[table(rows)],
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -380,11 +374,7 @@ def main(argv: list[str]) -> int:
     if args.serve_grpc_aio:
         serve_grpc_aio(args.port, args.upstream)
         return 0
-    text = run(args)
-    print("\n" + text)
-    if not args.no_record:
-        report.append(BENCH_DIR / "RESULTS.md", text)
-        print("appended to bench/RESULTS.md")
+    report.publish(run(args), results=BENCH_DIR / "RESULTS.md", record=not args.no_record)
     return 0
 
 

@@ -5,6 +5,8 @@ import datetime
 import os
 import pathlib
 import platform
+import shlex
+import sys
 
 from mlsbench.procs import CpuUse
 from mlsbench.wrk import LoadResult
@@ -146,3 +148,27 @@ def append(results: pathlib.Path, text: str) -> None:
         )
     with results.open("a") as out:
         out.write("\n" + text)
+
+
+def dated_section(title: str, *, script: str, notes: list[str], body: list[str]) -> str:
+    """A RESULTS.md section for a proxy benchmark: today's heading, the machine, the command
+    that ran (`script` with this process's arguments), the notes, then `body`'s lines."""
+    command = shlex.join(["python", script, *sys.argv[1:]])
+    parts = [
+        f"## {datetime.date.today().isoformat()} {title}",
+        "",
+        f"- Machine: {machine()}.",
+        f"- Command: `{command}`",
+        *(f"- {note}" for note in notes),
+        "",
+        *body,
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def publish(text: str, *, results: pathlib.Path, record: bool) -> None:
+    """Print a section, and append it to `results` unless told not to."""
+    print("\n" + text)
+    if record:
+        append(results, text)
+        print(f"appended to {results.name}")

@@ -19,7 +19,7 @@ import yaml
 from mlservice.cli.background import UpProcess
 from tests.support.iris import iris_joblib
 from tests.support.polling import wait_until
-from tests.support.up import up_process
+from tests.support.up import FREE_PORTS, up_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -54,18 +54,7 @@ Obj = dict[str, Any]
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
     home = tmp_path_factory.mktemp("autoscaler") / "home"
-    args = (
-        "--api-port",
-        "0",
-        "--api-tls-port",
-        "0",
-        "--gateway-port",
-        "0",
-        "--gateway-grpc-port",
-        "0",
-        "--max-replicas",
-        "3",
-    )
+    args = (*FREE_PORTS, "--max-replicas", "3")
     with up_process(home, args=args, env=ENV) as running:
         yield running
 

@@ -17,7 +17,7 @@ from mlservice.cli.up import parse_port_range
 from mlservice.errors import InvalidInput
 from tests.support.cli import mls
 from tests.support.polling import wait_until
-from tests.support.up import API_ONLY_ARGS
+from tests.support.up import API_ONLY_ARGS, FREE_PORTS
 
 pytestmark = pytest.mark.e2e
 
@@ -116,15 +116,7 @@ def test_ctrl_c_stops_the_gateway_without_restarting_it(tmp_path: Path) -> None:
     gateway child must stop when `mls up` stops it, not exit first and be restarted."""
     home, log = tmp_path / "home", tmp_path / "up.log"
     command = [sys.executable, "-m", "mlservice", "up", "--home", str(home)]
-    command += [
-        "--api-port",
-        "0",
-        "--api-tls-port",
-        "0",
-        "--gateway-port",
-        "0",
-        "--no-warm-standby",
-    ]
+    command += [*FREE_PORTS, "--no-warm-standby"]
     with open(log, "wb") as out:
         up = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:

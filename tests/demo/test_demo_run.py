@@ -24,6 +24,7 @@ import pytest
 from mlservice.demo.instructions import READY_PREFIX
 from tests.support.paths import REPO
 from tests.support.processes import wait_no_processes
+from tests.support.up import FREE_PORTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 READY_WITHIN = 150.0
@@ -34,16 +35,7 @@ class Demo:
 
     def __init__(self, home: Path) -> None:
         command = [sys.executable, "-m", "mlservice.demo", "--home", str(home)]
-        command += [
-            "--api-port",
-            "0",
-            "--api-tls-port",
-            "0",
-            "--gateway-port",
-            "0",
-            "--gateway-grpc-port",
-            "0",
-        ]
+        command += FREE_PORTS
         # MLS_HOME in the environment marks every process it starts, so leftovers can be found.
         env = {**os.environ, "MLS_HOME": str(home), "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(

@@ -16,19 +16,10 @@ from mlservice.demo import digits
 from tests.docs.docs_lib import DOCS, Block, blocks
 from tests.support.cli import user_env
 from tests.support.paths import EXAMPLES, REPO
-from tests.support.up import up_process
+from tests.support.up import FREE_PORTS, up_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-UP_ARGS = (
-    "--api-port",
-    "0",
-    "--api-tls-port",
-    "0",
-    "--gateway-port",
-    "0",
-    "--gateway-grpc-port",
-    "0",
-)
+UP_ARGS = FREE_PORTS
 PYTHON = [b for doc in DOCS for b in blocks(doc) if b.language == "python"]
 
 

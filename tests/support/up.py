@@ -19,8 +19,8 @@ import yaml
 from mlservice.cli.background import UpProcess
 from tests.support.cli import mls
 
-# The whole platform on free ports; crash restarts capped at 2 s so crash tests stay short.
-PLATFORM_ARGS = (
+# Every port `mls up` (and the demo) listens on, picked free by the system.
+FREE_PORTS = (
     "--api-port",
     "0",
     "--api-tls-port",
@@ -29,9 +29,9 @@ PLATFORM_ARGS = (
     "0",
     "--gateway-grpc-port",
     "0",
-    "--backoff-cap",
-    "2",
 )
+# The whole platform on free ports; crash restarts capped at 2 s so crash tests stay short.
+PLATFORM_ARGS = (*FREE_PORTS, "--backoff-cap", "2")
 # The API alone: for tests that write status themselves (controllers would overwrite it).
 API_ONLY_ARGS = ("--api-port", "0", "--api-tls-port", "0", "--api-only")
 SERVICE_KINDS = ("mlservice", "simplemlservice")

@@ -321,14 +321,7 @@ class Shadows:
             url=copy.url,
             traceparent=copy.traceparent,
         )
-        body, content_type = answer
-        request, request_type = copy.body, copy.content_type
-        if copy.grpc:  # logged as the proxy logs calls: the message, application/x-protobuf
-            request, kind = grpcwire.unframe(request)
-            request_type = kind.decode()
-            if body is not None:
-                body, kind = grpcwire.unframe(body)
-                content_type = kind.decode()
+        (request, request_type), (body, content_type) = _as_logged(copy, answer)
         event_id = copy.event_id or new_id()
         events = []
         if spec.mode in ("all", "request"):
@@ -368,6 +361,21 @@ class Shadows:
             self._grpc.close()
         if self._client is not None:
             await self._client.aclose()
+
+
+def _as_logged(
+    copy: Copy, answer: tuple[bytes | None, str]
+) -> tuple[tuple[bytes, str], tuple[bytes | None, str]]:
+    """The request's and the answer's body and type as the log shows them: a gRPC call's as
+    the proxy logs calls (the message without its framing, application/x-protobuf)."""
+    body, content_type = answer
+    if not copy.grpc:
+        return (copy.body, copy.content_type), answer
+    request, kind = grpcwire.unframe(copy.body)
+    if body is not None:
+        body, answer_kind = grpcwire.unframe(body)
+        content_type = answer_kind.decode()
+    return (request, kind.decode()), (body, content_type)
 
 
 def _marked(event: LogEvent) -> LogEvent:
